@@ -1,0 +1,290 @@
+// The per-worker engine; see engine.h.
+#include "operators/engine.h"
+
+#include <algorithm>
+
+#include "pipeline/check.h"
+#include "schemas/ids.h"
+
+namespace ccpulse::operators {
+namespace {
+
+size_t ExportBucket(uint32_t value_ms) {
+  const double seconds = static_cast<double>(value_ms) / 1000.0;
+  return static_cast<size_t>(
+      std::lower_bound(kExportBucketsSeconds.begin(), kExportBucketsSeconds.end(), seconds) -
+      kExportBucketsSeconds.begin());
+}
+
+}  // namespace
+
+size_t TeamState::MemoryBytes() const {
+  return sizeof(TeamState) + tenant.capacity() + team.capacity() + windows.HeapBytes() +
+         waiting_since.capacity() * sizeof(waiting_since[0]);
+}
+
+Engine::Engine(MetricOptions options)
+    : options_(std::move(options)),
+      slices_(options_.slice_ms),
+      watermark_(options_.allowed_lateness_ms, options_.idle_partition_ms),
+      interactions_(&options_),
+      fcr_(&options_) {
+  for (int64_t w : options_.windows_ms) window_slices_.push_back(w / options_.slice_ms);
+}
+
+TeamIndex Engine::InternTeam(std::string_view tenant, std::string_view team) {
+  key_buffer_.assign(tenant);
+  key_buffer_.push_back('\x1f');
+  key_buffer_.append(team);
+  auto it = team_index_.find(key_buffer_);
+  if (it != team_index_.end()) return it->second;
+
+  auto state = std::make_unique<TeamState>();
+  state->tenant = std::string(tenant);
+  state->team = std::string(team);
+  state->windows = window::SlidingWindows<TeamAggregate>(window_slices_);
+  auto [tenant_it, new_tenant] = tenant_index_.try_emplace(state->tenant, tenant_days_.size());
+  if (new_tenant) {
+    absl::TimeZone zone = absl::UTCTimeZone();
+    auto zone_it = options_.tenant_time_zones.find(state->tenant);
+    if (zone_it != options_.tenant_time_zones.end()) absl::LoadTimeZone(zone_it->second, &zone);
+    tenant_days_.emplace_back(zone);
+  }
+  state->tenant_index = tenant_it->second;
+  const TeamIndex index = static_cast<TeamIndex>(teams_.size());
+  teams_.push_back(std::move(state));
+  team_index_.emplace(key_buffer_, index);
+  return index;
+}
+
+Engine::Accepted Engine::OnEvent(const schemas::Event& event, int64_t now_ms) {
+  if (watermark_.IsLate(event.time_ms)) {
+    ++counters_.late;
+    return Accepted::kLate;
+  }
+  const schemas::HashKey& key = options_.hash_key;
+  InteractionEvent e;
+  e.time = event.time_ms;
+  e.type = event.type;
+  e.channel = event.channel;
+  e.team = InternTeam(event.tenant, event.team);
+  e.event_key = schemas::SipHash24(key, event.event_id);
+  if (!event.customer_id.empty()) {
+    uint64_t customer = schemas::SipHash24Pair(key, event.tenant, event.customer_id);
+    if (options_.fcr_same_reason) {
+      const std::string_view bytes(reinterpret_cast<const char*>(&customer), sizeof(customer));
+      customer = schemas::SipHash24Pair(key, bytes, event.reason);
+    }
+    e.customer = customer == 0 ? 1 : customer;
+  }
+  const uint64_t interaction = schemas::SipHash24Pair(key, event.tenant, event.interaction_id);
+
+  diff_.clear();
+  switch (interactions_.Apply(interaction, e, &diff_)) {
+    case InteractionTable::Outcome::kDuplicateId:
+      ++counters_.duplicate_ids;
+      return Accepted::kDuplicate;
+    case InteractionTable::Outcome::kTooManyEvents:
+      ++counters_.too_many_events;
+      return Accepted::kTooManyEvents;
+    case InteractionTable::Outcome::kApplied:
+      break;
+  }
+  for (const Contribution& c : diff_) timeline_.Insert(slices_.SliceOf(c.time), c);
+  watermark_.Observe(event.position.partition, event.time_ms, now_ms);
+  ++counters_.applied;
+  return Accepted::kApplied;
+}
+
+void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {
+  const int64_t wm = watermark_.Advance(now_ms);
+  if (wm == window::WatermarkTracker::kNoWatermark) return;
+  DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
+}
+
+TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
+  const int64_t wm = watermark_.AdvanceToEnd();
+  if (wm == window::WatermarkTracker::kNoWatermark) return 0;
+  DeliverUntil(slices_.SliceOf(wm) + 1, every_ms, on_boundary);
+  return windows_end();
+}
+
+void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary) {
+  const int64_t every_slices = std::max<int64_t>(1, every_ms / options_.slice_ms);
+  if (end_ == INT64_MIN) {
+    const int64_t first = std::min(timeline_.FirstSlice(), interactions_.NextEvictionSlice());
+    if (first == INT64_MAX) return;
+    end_ = std::min(first, target_end);
+  }
+  while (end_ < target_end) {
+    int64_t next_data = std::min(timeline_.FirstSlice(), interactions_.NextEvictionSlice());
+    const TimeMs verdict = fcr_.NextVerdictTime();
+    if (verdict != INT64_MAX) next_data = std::min(next_data, slices_.SliceOf(verdict));
+    CCPULSE_CHECK(next_data >= end_, "contributions are only ever added at or after the watermark");
+    if (next_data == end_) {
+      DeliverSlice(end_);
+      ++end_;
+    } else {
+      const int64_t next_boundary = (end_ / every_slices + 1) * every_slices;
+      end_ = std::min({next_data, next_boundary, target_end});
+    }
+    if (on_boundary && end_ % every_slices == 0) on_boundary(slices_.StartOf(end_));
+  }
+}
+
+void Engine::DeliverSlice(int64_t slice) {
+  slice_records_.clear();
+  if (timeline_.FirstSlice() == slice) timeline_.TakeFirstBefore(slice + 1, &slice_records_);
+  interactions_.EvictDue(slice, &slice_records_);
+  fcr_.TakeVerdicts(slices_.StartOf(slice + 1), &slice_records_);
+  std::sort(slice_records_.begin(), slice_records_.end());
+  // Equal contributions are adjacent; a +1 and a -1 of the same key cancel.
+  for (size_t i = 0; i < slice_records_.size();) {
+    size_t j = i;
+    int net = 0;
+    while (j < slice_records_.size() && slice_records_[j].Key() == slice_records_[i].Key()) {
+      net += slice_records_[j].sign;
+      ++j;
+    }
+    CCPULSE_CHECK(net >= 0, "a retraction always follows the contribution it takes back");
+    for (int n = 0; n < net; ++n) Deliver(slice_records_[i], slice);
+    i = j;
+  }
+}
+
+void Engine::AddWindowed(TeamIndex index, int64_t slice, Kind kind, uint32_t value) {
+  TeamState& team = *teams_[index];
+  const uint8_t k = static_cast<uint8_t>(kind);
+  team.windows.Add(slice, k, value);
+  const int64_t day = DaysOf(team).DayOf(slices_.StartOf(slice));
+  if (day != team.today_day) {
+    team.today.Clear();
+    team.today_day = day;
+  }
+  team.today.Apply(k, value, +1);
+  if (kind < Kind::kCounterKinds) {
+    if (kind != Kind::kFcrProvisional) ++team.totals.counts[k];
+  } else if (kind == Kind::kWait) {
+    team.totals.wait_ms += value;
+    ++team.totals.wait_buckets[ExportBucket(value)];
+  } else if (kind == Kind::kHandle) {
+    team.totals.handle_ms += value;
+    ++team.totals.handle_buckets[ExportBucket(value)];
+  }
+}
+
+void Engine::RetractProvisional(TeamIndex index, TimeMs time) {
+  TeamState& team = *teams_[index];
+  const int64_t slice = slices_.SliceOf(time);
+  team.windows.Retract(slice, static_cast<uint8_t>(Kind::kFcrProvisional), 0);
+  if (team.today_day == DaysOf(team).DayOf(slices_.StartOf(slice))) {
+    team.today.Apply(static_cast<uint8_t>(Kind::kFcrProvisional), 0, -1);
+  }
+}
+
+void Engine::ApplyEffects() {
+  for (const Contribution& e : effects_) {
+    if (e.sign < 0) {
+      RetractProvisional(e.team, e.time);
+    } else {
+      AddWindowed(e.team, slices_.SliceOf(e.time), e.kind, e.value);
+    }
+  }
+  effects_.clear();
+}
+
+void Engine::Deliver(const Contribution& c, int64_t slice) {
+  if (IsWindowed(c.kind)) {
+    AddWindowed(c.team, slice, c.kind, c.value);
+    return;
+  }
+  TeamState& team = *teams_[c.team];
+  switch (c.kind) {
+    case Kind::kWaitStart: {
+      ++team.backlog.waiting;
+      const auto entry = std::make_pair(c.time, c.aux);
+      team.waiting_since.insert(
+          std::upper_bound(team.waiting_since.begin(), team.waiting_since.end(), entry), entry);
+      break;
+    }
+    case Kind::kWaitEnd: {
+      --team.backlog.waiting;
+      auto it = std::find_if(team.waiting_since.begin(), team.waiting_since.end(),
+                             [&](const auto& w) { return w.second == c.aux; });
+      if (it != team.waiting_since.end()) team.waiting_since.erase(it);
+      break;
+    }
+    case Kind::kWorkStart: ++team.backlog.in_progress; break;
+    case Kind::kWorkEnd: --team.backlog.in_progress; break;
+    case Kind::kContactStart:
+      fcr_.OnContactStart(c, &effects_);
+      ApplyEffects();
+      break;
+    case Kind::kContactEnd: fcr_.OnContactEnd(c); break;
+    case Kind::kContactReopen:
+      fcr_.OnContactReopen(c, &effects_);
+      ApplyEffects();
+      break;
+    default: break;
+  }
+  team.backlog.oldest_wait_start.reset();
+  if (!team.waiting_since.empty()) team.backlog.oldest_wait_start = team.waiting_since.front().first;
+}
+
+TeamMetrics Engine::WindowMetrics(TeamIndex i, size_t w) {
+  TeamState& team = *teams_[i];
+  team.windows.AdvanceTo(end_);
+  return ComputeMetrics(team.windows.window(w), options_.windows_ms[w], team.backlog, windows_end(),
+                        options_);
+}
+
+TeamMetrics Engine::TodayMetrics(TeamIndex i) {
+  TeamState& team = *teams_[i];
+  const TimeMs at = windows_end();
+  window::LocalDays& days = DaysOf(team);
+  const int64_t day = days.DayOf(at - 1);
+  const int64_t elapsed = at - days.StartOf(at - 1);
+  if (team.today_day != day) {
+    team.today.Clear();
+    team.today_day = day;
+  }
+  return ComputeMetrics(team.today, elapsed, team.backlog, at, options_);
+}
+
+bool Engine::HasActivity(TeamIndex i) {
+  TeamState& team = *teams_[i];
+  team.windows.AdvanceTo(end_);
+  if (team.backlog.waiting != 0 || team.backlog.in_progress != 0) return true;
+  for (size_t w = 0; w < team.windows.window_count(); ++w) {
+    const TeamAggregate& agg = team.windows.window(w);
+    if (agg.wait.total() != 0 || agg.handle.total() != 0) return true;
+    for (uint32_t c : agg.counts) {
+      if (c != 0) return true;
+    }
+  }
+  const TimeMs at = windows_end();
+  if (team.today_day == DaysOf(team).DayOf(at - 1)) {
+    for (uint32_t c : team.today.counts) {
+      if (c != 0) return true;
+    }
+  }
+  return false;
+}
+
+uint64_t Engine::TotalOf(Kind kind) const {
+  uint64_t total = 0;
+  for (const auto& team : teams_) total += team->totals.count(kind);
+  return total;
+}
+
+Engine::Memory Engine::MemoryUsage() const {
+  Memory m;
+  for (const auto& team : teams_) m.teams += team->MemoryBytes();
+  m.teams += team_index_.capacity() * (sizeof(std::string) + sizeof(TeamIndex) + 1);
+  m.interactions = interactions_.MemoryBytes();
+  m.repeat_contacts = fcr_.MemoryBytes();
+  m.timeline = timeline_.size() * sizeof(Contribution);
+  return m;
+}
+
+}  // namespace ccpulse::operators

@@ -1,0 +1,160 @@
+// The per-worker engine: decodes nothing and does no I/O; takes decoded events, keeps every
+// operator's state for the teams it owns, and advances event time. One Engine per worker thread
+// (DESIGN §1: share-nothing); `replay`, `run` and `demo` all drive the same class.
+//
+// Flow inside: event -> lateness check -> interaction fold (diff of contributions) -> timeline
+// (by slice) ... watermark passes a slice -> contributions in event-time order -> team windows,
+// "today", cumulative totals, backlog at the watermark, repeat-contact tracking.
+#ifndef CCPULSE_OPERATORS_ENGINE_H_
+#define CCPULSE_OPERATORS_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "operators/contribution.h"
+#include "operators/fcr.h"
+#include "operators/interactions.h"
+#include "operators/options.h"
+#include "operators/team_metrics.h"
+#include "pipeline/window/local_days.h"
+#include "pipeline/window/sliding_windows.h"
+#include "pipeline/window/slices.h"
+#include "pipeline/window/timeline.h"
+#include "pipeline/window/watermark.h"
+#include "schemas/event.h"
+
+namespace ccpulse::operators {
+
+// Monotonic totals of one team since start (Prometheus `_total` counters), as of the watermark.
+struct TeamTotals {
+  std::array<uint64_t, kCounterKindCount> counts{};
+  uint64_t wait_ms = 0;
+  uint64_t handle_ms = 0;
+  // Non-cumulative counts per kExportBucketsSeconds bucket, plus +Inf.
+  std::array<uint64_t, kExportBucketsSeconds.size() + 1> wait_buckets{};
+  std::array<uint64_t, kExportBucketsSeconds.size() + 1> handle_buckets{};
+  uint64_t count(Kind kind) const { return counts[static_cast<size_t>(kind)]; }
+};
+
+// Everything the engine keeps for one team. Worker-local.
+struct TeamState {
+  std::string tenant;
+  std::string team;
+  uint32_t tenant_index = 0;
+  window::SlidingWindows<TeamAggregate> windows;
+  TeamAggregate today;
+  int64_t today_day = INT64_MIN;
+  TeamTotals totals;
+  BacklogState backlog;  // at the watermark; oldest_wait_start derived from waiting_since
+  std::vector<std::pair<TimeMs, uint64_t>> waiting_since;  // sorted (queued time, interaction)
+
+  size_t MemoryBytes() const;
+};
+
+class Engine {
+ public:
+  enum class Accepted { kApplied, kDuplicate, kLate, kTooManyEvents };
+
+  // Engine-wide counters (summary and self-metrics).
+  struct Counters {
+    uint64_t applied = 0;
+    uint64_t duplicate_ids = 0;
+    uint64_t late = 0;
+    uint64_t too_many_events = 0;
+  };
+
+  // Called each time the windows' end reaches a multiple of `every_ms` (event time).
+  using BoundaryFn = std::function<void(TimeMs boundary)>;
+
+  explicit Engine(MetricOptions options);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies one decoded event. `now_ms` is the wall clock (idle-partition detection only).
+  Accepted OnEvent(const schemas::Event& event, int64_t now_ms);
+
+  // Moves the watermark to what the input allows at `now_ms` and delivers every slice it has
+  // passed, calling `on_boundary` at each multiple of `every_ms`.
+  void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
+
+  // End of a finite input: the watermark moves to the largest event time seen and the windows
+  // end just after it (so every event is included). Returns that end time.
+  TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
+
+  // Drops a partition from the watermark (rebalance).
+  void RemovePartition(int partition) { watermark_.Remove(partition); }
+
+  // --- Reading (worker thread only). ---
+  const MetricOptions& options() const { return options_; }
+  size_t team_count() const { return teams_.size(); }
+  const TeamState& team(TeamIndex i) const { return *teams_[i]; }
+  // End of the windows: every contribution before this time is in them.
+  TimeMs windows_end() const { return slices_.StartOf(end_); }
+  int64_t watermark() const { return watermark_.watermark(); }
+  int64_t max_event_time() const { return watermark_.max_event_time(); }
+
+  // Metrics of team `i` over sliding window `w` (index into options().windows_ms) at the
+  // current windows end.
+  TeamMetrics WindowMetrics(TeamIndex i, size_t w);
+  // Metrics since local midnight of the team's tenant, at the current windows end.
+  TeamMetrics TodayMetrics(TeamIndex i);
+  // True when team `i` has anything to report in any window or backlog at the current end.
+  bool HasActivity(TeamIndex i);
+
+  int64_t live_waiting(TeamIndex i) const { return interactions_.live_waiting(i); }
+  int64_t live_in_progress(TeamIndex i) const { return interactions_.live_working(i); }
+
+  const Counters& counters() const { return counters_; }
+  uint64_t redundant_transitions() const { return interactions_.redundant_total(); }
+  uint64_t duplicates() const { return counters_.duplicate_ids + interactions_.redundant_total(); }
+  // Sum over teams of the cumulative count of `kind`.
+  uint64_t TotalOf(Kind kind) const;
+
+  // Memory held by each part, for the benchmarks.
+  struct Memory {
+    size_t teams = 0;         // TeamState objects with their windows
+    size_t interactions = 0;  // interaction table
+    size_t repeat_contacts = 0;
+    size_t timeline = 0;
+  };
+  Memory MemoryUsage() const;
+  const RepeatContacts& repeat_contacts() const { return fcr_; }
+  const InteractionTable& interactions() const { return interactions_; }
+
+ private:
+  TeamIndex InternTeam(std::string_view tenant, std::string_view team);
+  void DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary);
+  void DeliverSlice(int64_t slice);
+  void Deliver(const Contribution& c, int64_t slice);
+  void AddWindowed(TeamIndex team, int64_t slice, Kind kind, uint32_t value);
+  void RetractProvisional(TeamIndex team, TimeMs time);
+  void ApplyEffects();
+  window::LocalDays& DaysOf(const TeamState& team) { return tenant_days_[team.tenant_index]; }
+
+  const MetricOptions options_;
+  window::SliceAssigner slices_;
+  window::WatermarkTracker watermark_;
+  std::vector<int64_t> window_slices_;
+  std::vector<std::unique_ptr<TeamState>> teams_;
+  absl::flat_hash_map<std::string, TeamIndex> team_index_;  // "tenant\x1fteam"
+  absl::flat_hash_map<std::string, uint32_t> tenant_index_;
+  std::vector<window::LocalDays> tenant_days_;
+  InteractionTable interactions_;
+  RepeatContacts fcr_;
+  window::Timeline<Contribution> timeline_;
+  int64_t end_ = INT64_MIN;  // slices < end_ are delivered
+  Counters counters_;
+  // Scratch, reused.
+  std::vector<Contribution> diff_;
+  std::vector<Contribution> slice_records_;
+  std::vector<Contribution> effects_;
+  std::string key_buffer_;
+};
+
+}  // namespace ccpulse::operators
+
+#endif  // CCPULSE_OPERATORS_ENGINE_H_

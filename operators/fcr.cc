@@ -1,0 +1,87 @@
+// Repeat-contact tracking; see fcr.h.
+#include "operators/fcr.h"
+
+namespace ccpulse::operators {
+
+RepeatContacts::Pending* RepeatContacts::Find(uint64_t customer) {
+  if (customer == 0) return nullptr;
+  auto it = customers_.find(customer);
+  if (it == customers_.end() || it->second < head_) return nullptr;
+  return &At(it->second);
+}
+
+void RepeatContacts::Fail(Pending& p, std::vector<Contribution>* effects) {
+  p.flags |= kFailed;
+  if (p.flags & kProvisionalCounted) {
+    p.flags &= ~kProvisionalCounted;
+    Contribution retract;
+    retract.time = p.end;
+    retract.team = p.team;
+    retract.kind = Kind::kFcrProvisional;
+    retract.sign = -1;
+    effects->push_back(retract);
+  }
+}
+
+void RepeatContacts::OnContactStart(const Contribution& c, std::vector<Contribution>* effects) {
+  Pending* p = Find(c.aux);
+  if (p == nullptr || p->interaction == static_cast<uint32_t>(c.aux2)) return;
+  const TimeMs gap = c.time - p->end;
+  if (gap <= options_->forward_gap_ms || gap >= options_->repeat_window_ms) return;
+  Contribution repeat;
+  repeat.time = c.time;
+  repeat.team = p->team;
+  repeat.kind = Kind::kRepeat;
+  effects->push_back(repeat);
+  Fail(*p, effects);
+}
+
+void RepeatContacts::OnContactEnd(const Contribution& c) {
+  if (tail_ - head_ == ring_.size()) {
+    std::vector<Pending> bigger(ring_.empty() ? 64 : ring_.size() * 2);
+    for (uint64_t seq = head_; seq < tail_; ++seq) bigger[seq & (bigger.size() - 1)] = At(seq);
+    ring_.swap(bigger);
+  }
+  Pending& p = At(tail_);
+  p.end = c.time;
+  p.customer = c.aux;
+  p.team = c.team;
+  p.interaction = static_cast<uint32_t>(c.aux2);
+  p.flags = (c.value & kContactResolvedFirstTouch) ? kProvisionalCounted : kFailed;
+  if (c.aux != 0) customers_[c.aux] = tail_;
+  ++tail_;
+}
+
+void RepeatContacts::OnContactReopen(const Contribution& c, std::vector<Contribution>* effects) {
+  Pending* p = Find(c.aux);
+  if (p == nullptr || p->interaction != static_cast<uint32_t>(c.aux2)) return;
+  if (c.time - p->end >= options_->repeat_window_ms) return;
+  Fail(*p, effects);
+}
+
+TimeMs RepeatContacts::NextVerdictTime() const {
+  return head_ == tail_ ? INT64_MAX : At(head_).end + options_->repeat_window_ms;
+}
+
+void RepeatContacts::TakeVerdicts(TimeMs before_ms, std::vector<Contribution>* out) {
+  while (head_ < tail_ && At(head_).end + options_->repeat_window_ms < before_ms) {
+    const Pending& p = At(head_);
+    Contribution verdict;
+    verdict.time = p.end + options_->repeat_window_ms;
+    verdict.team = p.team;
+    verdict.kind = (p.flags & kFailed) ? Kind::kFcrFailed : Kind::kFcrConfirmed;
+    out->push_back(verdict);
+    if (p.customer != 0) {
+      auto it = customers_.find(p.customer);
+      if (it != customers_.end() && it->second == head_) customers_.erase(it);
+    }
+    ++head_;
+  }
+}
+
+size_t RepeatContacts::MemoryBytes() const {
+  return ring_.capacity() * sizeof(Pending) +
+         customers_.capacity() * (sizeof(std::pair<uint64_t, uint64_t>) + 1);
+}
+
+}  // namespace ccpulse::operators

@@ -1,0 +1,65 @@
+// First-contact resolution and repeat contacts (DESIGN §4): tracks, per customer, the latest
+// finished contact whose repeat window is still open; a new contact of the same customer after
+// the forward gap is a repeat, charged to the team that finished the first contact. Verdicts
+// (confirmed / failed) are issued when a contact's repeat window closes.
+// Fed in event-time order by the engine's timeline, so results do not depend on arrival order.
+#ifndef CCPULSE_OPERATORS_FCR_H_
+#define CCPULSE_OPERATORS_FCR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "operators/contribution.h"
+#include "operators/options.h"
+
+namespace ccpulse::operators {
+
+// Worker-local. Memory: one 32-byte pending record per finished contact in the last repeat
+// window, plus one 16-byte map slot per customer with such a contact.
+class RepeatContacts {
+ public:
+  explicit RepeatContacts(const MetricOptions* options) : options_(options) {}
+
+  // Each handler may append effects to `*effects`: kRepeat (+1) for the team charged, and
+  // kFcrProvisional with sign -1 stamped at the first contact's end time (a retraction).
+  void OnContactStart(const Contribution& c, std::vector<Contribution>* effects);
+  void OnContactEnd(const Contribution& c);
+  void OnContactReopen(const Contribution& c, std::vector<Contribution>* effects);
+
+  // Appends a kFcrConfirmed or kFcrFailed contribution for every contact whose repeat window
+  // closes before `before_ms`, stamped at the closing time, and forgets those contacts.
+  void TakeVerdicts(TimeMs before_ms, std::vector<Contribution>* out);
+
+  // Time the next verdict is due, or INT64_MAX.
+  TimeMs NextVerdictTime() const;
+
+  size_t tracked_contacts() const { return tail_ - head_; }
+  size_t tracked_customers() const { return customers_.size(); }
+  size_t MemoryBytes() const;
+
+ private:
+  enum Flags : uint8_t { kFailed = 1, kProvisionalCounted = 2 };
+  struct Pending {
+    TimeMs end = 0;          // when the contact finished
+    uint64_t customer = 0;   // 0 = unknown customer: only transfers and reopens can fail it
+    TeamIndex team = 0;      // the team that finished it and is charged for repeats
+    uint32_t interaction = 0;  // low 32 bits of the interaction key, to match reopens
+    uint8_t flags = 0;
+  };
+
+  Pending* Find(uint64_t customer);
+  void Fail(Pending& p, std::vector<Contribution>* effects);
+  Pending& At(uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
+  const Pending& At(uint64_t seq) const { return ring_[seq & (ring_.size() - 1)]; }
+
+  const MetricOptions* options_;
+  std::vector<Pending> ring_;  // power-of-two ring of pending contacts [head_, tail_), end order
+  uint64_t head_ = 0;
+  uint64_t tail_ = 0;
+  absl::flat_hash_map<uint64_t, uint64_t> customers_;  // customer -> seq of its latest contact
+};
+
+}  // namespace ccpulse::operators
+
+#endif  // CCPULSE_OPERATORS_FCR_H_

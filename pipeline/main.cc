@@ -1,0 +1,105 @@
+// The ccpulse command line: one binary, one subcommand per job (DESIGN §7).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "operators/options.h"
+#include "pipeline/replay.h"
+
+namespace {
+
+using ccpulse::operators::ParseDurationMs;
+
+// A CLI11 validator + converter for durations like 10s, 5m, 1h.
+void AddDuration(CLI::App* app, const std::string& name, int64_t* target, const std::string& help) {
+  app->add_option_function<std::string>(
+         name,
+         [target, name](const std::string& text) {
+           if (!ParseDurationMs(text, target)) {
+             throw CLI::ValidationError(name, "expected a duration like 500ms, 20s, 5m, 1h or 3d, got \"" + text + "\"");
+           }
+         },
+         help)
+      ->default_str(ccpulse::operators::DurationLabel(*target));
+}
+
+void AddMetricFlags(CLI::App* app, ccpulse::operators::MetricOptions* m,
+                    std::vector<std::string>* windows, std::vector<std::string>* zones) {
+  app->add_option("--windows", *windows, "Sliding window lengths")
+      ->delimiter(',')
+      ->default_str("5m,15m,1h");
+  AddDuration(app, "--slice", &m->slice_ms, "Slice length: the unit of window updates");
+  AddDuration(app, "--lateness", &m->allowed_lateness_ms, "Allowed lateness behind the largest event time");
+  AddDuration(app, "--retention", &m->interaction_retention_ms,
+              "How long a finished interaction is remembered for duplicates and quick reopens");
+  AddDuration(app, "--sl-threshold", &m->sl_threshold_ms, "Service-level answer threshold");
+  app->add_option("--sl-target", m->sl_target, "Service-level target (0..1)")->capture_default_str();
+  AddDuration(app, "--short-abandon", &m->short_abandon_ms, "Abandons quicker than this are excluded");
+  AddDuration(app, "--repeat-window", &m->repeat_window_ms, "FCR repeat-contact window");
+  AddDuration(app, "--forward-gap", &m->forward_gap_ms, "A new contact within this gap is a forward, not a repeat");
+  app->add_flag("--same-reason", m->fcr_same_reason, "Only a contact with the same reason counts as a repeat");
+  app->add_option("--tz", *zones, "Tenant time zone for the today window, TENANT=ZONE (repeatable)");
+}
+
+bool FinishMetricOptions(const std::vector<std::string>& windows, const std::vector<std::string>& zones,
+                         ccpulse::operators::MetricOptions* m) {
+  if (!windows.empty()) {
+    m->windows_ms.clear();
+    for (const std::string& w : windows) {
+      int64_t ms;
+      if (!ParseDurationMs(w, &ms)) {
+        std::fprintf(stderr, "ccpulse: --windows: \"%s\" is not a duration\n", w.c_str());
+        return false;
+      }
+      m->windows_ms.push_back(ms);
+    }
+  }
+  for (const std::string& z : zones) {
+    const size_t eq = z.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == z.size()) {
+      std::fprintf(stderr, "ccpulse: --tz: expected TENANT=ZONE, got \"%s\"\n", z.c_str());
+      return false;
+    }
+    m->tenant_time_zones[z.substr(0, eq)] = z.substr(eq + 1);
+  }
+  if (auto status = m->Validate(); !status.ok()) {
+    std::fprintf(stderr, "ccpulse: %s\n", std::string(status.message()).c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ccpulse: real-time contact-centre analytics over Kafka"};
+  app.require_subcommand(1);
+
+  ccpulse::ReplayOptions replay;
+  std::vector<std::string> windows, zones;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay", "Run the operators over JSON Lines files in event time; metrics as JSON Lines on stdout");
+  replay_cmd->add_option("files", replay.files, "Input files ('-' for stdin)")->required();
+  AddDuration(replay_cmd, "--every", &replay.every_ms, "Emit metrics at every multiple of this event time");
+  replay_cmd->add_flag("-q,--quiet", replay.quiet, "Do not print bad or late lines to stderr");
+  AddMetricFlags(replay_cmd, &replay.metrics, &windows, &zones);
+
+  ccpulse::ReplayOptions validate;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check JSON Lines files against the event schema");
+  validate_cmd->add_option("files", validate.files, "Input files ('-' for stdin)")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (replay_cmd->parsed()) {
+    if (!FinishMetricOptions(windows, zones, &replay.metrics)) return 2;
+    if (replay.every_ms <= 0 || replay.every_ms % replay.metrics.slice_ms != 0) {
+      std::fprintf(stderr, "ccpulse: --every must be a positive multiple of --slice\n");
+      return 2;
+    }
+    return ccpulse::RunReplay(replay, stdout, stderr);
+  }
+  if (validate_cmd->parsed()) return ccpulse::RunValidate(validate, stdout, stderr);
+  return 2;
+}

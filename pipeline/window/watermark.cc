@@ -1,0 +1,43 @@
+// Watermark tracking; see watermark.h.
+#include "pipeline/window/watermark.h"
+
+#include <algorithm>
+
+namespace ccpulse::window {
+
+void WatermarkTracker::Observe(int partition, int64_t time_ms, int64_t now_ms) {
+  if (partition < 0) partition = 0;
+  if (static_cast<size_t>(partition) >= partitions_.size()) partitions_.resize(partition + 1);
+  Partition& p = partitions_[partition];
+  p.present = true;
+  p.max_time_ms = std::max(p.max_time_ms, time_ms);
+  p.last_seen_wall_ms = now_ms;
+  max_event_time_ = std::max(max_event_time_, time_ms);
+}
+
+void WatermarkTracker::Remove(int partition) {
+  if (partition >= 0 && static_cast<size_t>(partition) < partitions_.size()) {
+    partitions_[partition] = Partition{};
+  }
+}
+
+int64_t WatermarkTracker::Advance(int64_t now_ms) {
+  int64_t active_min = kNoWatermark;
+  bool any_active = false;
+  for (const Partition& p : partitions_) {
+    if (!p.present || p.max_time_ms == kNoWatermark) continue;
+    if (now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
+    active_min = any_active ? std::min(active_min, p.max_time_ms) : p.max_time_ms;
+    any_active = true;
+  }
+  const int64_t basis = any_active ? active_min : max_event_time_;
+  if (basis != kNoWatermark) watermark_ = std::max(watermark_, basis - lateness_ms_);
+  return watermark_;
+}
+
+int64_t WatermarkTracker::AdvanceToEnd() {
+  if (max_event_time_ != kNoWatermark) watermark_ = std::max(watermark_, max_event_time_);
+  return watermark_;
+}
+
+}  // namespace ccpulse::window

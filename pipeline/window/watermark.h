@@ -1,0 +1,57 @@
+// Event-time watermarks (DESIGN §3): per input partition, max event time seen minus the allowed
+// lateness; a worker's watermark is the minimum over its partitions that are not idle, and it
+// never goes backwards. Events older than the watermark are late.
+#ifndef CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
+#define CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace ccpulse::window {
+
+// Value class; worker-local. Wall-clock times are passed in (no clock is read here), so the
+// class is deterministic under test.
+class WatermarkTracker {
+ public:
+  static constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
+
+  WatermarkTracker(int64_t allowed_lateness_ms, int64_t idle_after_ms)
+      : lateness_ms_(allowed_lateness_ms), idle_after_ms_(idle_after_ms) {}
+
+  int64_t allowed_lateness_ms() const { return lateness_ms_; }
+
+  // Records an event of `partition` with event time `time_ms`, seen at wall time `now_ms`.
+  void Observe(int partition, int64_t time_ms, int64_t now_ms);
+
+  // Drops a partition (revoked on rebalance); it no longer holds the watermark back.
+  void Remove(int partition);
+
+  // The watermark at wall time `now_ms`: min over non-idle partitions of max_time - lateness.
+  // When every partition is idle, the watermark follows the largest one (an idle stream does not
+  // freeze windows forever). Never decreases.
+  int64_t Advance(int64_t now_ms);
+
+  // End of input: the watermark jumps to the largest event time seen (DESIGN §3, replay).
+  int64_t AdvanceToEnd();
+
+  int64_t watermark() const { return watermark_; }
+  int64_t max_event_time() const { return max_event_time_; }
+  bool IsLate(int64_t time_ms) const { return watermark_ != kNoWatermark && time_ms < watermark_; }
+
+ private:
+  struct Partition {
+    int64_t max_time_ms = kNoWatermark;
+    int64_t last_seen_wall_ms = 0;
+    bool present = false;
+  };
+  int64_t lateness_ms_;
+  int64_t idle_after_ms_;
+  std::vector<Partition> partitions_;
+  int64_t watermark_ = kNoWatermark;
+  int64_t max_event_time_ = kNoWatermark;
+};
+
+}  // namespace ccpulse::window
+
+#endif  // CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
