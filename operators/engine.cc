@@ -271,6 +271,17 @@ bool Engine::HasActivity(TeamIndex i) {
   return false;
 }
 
+const std::vector<TeamIndex>& Engine::TeamsInOrder() {
+  if (ordered_.size() != teams_.size()) {
+    ordered_.resize(teams_.size());
+    for (TeamIndex i = 0; i < ordered_.size(); ++i) ordered_[i] = i;
+    std::sort(ordered_.begin(), ordered_.end(), [&](TeamIndex a, TeamIndex b) {
+      return std::tie(teams_[a]->tenant, teams_[a]->team) < std::tie(teams_[b]->tenant, teams_[b]->team);
+    });
+  }
+  return ordered_;
+}
+
 uint64_t Engine::TotalOf(Kind kind) const {
   uint64_t total = 0;
   for (const auto& team : teams_) total += team->totals.count(kind);

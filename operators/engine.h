@@ -92,6 +92,8 @@ class Engine {
   const MetricOptions& options() const { return options_; }
   size_t team_count() const { return teams_.size(); }
   const TeamState& team(TeamIndex i) const { return *teams_[i]; }
+  // Team indexes ordered by (tenant, team): the output order, independent of arrival order.
+  const std::vector<TeamIndex>& TeamsInOrder();
   // End of the windows: every contribution before this time is in them.
   TimeMs windows_end() const { return slices_.StartOf(end_); }
   int64_t watermark() const { return watermark_.watermark(); }
@@ -140,6 +142,7 @@ class Engine {
   window::WatermarkTracker watermark_;
   std::vector<int64_t> window_slices_;
   std::vector<std::unique_ptr<TeamState>> teams_;
+  std::vector<TeamIndex> ordered_;  // cache of TeamsInOrder()
   absl::flat_hash_map<std::string, TeamIndex> team_index_;  // "tenant\x1fteam"
   absl::flat_hash_map<std::string, uint32_t> tenant_index_;
   std::vector<window::LocalDays> tenant_days_;

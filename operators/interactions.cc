@@ -282,7 +282,7 @@ InteractionTable::Outcome InteractionTable::Apply(uint64_t key, const Interactio
 
   TrackLive(record.end, -1);
   TrackLive(end, +1);
-  redundant_total_ += end.redundant - record.end.redundant;
+  redundant_total_ += static_cast<int64_t>(end.redundant) - static_cast<int64_t>(record.end.redundant);
   record.end = end;
   record.evict_at = EvictTime(end);
   const int64_t evict_slice = slices_.SliceOf(record.evict_at);

@@ -91,7 +91,7 @@ void AppendWindowRecord(operators::TimeMs time, const operators::TeamState& team
 void AppendBoundaryRecords(operators::Engine& engine, bool final, std::string* out) {
   const operators::TimeMs at = engine.windows_end();
   const auto& windows = engine.options().windows_ms;
-  for (operators::TeamIndex i = 0; i < engine.team_count(); ++i) {
+  for (operators::TeamIndex i : engine.TeamsInOrder()) {
     if (!engine.HasActivity(i)) continue;
     for (size_t w = 0; w < windows.size(); ++w) {
       AppendWindowRecord(at, engine.team(i), operators::DurationLabel(windows[w]),

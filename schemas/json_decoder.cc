@@ -108,6 +108,15 @@ simdjson::error_code ValidateValue(od::value value, int depth) {
   return simdjson::TAPE_ERROR;
 }
 
+// kWrongType for a known field whose value has the wrong JSON type, unless the value is not even
+// valid JSON ("tru", "7x"): simdjson types a value by its first byte, so check it fully first.
+DecodeStatus WrongType(od::value value, std::string_view field, std::string_view expected) {
+  if (auto err = ValidateValue(value, 1)) {
+    return FromSimdjson(err, fmt::format("in field `{}`", field));
+  }
+  return Fail(DecodeError::kWrongType, fmt::format("field `{}`: expected {}", field, expected));
+}
+
 // True when `record` stops inside a string or with brackets still open: it was cut short.
 bool EndsOpen(std::string_view record) {
   int depth = 0;
@@ -276,17 +285,19 @@ DecodeStatus JsonEventDecoder::DecodeObject(od::object object, Event* event) {
         }
         if (number_type != od::number_type::signed_integer &&
             number_type != od::number_type::unsigned_integer) {
+          // simdjson classifies a malformed number ("17x", "1.2.3") as floating point.
+          if (auto err = value.get_double().error()) return FromSimdjson(err, "in field `time`");
           return Fail(DecodeError::kBadTime,
                       "field `time`: a number must be integer epoch milliseconds");
         }
         int64_t millis;
-        if (value.get_int64().get(millis) != simdjson::SUCCESS) {
+        if (auto err = value.get_int64().get(millis)) {
+          if (err == simdjson::NUMBER_ERROR) return FromSimdjson(err, "in field `time`");
           return Fail(DecodeError::kTimeOutOfRange, "field `time`: epoch milliseconds overflow");
         }
         event->time_ms = millis;
       } else {
-        return Fail(DecodeError::kWrongType,
-                    "field `time`: expected an rfc 3339 string or integer epoch milliseconds");
+        return WrongType(value, "time", "an rfc 3339 string or integer epoch milliseconds");
       }
       if (event->time_ms < 0) {
         return Fail(DecodeError::kTimeOutOfRange,
@@ -300,7 +311,7 @@ DecodeStatus JsonEventDecoder::DecodeObject(od::object object, Event* event) {
     }
 
     if (type != od::json_type::string) {
-      return Fail(DecodeError::kWrongType, fmt::format("field `{}`: expected a string", spec.name));
+      return WrongType(value, spec.name, "a string");
     }
     std::string_view text;
     if (auto err = value.get_string().get(text)) {
