@@ -35,8 +35,20 @@ TEST(JsonWriterTest, NestingAndCommas) {
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("a").Int(1);
-  w.Key("b").BeginArray().Int(1).Int(-2).Uint(3).BeginObject().Key("x").Null().EndObject()
-      .BeginArray().EndArray().Bool(true).Bool(false).EndArray();
+  w.Key("b")
+      .BeginArray()
+      .Int(1)
+      .Int(-2)
+      .Uint(3)
+      .BeginObject()
+      .Key("x")
+      .Null()
+      .EndObject()
+      .BeginArray()
+      .EndArray()
+      .Bool(true)
+      .Bool(false)
+      .EndArray();
   w.Key("c").BeginObject().Key("d").String("e").Key("f").BeginObject().EndObject().EndObject();
   w.Key("g").String("");
   w.EndObject();
@@ -65,8 +77,7 @@ TEST(JsonWriterTest, IntegerExtremes) {
 TEST(JsonWriterTest, EscapesQuotesBackslashAndControlCharacters) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject().Key("k\"ey\\").String("a\"b\\c\n\r\t\x01\x1f\b\f/\x7f")
-      .EndObject();
+  w.BeginObject().Key("k\"ey\\").String("a\"b\\c\n\r\t\x01\x1f\b\f/\x7f").EndObject();
   EXPECT_EQ(out, R"({"k\"ey\\":"a\"b\\c\n\r\t\u0001\u001f\u0008\u000c/)"
                  "\x7f"
                  R"("})");
@@ -151,9 +162,12 @@ TEST(JsonWriterTest, OptionalDoubles) {
   std::string out;
   JsonWriter w(&out);
   w.BeginObject()
-      .Key("none").OptionalDouble(std::nullopt)
-      .Key("some").OptionalDouble(0.25)
-      .Key("nan").OptionalDouble(std::optional<double>(NAN))
+      .Key("none")
+      .OptionalDouble(std::nullopt)
+      .Key("some")
+      .OptionalDouble(0.25)
+      .Key("nan")
+      .OptionalDouble(std::optional<double>(NAN))
       .EndObject();
   EXPECT_EQ(out, R"({"none":null,"some":0.25,"nan":null})");
 }
@@ -161,12 +175,11 @@ TEST(JsonWriterTest, OptionalDoubles) {
 TEST(JsonWriterTest, RawInsertsOneValue) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject()
-      .Key("a").Raw(R"({"x":[1,2]})")
-      .Key("b").Int(1)
-      .EndObject();
-  w.BeginArray().Raw("1").Raw("\"s\"").Raw("null").EndArray();
-  EXPECT_EQ(out, R"({"a":{"x":[1,2]},"b":1}[1,"s",null])");
+  w.BeginObject().Key("a").Raw(R"({"x":[1,2]})").Key("b").Int(1).EndObject();
+  EXPECT_EQ(out, R"({"a":{"x":[1,2]},"b":1})");
+  std::string array;
+  JsonWriter(&array).BeginArray().Raw("1").Raw("\"s\"").Raw("null").EndArray();
+  EXPECT_EQ(array, R"([1,"s",null])");
 }
 
 }  // namespace

@@ -74,17 +74,19 @@ absl::StatusOr<bool> LineReader::Next(Line* line) {
       const size_t stop = static_cast<size_t>(static_cast<const char*>(nl) - buffer_.data());
       size_t text_end = stop;
       if (text_end > begin_ && buffer_[text_end - 1] == '\r') --text_end;
-      line->text = std::string_view(buffer_.data() + begin_, text_end - begin_);
-      line->length = text_end - begin_;
-      line->oversized = false;
-      line->number = ++line_number_;
+      // The whole line may be in the buffer (it holds limit + one block) and still be over the
+      // limit.
+      SetLine(begin_, text_end - begin_, line);
       begin_ = stop + 1;
       return true;
     }
     scanned = end_;
-    if (end_ - begin_ > max_line_bytes_) {
+    // No newline yet. Past limit + 1 bytes (the last one may be a '\r' to strip) the line is
+    // oversized whatever follows.
+    if (end_ - begin_ > max_line_bytes_ + 1) {
       // Oversized: count bytes up to the newline without keeping them.
       uint64_t length = end_ - begin_;
+      char last = buffer_[end_ - 1];
       begin_ = end_ = 0;
       while (true) {
         auto more = Fill();
@@ -93,11 +95,14 @@ absl::StatusOr<bool> LineReader::Next(Line* line) {
         const void* found = std::memchr(buffer_.data(), '\n', end_);
         if (found != nullptr) {
           const size_t stop = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
+          if (stop > 0) last = buffer_[stop - 1];
           length += stop;
+          if (last == '\r') --length;  // the '\r' may have ended the previous block
           begin_ = stop + 1;
           break;
         }
         length += end_;
+        last = buffer_[end_ - 1];
         begin_ = end_ = 0;
       }
       line->text = {};
@@ -113,14 +118,19 @@ absl::StatusOr<bool> LineReader::Next(Line* line) {
     if (!*more) {
       if (begin_ == end_) return false;
       // Last line without a trailing newline.
-      line->text = std::string_view(buffer_.data() + begin_, end_ - begin_);
-      line->length = end_ - begin_;
-      line->oversized = false;
-      line->number = ++line_number_;
+      SetLine(begin_, end_ - begin_, line);
       begin_ = end_;
       return true;
     }
   }
+}
+
+void LineReader::SetLine(size_t offset, size_t length, Line* line) {
+  line->length = length;
+  line->oversized = length > max_line_bytes_;
+  line->text =
+      line->oversized ? std::string_view() : std::string_view(buffer_.data() + offset, length);
+  line->number = ++line_number_;
 }
 
 }  // namespace ccpulse

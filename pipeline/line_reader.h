@@ -17,7 +17,7 @@ class LineReader {
   struct Line {
     std::string_view text;  // without the newline (and without a trailing '\r')
     uint64_t number = 0;    // 1-based
-    uint64_t length = 0;    // full length; > limit when `oversized`
+    uint64_t length = 0;    // full length of the text; > limit when `oversized`
     bool oversized = false; // text is empty then
   };
 
@@ -27,13 +27,17 @@ class LineReader {
   LineReader& operator=(LineReader&&) = delete;
   ~LineReader();
 
-  // Next line, or nullopt at end of input. Errors (EIO) are returned as status.
+  // Reads the next line into `*line`: true, or false at end of input. `line->text` points into
+  // the reader's buffer and is valid until the next call. Errors (EIO) are returned as status.
   absl::StatusOr<bool> Next(Line* line);
 
  private:
   LineReader(int fd, bool owned, std::string path, size_t max_line_bytes);
   // Reads more bytes after compacting; false at EOF.
   absl::StatusOr<bool> Fill();
+  // Fills `*line` with the buffered line at [offset, offset + length), oversized when over the
+  // limit.
+  void SetLine(size_t offset, size_t length, Line* line);
 
   int fd_;
   bool owned_;

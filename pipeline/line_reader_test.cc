@@ -86,8 +86,7 @@ TEST_F(LineReaderTest, CrlfLines) {
 }
 
 TEST_F(LineReaderTest, LastLineWithoutNewline) {
-  EXPECT_EQ(ReadAll("one\ntwo", kMiB),
-            (std::vector<ReadLine>{Normal("one", 1), Normal("two", 2)}));
+  EXPECT_EQ(ReadAll("one\ntwo", kMiB), (std::vector<ReadLine>{Normal("one", 1), Normal("two", 2)}));
   EXPECT_EQ(ReadAll("only", kMiB), (std::vector<ReadLine>{Normal("only", 1)}));
   EXPECT_EQ(ReadAll("one\r\ntwo", kMiB),
             (std::vector<ReadLine>{Normal("one", 1), Normal("two", 2)}));
@@ -134,6 +133,21 @@ TEST_F(LineReaderTest, OversizedCrlfLengthExcludesCarriageReturn) {
   const size_t huge = 5 * kMiB;
   EXPECT_EQ(ReadAll(std::string(huge, 'q') + "\r\nnext\r\n", kMiB),
             (std::vector<ReadLine>{Oversized(huge, 1), Normal("next", 2)}));
+}
+
+TEST_F(LineReaderTest, OversizedLineEndingAroundReadBoundaries) {
+  // The reader reads limit + 1 MiB bytes at a time; end oversized lines (LF and CRLF) just
+  // before, at and after multiples of that, so the '\r' and '\n' fall on either side of a read.
+  const size_t limit = 1000;
+  const size_t block = kMiB + limit;
+  for (size_t text : {block - 2, block - 1, block, block + 1, 2 * block - 2, 2 * block - 1,
+                      2 * block, 2 * block + 1}) {
+    for (const char* eol : {"\n", "\r\n"}) {
+      EXPECT_EQ(ReadAll(std::string(text, 'x') + eol + "after\n", limit),
+                (std::vector<ReadLine>{Oversized(text, 1), Normal("after", 2)}))
+          << "text " << text << (eol[0] == '\r' ? " CRLF" : " LF");
+    }
+  }
 }
 
 TEST_F(LineReaderTest, ManyLinesAcrossBlockBoundaries) {
@@ -185,7 +199,11 @@ TEST_F(LineReaderTest, RandomMixWithSmallLimitMatchesModel) {
       ++number;
       want.push_back(len > limit ? Oversized(len, number) : Normal(text, number));
     }
-    EXPECT_EQ(ReadAll(contents, limit), want) << "round " << round << " limit " << limit;
+    const std::vector<ReadLine> got = ReadAll(contents, limit);
+    ASSERT_EQ(got.size(), want.size()) << "round " << round << " limit " << limit;
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << "round " << round << " limit " << limit << " line " << i + 1;
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include "operators/options.h"
 #include "pipeline/replay.h"
+#include "pipeline/simulate.h"
+#include "schemas/time_format.h"
 
 namespace {
 
@@ -90,7 +92,53 @@ int main(int argc, char** argv) {
   CLI::App* validate_cmd = app.add_subcommand("validate", "Check JSON Lines files against the event schema");
   validate_cmd->add_option("files", validate.files, "Input files ('-' for stdin)")->required();
 
+  ccpulse::SimulateOptions simulate;
+  std::string start_text = ccpulse::schemas::FormatRfc3339(simulate.simulator.start_ms);
+  std::string drift_text = "none";
+  CLI::App* simulate_cmd = app.add_subcommand(
+      "simulate", "Generate realistic contact-centre events as JSON Lines (seeded, reproducible)");
+  auto& sim = simulate.simulator;
+  simulate_cmd->add_option("--seed", sim.seed, "Random seed")->capture_default_str();
+  simulate_cmd->add_option("--teams", sim.teams, "Number of teams")->capture_default_str()->check(CLI::Range(1, 1000000));
+  simulate_cmd->add_option("--min-agents", sim.min_agents, "Fewest agents per team")->capture_default_str();
+  simulate_cmd->add_option("--max-agents", sim.max_agents, "Most agents per team")->capture_default_str();
+  simulate_cmd->add_option("--customers", sim.customers, "Customer pool (0 = 20,000 per team)")->capture_default_str();
+  simulate_cmd->add_option("--start", start_text, "Event time of the first event (RFC 3339)")->capture_default_str();
+  AddDuration(simulate_cmd, "--duration", &sim.duration_ms, "Simulated period");
+  simulate_cmd->add_option("--tenant", sim.tenant, "Tenant of every event")->capture_default_str();
+  simulate_cmd->add_option("--load", sim.load_factor, "Scale arrival rates")->capture_default_str();
+  simulate_cmd->add_option("--out-of-order", sim.out_of_order_share, "Share of late deliveries")->capture_default_str();
+  simulate_cmd->add_option("--duplicates", sim.duplicate_share, "Share of duplicate deliveries")->capture_default_str();
+  simulate_cmd->add_option("--drift", drift_text, "Inject drift: none, escalation (probability doubles) or handle (handle time grows)")
+      ->check(CLI::IsMember({"none", "escalation", "handle"}))->capture_default_str();
+  simulate_cmd->add_option("--drift-team", sim.drift_team, "Index of the drifting team")->capture_default_str();
+  AddDuration(simulate_cmd, "--drift-after", &sim.drift_after_ms, "Drift starts this long after --start");
+  simulate_cmd->add_option("--speed", simulate.speed, "0 = as fast as possible, 1 = real time, N = N times real time")->capture_default_str();
+  simulate_cmd->add_option("--limit", simulate.limit, "Stop after this many events (0 = no limit)")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (simulate_cmd->parsed()) {
+    auto start = ccpulse::schemas::ParseRfc3339(start_text);
+    if (!start) {
+      std::fprintf(stderr, "ccpulse: --start: \"%s\" is not an RFC 3339 time\n", start_text.c_str());
+      return 2;
+    }
+    sim.start_ms = *start;
+    if (sim.min_agents < 1 || sim.max_agents < sim.min_agents) {
+      std::fprintf(stderr, "ccpulse: --min-agents/--max-agents: need 1 <= min <= max\n");
+      return 2;
+    }
+    using Drift = ccpulse::operators::SimulatorOptions::Drift;
+    sim.drift = drift_text == "escalation" ? Drift::kEscalationDoubles
+                : drift_text == "handle"   ? Drift::kHandleTimeGrows
+                                           : Drift::kNone;
+    if (sim.drift != Drift::kNone && (sim.drift_team < 0 || sim.drift_team >= sim.teams)) {
+      std::fprintf(stderr, "ccpulse: --drift-team: must be in [0, %d)\n", sim.teams);
+      return 2;
+    }
+    return ccpulse::RunSimulate(simulate, stdout, stderr);
+  }
 
   if (replay_cmd->parsed()) {
     if (!FinishMetricOptions(windows, zones, &replay.metrics)) return 2;

@@ -75,7 +75,8 @@ TEST(SipHash24Test, DifferentKeysGiveDifferentHashes) {
   const HashKey default_key;
   const HashKey other_k0{default_key.k0 ^ 1, default_key.k1};
   const HashKey other_k1{default_key.k0, default_key.k1 ^ 1};
-  for (const std::string_view data : {"", "a", "customer-42", "a much longer customer id 0123456789"}) {
+  for (const std::string_view data :
+       {"", "a", "customer-42", "a much longer customer id 0123456789"}) {
     const uint64_t hash = SipHash24(default_key, data);
     EXPECT_NE(hash, SipHash24(other_k0, data)) << data;
     EXPECT_NE(hash, SipHash24(other_k1, data)) << data;

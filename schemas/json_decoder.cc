@@ -64,6 +64,9 @@ DecodeStatus FromSimdjson(simdjson::error_code code, std::string_view where) {
     case simdjson::UNCLOSED_STRING:
       return Fail(DecodeError::kTruncated,
                   fmt::format("record ends before the json is complete ({})", where));
+    case simdjson::INCORRECT_TYPE:  // what simdjson says for a malformed literal such as "tru"
+      return Fail(DecodeError::kInvalidJson,
+                  fmt::format("invalid json {}: malformed literal or number", where));
     default:
       return Fail(DecodeError::kInvalidJson,
                   fmt::format("invalid json {}: {}", where, simdjson::error_message(code)));
@@ -117,9 +120,10 @@ DecodeStatus WrongType(od::value value, std::string_view field, std::string_view
   return Fail(DecodeError::kWrongType, fmt::format("field `{}`: expected {}", field, expected));
 }
 
-// True when `record` stops inside a string or with brackets still open: it was cut short.
+// True when `record` stops inside a string or with brackets still open, every closing bracket
+// having matched its opener: it was cut short. Only called on the error path.
 bool EndsOpen(std::string_view record) {
-  int depth = 0;
+  std::string open;  // the unclosed '{' and '[' in order
   bool in_string = false, escaped = false;
   for (char c : record) {
     if (in_string) {
@@ -129,12 +133,13 @@ bool EndsOpen(std::string_view record) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      ++depth;
+      open.push_back(c);
     } else if (c == '}' || c == ']') {
-      --depth;
+      if (open.empty() || open.back() != (c == '}' ? '{' : '[')) return false;
+      open.pop_back();
     }
   }
-  return in_string || depth > 0;
+  return in_string || !open.empty();
 }
 
 // Fully checks a non-object document, so that garbage is not reported as "not an object".
@@ -190,7 +195,8 @@ JsonEventDecoder::JsonEventDecoder(Options options) : options_(options) {}
 
 DecodeStatus JsonEventDecoder::Decode(std::string_view record, Event* event) {
   if (record.size() > options_.max_record_bytes) {
-    return Fail(DecodeError::kTooLarge, fmt::format("record is {} bytes, over the limit of {}", record.size(), options_.max_record_bytes));
+    return Fail(DecodeError::kTooLarge, fmt::format("record is {} bytes, over the limit of {}",
+                                                    record.size(), options_.max_record_bytes));
   }
   if (record.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return Fail(DecodeError::kEmptyRecord, "record is empty");
@@ -205,6 +211,10 @@ DecodeStatus JsonEventDecoder::Decode(std::string_view record, Event* event) {
     // simdjson also says "ended early" for garbage after a complete object.
     status.error = DecodeError::kInvalidJson;
     status.message = "invalid json: unbalanced brackets or content after the object";
+  } else if (status.error == DecodeError::kInvalidJson && EndsOpen(record)) {
+    // simdjson reports a record cut just after a nested object ({"a":{}) as a structure error.
+    status.error = DecodeError::kTruncated;
+    status.message = fmt::format("record ends before the json is complete ({})", status.message);
   }
   return status;
 }
@@ -275,7 +285,8 @@ DecodeStatus JsonEventDecoder::DecodeObject(od::object object, Event* event) {
         auto parsed = ParseRfc3339(text);
         if (!parsed) {
           return Fail(DecodeError::kBadTime,
-                      fmt::format("field `time`: \"{}\" is not an rfc 3339 timestamp with offset", text.substr(0, 40)));
+                      fmt::format("field `time`: \"{}\" is not an rfc 3339 timestamp with offset",
+                                  text.substr(0, 40)));
         }
         event->time_ms = *parsed;
       } else if (type == od::json_type::number) {
@@ -301,11 +312,14 @@ DecodeStatus JsonEventDecoder::DecodeObject(od::object object, Event* event) {
       }
       if (event->time_ms < 0) {
         return Fail(DecodeError::kTimeOutOfRange,
-                    fmt::format("field `time`: {} is before 1970-01-01", FormatRfc3339(event->time_ms)));
+                    fmt::format("field `time`: {} is before 1970-01-01",
+                                FormatRfc3339(event->time_ms)));
       }
       if (event->time_ms > options_.latest_time_ms) {
         return Fail(DecodeError::kTimeOutOfRange,
-                    fmt::format("field `time`: {} is too far in the future (latest accepted {})", FormatRfc3339(event->time_ms), FormatRfc3339(options_.latest_time_ms)));
+                    fmt::format("field `time`: {} is too far in the future (latest accepted {})",
+                                FormatRfc3339(event->time_ms),
+                                FormatRfc3339(options_.latest_time_ms)));
       }
       continue;
     }
@@ -326,7 +340,8 @@ DecodeStatus JsonEventDecoder::DecodeObject(od::object object, Event* event) {
     }
     if (spec.max_bytes != 0 && text.size() > spec.max_bytes) {
       return Fail(DecodeError::kFieldTooLong,
-                  fmt::format("field `{}`: {} bytes, over the limit of {}", spec.name, text.size(), spec.max_bytes));
+                  fmt::format("field `{}`: {} bytes, over the limit of {}", spec.name,
+                              text.size(), spec.max_bytes));
     }
     switch (index) {
       case kEventId: event->event_id = text; break;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -176,15 +177,17 @@ TEST_F(JsonEventDecoderTest, UnescapesJsonStringEscapes) {
 }
 
 TEST_F(JsonEventDecoderTest, AcceptsRawUtf8) {
-  const DecodeStatus status = Decode(With("team", Quote("M\xc3\xbcnchen-\xe6\x94\xaf\xe6\x8f\xb4")));
+  const std::string team = "M\xc3\xbcnchen-\xe6\x94\xaf\xe6\x8f\xb4";  // München-支援
+  const DecodeStatus status = Decode(With("team", Quote(team)));
   ASSERT_TRUE(status.ok()) << status.message;
-  EXPECT_EQ(event_.team, "M\xc3\xbcnchen-\xe6\x94\xaf\xe6\x8f\xb4");
+  EXPECT_EQ(event_.team, team);
 }
 
 TEST_F(JsonEventDecoderTest, TreatsNullOptionalFieldsAsAbsent) {
   const DecodeStatus status =
       Decode(With({{"customer_id", "null"}, {"agent", "null"}, {"to_team", "null"},
-                   {"channel", "null"}, {"queue", "null"}, {"reason", "null"}, {"tenant", "null"}}));
+                   {"channel", "null"}, {"queue", "null"}, {"reason", "null"},
+                   {"tenant", "null"}}));
   ASSERT_TRUE(status.ok()) << status.message;
   EXPECT_EQ(event_.customer_id, "");
   EXPECT_EQ(event_.agent, "");
@@ -198,7 +201,8 @@ TEST_F(JsonEventDecoderTest, TreatsNullOptionalFieldsAsAbsent) {
 TEST_F(JsonEventDecoderTest, TreatsEmptyOptionalStringsAsAbsent) {
   const DecodeStatus status =
       Decode(With({{"customer_id", R"("")"}, {"agent", R"("")"}, {"to_team", R"("")"},
-                   {"channel", R"("")"}, {"queue", R"("")"}, {"reason", R"("")"}, {"tenant", R"("")"}}));
+                   {"channel", R"("")"}, {"queue", R"("")"}, {"reason", R"("")"},
+                   {"tenant", R"("")"}}));
   ASSERT_TRUE(status.ok()) << status.message;
   EXPECT_EQ(event_.customer_id, "");
   EXPECT_EQ(event_.agent, "");
@@ -241,7 +245,8 @@ INSTANTIATE_TEST_SUITE_P(
                     TimeCase{"Utc", Quote("2026-03-02T09:15:00Z"), kSampleMs},
                     TimeCase{"PlusTwoHours", Quote("2026-03-02T11:15:00+02:00"), kSampleMs},
                     TimeCase{"MinusFiveHours", Quote("2026-03-02T04:15:00-05:00"), kSampleMs},
-                    TimeCase{"FractionalMillis", Quote("2026-03-02T09:15:00.123Z"), kSampleMs + 123},
+                    TimeCase{"FractionalMillis", Quote("2026-03-02T09:15:00.123Z"),
+                             kSampleMs + 123},
                     TimeCase{"FractionalMicros", Quote("2026-03-02T09:15:00.123456Z"),
                              kSampleMs + 123},
                     TimeCase{"FractionalWithOffset", Quote("2026-03-02T10:15:00.5+01:00"),
@@ -264,9 +269,9 @@ TEST_F(JsonEventDecoderTest, AllowsRepeatedUnknownFields) {
   EXPECT_TRUE(status.ok()) << status.message;
 }
 
-TEST_F(JsonEventDecoderTest, AcceptsModeratelyNestedUnknownFields) {
+TEST_F(JsonEventDecoderTest, AcceptsUnknownFieldsNested63Deep) {
   const DecodeStatus status =
-      Decode(WithRaw("\"x\":" + std::string(20, '[') + "1" + std::string(20, ']')));
+      Decode(WithRaw("\"x\":" + std::string(63, '[') + "1" + std::string(63, ']')));
   EXPECT_TRUE(status.ok()) << status.message;
 }
 
@@ -316,7 +321,8 @@ TEST_P(JsonEventDecoderLimitTest, CountsUnescapedBytes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fields, JsonEventDecoderLimitTest,
-                         testing::Values(LimitCase{"event_id", 128}, LimitCase{"interaction_id", 128},
+                         testing::Values(LimitCase{"event_id", 128},
+                                         LimitCase{"interaction_id", 128},
                                          LimitCase{"customer_id", 128}, LimitCase{"agent", 128},
                                          LimitCase{"team", 64}, LimitCase{"to_team", 64},
                                          LimitCase{"queue", 64}, LimitCase{"reason", 64},
@@ -383,6 +389,11 @@ std::vector<ErrorCase> ErrorCases() {
       {"MalformedNumberInUnknownField", WithRaw(R"("x": 01)"), E::kInvalidJson, "`x`"},
       {"NaNInUnknownField", WithRaw(R"("x": NaN)"), E::kInvalidJson, "`x`"},
       {"TrailingCommaInUnknownArray", WithRaw(R"("x": [1,2,])"), E::kInvalidJson, "`x`"},
+      {"UnknownFieldNestedTooDeep",
+       WithRaw("\"x\":" + std::string(65, '[') + std::string(65, ']')), E::kInvalidJson, "`x`"},
+      {"UnescapedControlCharacter", With("team", Quote("tab\there")), E::kInvalidJson,
+       "invalid json"},
+      {"Utf8ByteOrderMark", "\xef\xbb\xbf" + minimal, E::kInvalidJson, "invalid json"},
       {"BadEscapeInValue", With("team", R"("bad\q")"), E::kInvalidJson, "`team`"},
       {"LoneSurrogateEscape", With("team", R"("\ud800")"), E::kInvalidJson, "`team`"},
       // Truncated: the record was cut short.
@@ -392,6 +403,8 @@ std::vector<ErrorCase> ErrorCases() {
       {"CutAfterComma", R"({"event_id":"e-1",)", E::kTruncated, "ends before"},
       {"CutMidObject", minimal.substr(0, minimal.size() - 1), E::kTruncated, "ends before"},
       {"CutInsideNestedUnknownField", WithRaw(R"("x":{"y":[1,2)").substr(0, minimal.size() + 13),
+       E::kTruncated, "ends before"},
+      {"CutAfterNestedObject", WithRaw(R"("x":{"a":1})").substr(0, minimal.size() + 11),
        E::kTruncated, "ends before"},
       {"OnlyOpeningBrace", "{", E::kTruncated, "ends before"},
       {"CutArray", "[1,2", E::kTruncated, "ends before"},
@@ -488,7 +501,7 @@ INSTANTIATE_TEST_SUITE_P(Table, JsonEventDecoderErrorTest, testing::ValuesIn(Err
 
 // A record cut at any byte is truncated, wherever the cut falls: inside a key, a string, a number,
 // a literal, a nested unknown field, or between tokens.
-TEST(JsonEventDecoderErrorTest, EveryPrefixOfAValidRecordIsTruncated) {
+TEST(JsonEventDecoderRejectTest, EveryPrefixOfAValidRecordIsTruncated) {
   const std::string record =
       R"({"event_id":"e-1","x":{"n":[1,-2.5e3,true,false,null,"s\"]"],"o":{}},)"
       R"("type":"resolved","time":1772442900000,"interaction_id":"i-1","team":"billing",)"
@@ -503,7 +516,44 @@ TEST(JsonEventDecoderErrorTest, EveryPrefixOfAValidRecordIsTruncated) {
   }
 }
 
-TEST(JsonEventDecoderErrorTest, EveryReasonHasATableCase) {
+// Nothing crashes on input (DESIGN §2): random byte edits of a valid record either decode to an
+// event that satisfies the contract or are rejected with a reason and a message.
+TEST(JsonEventDecoderRejectTest, RandomEditsNeverBreakTheContract) {
+  const std::string record =
+      R"({"event_id":"e-1","type":"escalated","time":"2026-03-02T09:15:00.250+01:00",)"
+      R"("interaction_id":"i-1","team":"billing","to_team":"tier-2","channel":"chat",)"
+      R"("x":{"n":[1,-2.5e3,true,null,"s\u00e9"]},"tenant":"acme"})";
+  constexpr std::string_view kAlphabet = "{}[]\":,\\ 0123456789.eE+-tfnulx\x80\xc3\xff";
+  std::mt19937 rng(7);
+  JsonEventDecoder decoder;
+  Event event;
+  for (int i = 0; i < 20000; ++i) {
+    std::string edited = record;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % edited.size();
+      const char c = kAlphabet[rng() % kAlphabet.size()];
+      switch (rng() % 3) {
+        case 0: edited[at] = c; break;
+        case 1: edited.insert(at, 1, c); break;
+        default: edited.erase(at, 1); break;
+      }
+    }
+    const DecodeStatus status = decoder.Decode(edited, &event);
+    if (status.ok()) {
+      ASSERT_FALSE(event.event_id.empty()) << edited;
+      ASSERT_FALSE(event.interaction_id.empty()) << edited;
+      ASSERT_FALSE(event.team.empty()) << edited;
+      ASSERT_LE(event.event_id.size(), kMaxIdBytes);
+      ASSERT_LE(event.team.size(), kMaxNameBytes);
+      ASSERT_GE(event.time_ms, 0) << edited;
+    } else {
+      ASSERT_FALSE(status.message.empty()) << edited;
+    }
+  }
+}
+
+TEST(JsonEventDecoderRejectTest, EveryReasonHasATableCase) {
   std::set<DecodeError> covered;
   for (const ErrorCase& c : ErrorCases()) covered.insert(c.error);
   for (int i = 1; i < kDecodeErrorCount; ++i) {

@@ -29,7 +29,9 @@ const BoundTable& Bounds() {
 
 int LogBuckets::BucketOf(int64_t duration_ms) {
   const auto& upper = Bounds().upper_ms;
-  return static_cast<int>(std::upper_bound(upper.begin(), upper.end(), duration_ms) - upper.begin());
+  // The last bucket's bound is INT64_MAX, which upper_bound would place past the end.
+  const auto it = std::upper_bound(upper.begin(), upper.end() - 1, duration_ms);
+  return static_cast<int>(it - upper.begin());
 }
 
 int64_t LogBuckets::LowerBoundMs(int index) { return index == 0 ? 0 : Bounds().upper_ms[index - 1]; }
@@ -58,7 +60,12 @@ void LogHistogram::Clear() {
 double LogHistogram::QuantileSeconds(double q) const {
   if (total_ == 0) return 0.0;
   q = std::clamp(q, 0.0, 1.0);
-  const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(total_))));
+  // Nearest rank is ceil(q * total). The product can land a rounding error above a whole
+  // number (0.07 * 100 == 7.000000000000001), which would pick the next rank; a few ulps of
+  // slack keep p7 of 100 values at the 7th.
+  const double exact_rank = q * static_cast<double>(total_);
+  const uint64_t rank = std::max<uint64_t>(
+      1, static_cast<uint64_t>(std::ceil(exact_rank - exact_rank * 1e-15)));
   uint64_t seen = 0;
   for (int i = 0; i < LogBuckets::kCount; ++i) {
     seen += counts_[i];

@@ -67,9 +67,10 @@ TEST(LogBucketsTest, BoundariesAreExactAndIncreasing) {
     EXPECT_EQ(LogBuckets::BucketOf(lower - 1), i - 1) << "just below bucket " << i;
     // The growth factor between consecutive bounds is 1.04 up to millisecond rounding.
     if (i >= 2) {
-      const double ratio = static_cast<double>(lower) /
-                           static_cast<double>(LogBuckets::LowerBoundMs(i - 1));
-      EXPECT_NEAR(ratio, LogBuckets::kGrowth, 1.0 / static_cast<double>(LogBuckets::LowerBoundMs(i - 1)))
+      const double ratio =
+          static_cast<double>(lower) / static_cast<double>(LogBuckets::LowerBoundMs(i - 1));
+      EXPECT_NEAR(ratio, LogBuckets::kGrowth,
+                  1.0 / static_cast<double>(LogBuckets::LowerBoundMs(i - 1)))
           << "bucket " << i;
     }
   }
@@ -160,7 +161,9 @@ TEST(LogHistogramTest, EmptyHistogramQuantileIsZero) {
 TEST(LogHistogramTest, NearestRankOnOneToHundredSeconds) {
   LogHistogram h;
   for (int s = 1; s <= 100; ++s) h.Add(s * kSecondMs);
-  auto near = [](double got, double want) { return std::abs(got - want) / want <= kMaxRelativeError; };
+  auto near = [](double got, double want) {
+    return std::abs(got - want) / want <= kMaxRelativeError;
+  };
   EXPECT_PRED2(near, h.QuantileSeconds(0.5), 50.0);
   EXPECT_PRED2(near, h.QuantileSeconds(0.9), 90.0);
   EXPECT_PRED2(near, h.QuantileSeconds(0.99), 99.0);
@@ -202,7 +205,8 @@ int64_t ExactNearestRank(const std::vector<int64_t>& sorted, int permille) {
 
 TEST(LogHistogramTest, PropertyQuantilesWithinTwoPercentOfExact) {
   std::mt19937_64 rng(20240601);
-  std::uniform_real_distribution<double> log_value(0.0, std::log(static_cast<double>(kSixteenDaysMs) / 1000.0));
+  std::uniform_real_distribution<double> log_value(
+      0.0, std::log(static_cast<double>(kSixteenDaysMs) / 1000.0));
   std::uniform_int_distribution<int> size_dist(1, 3000);
   const int permilles[] = {0, 1, 10, 70, 250, 500, 750, 900, 950, 990, 999, 1000};
   for (int round = 0; round < 300; ++round) {
@@ -214,9 +218,8 @@ TEST(LogHistogramTest, PropertyQuantilesWithinTwoPercentOfExact) {
     samples.reserve(n);
     LogHistogram h;
     for (int i = 0; i < n; ++i) {
-      const int64_t ms =
-          std::clamp<int64_t>(std::llround(1000.0 * std::exp(offset + spread * log_value(rng))),
-                              1000, kSixteenDaysMs);
+      const int64_t ms = std::clamp<int64_t>(
+          std::llround(1000.0 * std::exp(offset + spread * log_value(rng))), 1000, kSixteenDaysMs);
       samples.push_back(ms);
       h.Add(ms);
     }

@@ -14,8 +14,9 @@ namespace ccpulse::window {
 // Apply(k, v, +1) followed by Apply(k, v, -1) restoring the previous value exactly.
 //
 // Invariants: entries are added in non-decreasing slice order; window i's aggregate equals the
-// sum of the non-retracted entries with slice in [end - length_i, end). Slices are kept as the
-// low 16 bits of their index, so the longest window must be shorter than 32768 slices.
+// sum of the non-retracted entries with slice in [end - length_i, end); the ring holds exactly
+// the entries with slice in [end - longest, end). Slices are kept as the low 16 bits of their
+// index, so the longest window must be shorter than 32768 slices.
 // Worker-local; not thread-safe.
 template <typename Agg>
 class SlidingWindows {
@@ -41,35 +42,52 @@ class SlidingWindows {
   // Moves every window's end forward to `end` (never backwards), evicting entries.
   void AdvanceTo(int64_t end) {
     if (end <= end_) return;
+    // Held entries lie in [end_ - max_length_, end_) of the old end, so their slices are
+    // reconstructed near it: the new end may be any distance ahead (an idle stream).
+    const int64_t old_end = end_;
     end_ = end;
     for (size_t w = 0; w < windows_.size(); ++w) {
       const int64_t start = end_ - lengths_[w];
-      while (cursors_[w] < tail_ && SliceAt(cursors_[w], start) < start) {
+      while (cursors_[w] < tail_ && SliceAt(cursors_[w], old_end) < start) {
         const Stored& s = At(cursors_[w]);
         if (!s.retracted) windows_[w].Apply(s.kind, s.value, -1);
         ++cursors_[w];
       }
     }
     const int64_t oldest = end_ - max_length_;
-    while (head_ < tail_ && SliceAt(head_, oldest) < oldest) ++head_;
+    while (head_ < tail_ && SliceAt(head_, old_end) < oldest) ++head_;
   }
 
-  // Adds an entry to `slice` and moves the end to slice + 1, so it is in every window at once.
+  // Adds an entry to `slice` and moves the end to slice + 1 when it is before that, so it is in
+  // every window at once. When the end is already later, the entry goes only into the windows
+  // whose range covers `slice` (none when it is older than the longest window).
   // `slice` must be >= the slice of every earlier entry.
   void Add(int64_t slice, uint8_t kind, uint32_t value) {
     AdvanceTo(slice + 1);
+    if (slice < end_ - max_length_) return;
     if (tail_ - head_ == ring_.size()) Grow();
     At(tail_) = Stored{value, static_cast<uint16_t>(slice), kind, false};
+    for (size_t w = 0; w < windows_.size(); ++w) {
+      if (slice >= end_ - lengths_[w]) {
+        windows_[w].Apply(kind, value, +1);
+      } else {
+        // Every earlier entry is at or before `slice`, so already out of this window:
+        // cursors_[w] == tail_, and the new entry starts out evicted too.
+        cursors_[w] = tail_ + 1;
+      }
+    }
     ++tail_;
-    for (Agg& w : windows_) w.Apply(kind, value, +1);
   }
 
   // Takes back one earlier entry (kind, value) of `slice` from the windows that still hold it.
   // Returns false when no such entry is held any more (it was evicted or never added).
   bool Retract(int64_t slice, uint8_t kind, uint32_t value) {
+    // Only slices in [end_ - max_length_, end_) are held; checking first also keeps a slice
+    // 65536 away from a held one from matching its low 16 bits.
+    if (head_ == tail_ || slice >= end_ || slice < end_ - max_length_) return false;
     for (uint64_t i = tail_; i > head_; --i) {
       Stored& s = At(i - 1);
-      const int64_t at = SliceAt(i - 1, slice);
+      const int64_t at = SliceAt(i - 1, end_);
       if (at < slice) return false;
       if (at != slice || s.retracted || s.kind != kind || s.value != value) continue;
       s.retracted = true;
@@ -99,7 +117,9 @@ class SlidingWindows {
   Stored& At(uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
   const Stored& At(uint64_t seq) const { return ring_[seq & (ring_.size() - 1)]; }
 
-  // Full slice index of entry `seq`, reconstructed near `reference` (within +-32767 slices).
+  // Full slice index of entry `seq`, reconstructed near `reference`; exact when the true slice
+  // is within [reference - 32768, reference + 32767]. Callers pass the end (or the end before
+  // an advance): every held entry is within the longest window (< 32768 slices) before it.
   int64_t SliceAt(uint64_t seq, int64_t reference) const {
     const int16_t delta = static_cast<int16_t>(At(seq).slice - static_cast<uint16_t>(reference));
     return reference + delta;

@@ -2,10 +2,13 @@
 // entries, across retractions, eviction, 16-bit slice wrap-around and ring growth.
 #include "pipeline/window/sliding_windows.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <ostream>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -33,6 +36,8 @@ std::string ToString(const Agg& a) {
   return s + "] sum=" + std::to_string(a.sum) + "}";
 }
 
+void PrintTo(const Agg& a, std::ostream* os) { *os << ToString(a); }
+
 struct Entry {
   int64_t slice;
   uint8_t kind;
@@ -56,7 +61,7 @@ class Model {
   // An entry can be taken back while some window can still hold it: slice in
   // [end - longest, end).
   bool Retract(int64_t slice, uint8_t kind, uint32_t value) {
-    if (slice < end_ - max_length_ || slice >= end_) return false;
+    if (end_ == INT64_MIN || slice < end_ - max_length_ || slice >= end_) return false;
     for (Entry& e : entries_) {
       if (!e.retracted && e.slice == slice && e.kind == kind && e.value == value) {
         e.retracted = true;
@@ -68,6 +73,7 @@ class Model {
 
   Agg Window(size_t i) const {
     Agg agg;
+    if (end_ == INT64_MIN) return agg;
     for (const Entry& e : entries_) {
       if (!e.retracted && e.slice >= end_ - lengths_[i] && e.slice < end_) {
         agg.Apply(e.kind, e.value, +1);
@@ -81,6 +87,7 @@ class Model {
 
   // Drops entries no window can hold any more, so brute force stays cheap.
   void Prune() {
+    if (end_ == INT64_MIN) return;
     std::erase_if(entries_, [&](const Entry& e) { return e.slice < end_ - max_length_; });
   }
 
@@ -97,10 +104,9 @@ void ExpectMatches(const W& windows, const Model& model, const std::vector<int64
   ASSERT_EQ(windows.end(), model.end()) << where;
   for (size_t i = 0; i < lengths.size(); ++i) {
     const Agg want = model.Window(i);
-    ASSERT_EQ(windows.window(i), want) << where << " window " << i << " (length " << lengths[i]
-                                       << ", end " << model.end() << ") got "
-                                       << ToString(windows.window(i)) << " want "
-                                       << ToString(want);
+    ASSERT_EQ(windows.window(i), want)
+        << where << " window " << i << " (length " << lengths[i] << ", end " << model.end()
+        << ") got " << ToString(windows.window(i)) << " want " << ToString(want);
   }
 }
 
@@ -214,13 +220,19 @@ TEST(SlidingWindowsTest, AddBehindTheEndOnlyCountsInWindowsCoveringIt) {
   SlidingWindows<Agg> w(lengths);
   w.Add(100, 0, 1);
   w.AdvanceTo(110);
-  w.Add(107, 1, 2);  // inside [60,110) only
+  w.Add(107, 1, 2);  // inside [105,110) and [60,110), not [109,110)
   EXPECT_EQ(w.end(), 110);
   EXPECT_EQ(w.window(0), Agg{});
-  EXPECT_EQ(w.window(1), Agg{});
+  EXPECT_EQ(w.window(1).counts[0], 0);
+  EXPECT_EQ(w.window(1).counts[1], 1);
   EXPECT_EQ(w.window(2).counts[0], 1);
   EXPECT_EQ(w.window(2).counts[1], 1);
+  w.AdvanceTo(111);  // the 1-slice window must not subtract an entry it never held
+  EXPECT_EQ(w.window(0), Agg{});
+  EXPECT_EQ(w.window(1).counts[1], 1);
   EXPECT_TRUE(w.Retract(107, 1, 2));
+  EXPECT_EQ(w.window(0), Agg{});
+  EXPECT_EQ(w.window(1), Agg{});
   EXPECT_EQ(w.window(2).counts[1], 0);
   // Before every window's start (but not before earlier entries): counts nowhere.
   w.AdvanceTo(200);
@@ -234,9 +246,9 @@ TEST(SlidingWindowsTest, AddBehindTheEndOnlyCountsInWindowsCoveringIt) {
 
 TEST(SlidingWindowsTest, WrapAroundNearMultiplesOf65536) {
   const std::vector<int64_t> lengths = {1, 3, 30, 360};
-  for (int64_t base : {int64_t{65536} - 20, int64_t{2} * 65536 - 200, int64_t{32768} - 10,
-                       int64_t{200'000'000}, int64_t{200'000'000} / 65536 * 65536 - 7,
-                       int64_t{-65536} - 5, int64_t{1} << 40}) {
+  for (int64_t base :
+       {int64_t{65536} - 20, int64_t{2} * 65536 - 200, int64_t{32768} - 10, int64_t{200'000'000},
+        int64_t{200'000'000} / 65536 * 65536 - 7, int64_t{-65536} - 5, int64_t{1} << 40}) {
     SlidingWindows<Agg> w(lengths);
     Model model(lengths);
     for (int64_t s = base; s < base + 800; ++s) {
@@ -250,7 +262,8 @@ TEST(SlidingWindowsTest, WrapAroundNearMultiplesOf65536) {
                   model.Retract(s - 2, static_cast<uint8_t>((s - 2) & 3),
                                 static_cast<uint32_t>((s - 2 - base) * 3 + 1)));
       }
-      ExpectMatches(w, model, lengths, "base " + std::to_string(base) + " slice " + std::to_string(s));
+      ExpectMatches(w, model, lengths,
+                    "base " + std::to_string(base) + " slice " + std::to_string(s));
       model.Prune();
     }
   }
@@ -324,7 +337,7 @@ void RunProperty(const PropertyCase& c, int steps) {
     } else if (o < 75) {
       // AdvanceTo: small steps mostly, sometimes past the next entry, rarely a big jump.
       const int g = op(rng);
-      int64_t to = model.end();
+      int64_t to = model.end() == INT64_MIN ? c.start : model.end();
       if (g < 70) {
         to += std::uniform_int_distribution<int64_t>(-2, 3)(rng);
       } else if (g < 95) {
@@ -347,7 +360,8 @@ void RunProperty(const PropertyCase& c, int steps) {
         kind = e.kind;
         value = e.value;
       } else {
-        slice = model.end() - std::uniform_int_distribution<int64_t>(-1, max_length + 2)(rng);
+        slice = (model.end() == INT64_MIN ? c.start : model.end()) -
+                std::uniform_int_distribution<int64_t>(-1, max_length + 2)(rng);
         if (op(rng) < 10) slice -= 65536 * std::uniform_int_distribution<int64_t>(1, 3)(rng);
         kind = static_cast<uint8_t>(kind_dist(rng));
         value = value_dist(rng);

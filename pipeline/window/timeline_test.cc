@@ -144,9 +144,9 @@ TEST(TimelineTest, RandomOpsMatchMultimapModel) {
     const int action = std::uniform_int_distribution<int>(0, 99)(rng);
     if (action < 60) {
       // Inserts cluster on a few slices (exercises the cached-slice path) and jump around.
-      const int64_t slice =
-          (action < 30) ? low + std::uniform_int_distribution<int64_t>(0, 3)(rng)
-                        : low + std::uniform_int_distribution<int64_t>(-5, 200)(rng);
+      const int64_t slice = (action < 30)
+                                ? low + std::uniform_int_distribution<int64_t>(0, 3)(rng)
+                                : low + std::uniform_int_distribution<int64_t>(-5, 200)(rng);
       const Record r{next_id++, slice};
       t.Insert(slice, r);
       model.emplace(slice, r);

@@ -23,14 +23,18 @@ void WatermarkTracker::Remove(int partition) {
 
 int64_t WatermarkTracker::Advance(int64_t now_ms) {
   int64_t active_min = kNoWatermark;
+  int64_t largest = kNoWatermark;  // over present partitions, idle or not
   bool any_active = false;
   for (const Partition& p : partitions_) {
     if (!p.present || p.max_time_ms == kNoWatermark) continue;
+    largest = std::max(largest, p.max_time_ms);
     if (now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
     active_min = any_active ? std::min(active_min, p.max_time_ms) : p.max_time_ms;
     any_active = true;
   }
-  const int64_t basis = any_active ? active_min : max_event_time_;
+  // All idle: follow the largest partition still assigned. A removed partition's time must not
+  // push the watermark (it would make the remaining partitions' next records late).
+  const int64_t basis = any_active ? active_min : largest;
   if (basis != kNoWatermark) watermark_ = std::max(watermark_, basis - lateness_ms_);
   return watermark_;
 }

@@ -28,8 +28,8 @@ class WatermarkTracker {
   void Remove(int partition);
 
   // The watermark at wall time `now_ms`: min over non-idle partitions of max_time - lateness.
-  // When every partition is idle, the watermark follows the largest one (an idle stream does not
-  // freeze windows forever). Never decreases.
+  // When every partition is idle, the watermark follows the largest one not removed (an idle
+  // stream does not freeze windows forever). Never decreases.
   int64_t Advance(int64_t now_ms);
 
   // End of input: the watermark jumps to the largest event time seen (DESIGN §3, replay).

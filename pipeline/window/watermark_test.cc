@@ -62,7 +62,7 @@ TEST(WatermarkTrackerTest, MinOverPartitions) {
 
 TEST(WatermarkTrackerTest, IdlePartitionStopsHoldingBack) {
   WatermarkTracker t(kLateness, kIdle);
-  t.Observe(0, 100'000, 0);     // slow partition, then silent
+  t.Observe(0, 100'000, 0);  // slow partition, then silent
   t.Observe(1, 1'000'000, 0);
   EXPECT_EQ(t.Advance(0), 100'000 - kLateness);
   t.Observe(1, 1'100'000, 20'000);

@@ -31,11 +31,9 @@ usage() {
 # the jars appear under $LIBS only when the copy is complete.
 fetch_jars() {
   [[ -f "$LIBS/.complete" ]] && return 0
-  command -v java >/dev/null 2>&1 ||
-    ccp_die "java not found on PATH; install a JDK/JRE 17 (apt-get install -y openjdk-17-jre-headless)"
   command -v mvn >/dev/null 2>&1 ||
     ccp_die "mvn not found on PATH; it fetches the Kafka jars (apt-get install -y maven), or point CCPULSE_KAFKA_LIBS at a dir of Kafka $KAFKA_VERSION jars"
-  ccp_require flock
+  ccp_require java flock
   mkdir -p "$(dirname "$LIBS")"
   local lock_fd
   exec {lock_fd}>"$LIBS.lock"
@@ -59,11 +57,14 @@ fetch_jars() {
   exec {lock_fd}>&-
 }
 
-java_opts() {
-  # Kafka's own defaults (bin/kafka-run-class.sh) with a smaller heap for a 2-core test box.
-  echo "-Xmx$HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35"
-  echo "-XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true"
-  echo "-Dlog4j.configuration=file:$1/log4j.properties ${KAFKA_JAVA_OPTS:-}"
+# Sets JAVA_ARGS for DIR: Kafka's own defaults (bin/kafka-run-class.sh) with a smaller heap
+# for a 2-core test box, plus the per-dir log4j config and any KAFKA_JAVA_OPTS.
+set_java_args() {
+  local extra=()
+  read -r -a extra <<<"${KAFKA_JAVA_OPTS:-}"
+  JAVA_ARGS=(-Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true
+    -Dlog4j.configuration="file:$1/log4j.properties" "${extra[@]}" -cp "$LIBS/*")
 }
 
 write_config() {
@@ -93,7 +94,7 @@ transaction.state.log.num.partitions=1
 # After a SIGKILL the restarted controller still holds the dead incarnation's session and
 # refuses to register the new one until it expires (default 9 s); shorter restarts faster.
 broker.heartbeat.interval.ms=1000
-broker.session.timeout.ms=4000
+broker.session.timeout.ms=6000
 num.network.threads=2
 num.io.threads=4
 EOF
@@ -113,11 +114,10 @@ EOF
 
 format_storage() {
   local dir="$1" cluster_id
-  # shellcheck disable=SC2046 # java_opts is a word list on purpose
-  cluster_id="$(java $(java_opts "$dir") -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>>"$dir/kafka.log")" ||
+  set_java_args "$dir"
+  cluster_id="$(java "${JAVA_ARGS[@]}" kafka.tools.StorageTool random-uuid 2>>"$dir/kafka.log")" ||
     { ccp_log_tail "$dir/kafka.log"; ccp_die "StorageTool random-uuid failed"; }
-  # shellcheck disable=SC2046
-  java $(java_opts "$dir") -cp "$LIBS/*" kafka.tools.StorageTool format \
+  java "${JAVA_ARGS[@]}" kafka.tools.StorageTool format \
     -t "$cluster_id" -c "$dir/server.properties" >>"$dir/kafka.log" 2>&1 ||
     { ccp_log_tail "$dir/kafka.log"; ccp_die "StorageTool format failed"; }
 }
@@ -131,14 +131,14 @@ launch_and_wait() {
   echo "==== kafka.sh: launching broker on 127.0.0.1:$port at $(date -Is) ====" >>"$log"
   # The subshell execs java, so $! is the broker's pid. No fd of ours stays open in it, so
   # `$(kafka.sh start DIR)` returns as soon as the broker is ready.
-  # shellcheck disable=SC2046
-  (cd "$dir" && exec java $(java_opts "$dir") -cp "$LIBS/*" kafka.Kafka "$dir/server.properties") \
+  set_java_args "$dir"
+  (cd "$dir" && exec java "${JAVA_ARGS[@]}" kafka.Kafka "$dir/server.properties") \
     >>"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/kafka.pid"
   deadline=$((SECONDS + START_TIMEOUT))
   while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! ccp_alive "$pid"; then
       rm -f "$dir/kafka.pid"
       if tail -c "+$log_start" "$log" | grep -qiE "address already in use|BindException"; then
         return 3
@@ -163,7 +163,7 @@ cmd_start() {
   if pid="$(ccp_running_pid "$dir/kafka.pid" "$dir")"; then
     ccp_die "a broker is already running in $dir (pid $pid); stop it first"
   fi
-  ccp_require java kcat curl
+  ccp_require java kcat
   fetch_jars
   for ((attempt = 1; attempt <= BIND_ATTEMPTS; attempt++)); do
     rm -rf "$dir/data" "$dir/bootstrap" "$dir/kafka.log"
