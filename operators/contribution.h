@@ -76,6 +76,18 @@ struct Contribution {
   friend bool operator==(const Contribution&, const Contribution&) = default;
 };
 
+// Hash of a contribution's identity without the sign (for cancelling retractions).
+struct ContributionHash {
+  size_t operator()(const Contribution& c) const {
+    uint64_t h = static_cast<uint64_t>(c.time) * 0x9e3779b97f4a7c15ULL;
+    h ^= (c.aux + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2));
+    h ^= (c.aux2 + 0x85ebca6b + (h << 6) + (h >> 2));
+    h ^= ((uint64_t{c.team} << 32 | c.value) + (h << 6) + (h >> 2));
+    h ^= (static_cast<uint64_t>(c.kind) + (h << 6) + (h >> 2));
+    return static_cast<size_t>(h);
+  }
+};
+
 }  // namespace ccpulse::operators
 
 #endif  // CCPULSE_OPERATORS_CONTRIBUTION_H_

@@ -19,6 +19,7 @@ size_t ExportBucket(uint32_t value_ms) {
 }  // namespace
 
 size_t TeamState::MemoryBytes() const {
+  // The team's histogram blocks live in the engine's pool and are counted there.
   return sizeof(TeamState) + tenant.capacity() + team.capacity() + windows.HeapBytes() +
          waiting_since.capacity() * sizeof(waiting_since[0]);
 }
@@ -27,6 +28,7 @@ Engine::Engine(MetricOptions options)
     : options_(std::move(options)),
       slices_(options_.slice_ms),
       watermark_(options_.allowed_lateness_ms, options_.idle_partition_ms),
+      histogram_pool_(static_cast<int>(options_.windows_ms.size()) + 1),
       interactions_(&options_),
       fcr_(&options_) {
   for (int64_t w : options_.windows_ms) window_slices_.push_back(w / options_.slice_ms);
@@ -39,18 +41,18 @@ TeamIndex Engine::InternTeam(std::string_view tenant, std::string_view team) {
   auto it = team_index_.find(key_buffer_);
   if (it != team_index_.end()) return it->second;
 
-  auto state = std::make_unique<TeamState>();
-  state->tenant = std::string(tenant);
-  state->team = std::string(team);
-  state->windows = window::SlidingWindows<TeamAggregate>(window_slices_);
-  auto [tenant_it, new_tenant] = tenant_index_.try_emplace(state->tenant, tenant_days_.size());
+  const std::string tenant_name(tenant);
+  auto [tenant_it, new_tenant] = tenant_index_.try_emplace(tenant_name, tenant_days_.size());
   if (new_tenant) {
     absl::TimeZone zone = absl::UTCTimeZone();
-    auto zone_it = options_.tenant_time_zones.find(state->tenant);
+    auto zone_it = options_.tenant_time_zones.find(tenant_name);
     if (zone_it != options_.tenant_time_zones.end()) absl::LoadTimeZone(zone_it->second, &zone);
     tenant_days_.emplace_back(zone);
   }
-  state->tenant_index = tenant_it->second;
+  auto state = std::make_unique<TeamState>(
+      tenant_name, std::string(team), tenant_it->second,
+      window::SlidingWindows<TeamWindows>(
+          window_slices_, TeamWindows(static_cast<int>(today_slot()) + 1, &histogram_pool_)));
   const TeamIndex index = static_cast<TeamIndex>(teams_.size());
   teams_.push_back(std::move(state));
   team_index_.emplace(key_buffer_, index);
@@ -137,18 +139,51 @@ void Engine::DeliverSlice(int64_t slice) {
   if (timeline_.FirstSlice() == slice) timeline_.TakeFirstBefore(slice + 1, &slice_records_);
   interactions_.EvictDue(slice, &slice_records_);
   fcr_.TakeVerdicts(slices_.StartOf(slice + 1), &slice_records_);
-  std::sort(slice_records_.begin(), slice_records_.end());
-  // Equal contributions are adjacent; a +1 and a -1 of the same key cancel.
-  for (size_t i = 0; i < slice_records_.size();) {
-    size_t j = i;
-    int net = 0;
-    while (j < slice_records_.size() && slice_records_[j].Key() == slice_records_[i].Key()) {
-      net += slice_records_[j].sign;
-      ++j;
+
+  // A retraction (-1) always has its contribution (+1) in the same slice: cancel the pairs.
+  retractions_.clear();
+  for (const Contribution& c : slice_records_) {
+    if (c.sign > 0) continue;
+    Contribution key = c;
+    key.sign = 1;
+    ++retractions_[key];
+  }
+  // Windowed counts, sums and backlog gauges commute, so they are applied in arrival order;
+  // repeat-contact facts depend on event-time order and are sorted first. Backlog starts go
+  // before ends so that an interaction queued and answered in one slice is added, then removed.
+  repeat_facts_.clear();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (Contribution& c : slice_records_) {
+      if (c.sign < 0) continue;
+      if (pass == 0 && !retractions_.empty()) {
+        auto it = retractions_.find(c);
+        if (it != retractions_.end() && it->second > 0) {
+          --it->second;
+          c.sign = 0;  // cancelled; skipped in pass 1
+          continue;
+        }
+      }
+      if (c.sign == 0) continue;
+      const bool end_kind = c.kind == Kind::kWaitEnd || c.kind == Kind::kWorkEnd;
+      if (c.kind >= Kind::kContactStart) {
+        if (pass == 0) repeat_facts_.push_back(c);
+      } else if (end_kind == (pass == 1)) {
+        DeliverCommutative(c, slice);
+      }
     }
-    CCPULSE_CHECK(net >= 0, "a retraction always follows the contribution it takes back");
-    for (int n = 0; n < net; ++n) Deliver(slice_records_[i], slice);
-    i = j;
+  }
+  for (const auto& [key, left] : retractions_) {
+    CCPULSE_CHECK(left == 0, "a retraction always follows the contribution it takes back");
+  }
+  std::sort(repeat_facts_.begin(), repeat_facts_.end());
+  for (const Contribution& c : repeat_facts_) DeliverRepeatFact(c);
+}
+
+void Engine::RollToday(TeamState& team, TimeMs time) {
+  const int64_t day = DaysOf(team).DayOf(time);
+  if (day != team.today_day) {
+    team.windows.agg().ClearSlot(today_slot());
+    team.today_day = day;
   }
 }
 
@@ -156,12 +191,8 @@ void Engine::AddWindowed(TeamIndex index, int64_t slice, Kind kind, uint32_t val
   TeamState& team = *teams_[index];
   const uint8_t k = static_cast<uint8_t>(kind);
   team.windows.Add(slice, k, value);
-  const int64_t day = DaysOf(team).DayOf(slices_.StartOf(slice));
-  if (day != team.today_day) {
-    team.today.Clear();
-    team.today_day = day;
-  }
-  team.today.Apply(k, value, +1);
+  RollToday(team, slices_.StartOf(slice));
+  team.windows.agg().Apply(today_slot(), k, value, +1);
   if (kind < Kind::kCounterKinds) {
     if (kind != Kind::kFcrProvisional) ++team.totals.counts[k];
   } else if (kind == Kind::kWait) {
@@ -173,19 +204,18 @@ void Engine::AddWindowed(TeamIndex index, int64_t slice, Kind kind, uint32_t val
   }
 }
 
-void Engine::RetractProvisional(TeamIndex index, TimeMs time) {
+void Engine::RetractWindowed(TeamIndex index, int64_t slice, Kind kind, uint32_t value) {
   TeamState& team = *teams_[index];
-  const int64_t slice = slices_.SliceOf(time);
-  team.windows.Retract(slice, static_cast<uint8_t>(Kind::kFcrProvisional), 0);
+  team.windows.Retract(slice, static_cast<uint8_t>(kind), value);
   if (team.today_day == DaysOf(team).DayOf(slices_.StartOf(slice))) {
-    team.today.Apply(static_cast<uint8_t>(Kind::kFcrProvisional), 0, -1);
+    team.windows.agg().Apply(today_slot(), static_cast<uint8_t>(kind), value, -1);
   }
 }
 
 void Engine::ApplyEffects() {
   for (const Contribution& e : effects_) {
     if (e.sign < 0) {
-      RetractProvisional(e.team, e.time);
+      RetractWindowed(e.team, slices_.SliceOf(e.time), e.kind, e.value);
     } else {
       AddWindowed(e.team, slices_.SliceOf(e.time), e.kind, e.value);
     }
@@ -193,7 +223,7 @@ void Engine::ApplyEffects() {
   effects_.clear();
 }
 
-void Engine::Deliver(const Contribution& c, int64_t slice) {
+void Engine::DeliverCommutative(const Contribution& c, int64_t slice) {
   if (IsWindowed(c.kind)) {
     AddWindowed(c.team, slice, c.kind, c.value);
     return;
@@ -216,25 +246,26 @@ void Engine::Deliver(const Contribution& c, int64_t slice) {
     }
     case Kind::kWorkStart: ++team.backlog.in_progress; break;
     case Kind::kWorkEnd: --team.backlog.in_progress; break;
-    case Kind::kContactStart:
-      fcr_.OnContactStart(c, &effects_);
-      ApplyEffects();
-      break;
-    case Kind::kContactEnd: fcr_.OnContactEnd(c); break;
-    case Kind::kContactReopen:
-      fcr_.OnContactReopen(c, &effects_);
-      ApplyEffects();
-      break;
     default: break;
   }
   team.backlog.oldest_wait_start.reset();
   if (!team.waiting_since.empty()) team.backlog.oldest_wait_start = team.waiting_since.front().first;
 }
 
+void Engine::DeliverRepeatFact(const Contribution& c) {
+  switch (c.kind) {
+    case Kind::kContactStart: fcr_.OnContactStart(c, &effects_); break;
+    case Kind::kContactEnd: fcr_.OnContactEnd(c); break;
+    case Kind::kContactReopen: fcr_.OnContactReopen(c, &effects_); break;
+    default: break;
+  }
+  ApplyEffects();
+}
+
 TeamMetrics Engine::WindowMetrics(TeamIndex i, size_t w) {
   TeamState& team = *teams_[i];
   team.windows.AdvanceTo(end_);
-  return ComputeMetrics(team.windows.window(w), options_.windows_ms[w], team.backlog, windows_end(),
+  return ComputeMetrics(team.windows.agg(), w, options_.windows_ms[w], team.backlog, windows_end(),
                         options_);
 }
 
@@ -245,30 +276,22 @@ TeamMetrics Engine::TodayMetrics(TeamIndex i) {
   const int64_t day = days.DayOf(at - 1);
   const int64_t elapsed = at - days.StartOf(at - 1);
   if (team.today_day != day) {
-    team.today.Clear();
+    team.windows.agg().ClearSlot(today_slot());
     team.today_day = day;
   }
-  return ComputeMetrics(team.today, elapsed, team.backlog, at, options_);
+  return ComputeMetrics(team.windows.agg(), today_slot(), elapsed, team.backlog, at, options_);
 }
 
 bool Engine::HasActivity(TeamIndex i) {
   TeamState& team = *teams_[i];
   team.windows.AdvanceTo(end_);
   if (team.backlog.waiting != 0 || team.backlog.in_progress != 0) return true;
-  for (size_t w = 0; w < team.windows.window_count(); ++w) {
-    const TeamAggregate& agg = team.windows.window(w);
-    if (agg.wait.total() != 0 || agg.handle.total() != 0) return true;
-    for (uint32_t c : agg.counts) {
-      if (c != 0) return true;
-    }
+  const TeamWindows& agg = team.windows.agg();
+  for (size_t w = 0; w < window_slices_.size(); ++w) {
+    if (!agg.Empty(w)) return true;
   }
   const TimeMs at = windows_end();
-  if (team.today_day == DaysOf(team).DayOf(at - 1)) {
-    for (uint32_t c : team.today.counts) {
-      if (c != 0) return true;
-    }
-  }
-  return false;
+  return team.today_day == DaysOf(team).DayOf(at - 1) && !agg.Empty(today_slot());
 }
 
 const std::vector<TeamIndex>& Engine::TeamsInOrder() {
@@ -295,6 +318,7 @@ Engine::Memory Engine::MemoryUsage() const {
   m.interactions = interactions_.MemoryBytes();
   m.repeat_contacts = fcr_.MemoryBytes();
   m.timeline = timeline_.size() * sizeof(Contribution);
+  m.histograms = histogram_pool_.MemoryBytes();
   return m;
 }
 

@@ -40,17 +40,25 @@ struct TeamTotals {
   uint64_t count(Kind kind) const { return counts[static_cast<size_t>(kind)]; }
 };
 
-// Everything the engine keeps for one team. Worker-local.
+// Everything the engine keeps for one team. Worker-local. Fields used by every contribution
+// come first, names last.
 struct TeamState {
+  TeamState(std::string tenant_name, std::string team_name, uint32_t tenant_id,
+            window::SlidingWindows<TeamWindows> team_windows)
+      : windows(std::move(team_windows)),
+        tenant_index(tenant_id),
+        tenant(std::move(tenant_name)),
+        team(std::move(team_name)) {}
+
+  // Slots 0..W-1: the sliding windows; slot W: "today" (day number in today_day).
+  window::SlidingWindows<TeamWindows> windows;
+  int64_t today_day = INT64_MIN;
+  uint32_t tenant_index = 0;
+  BacklogState backlog;  // at the watermark; oldest_wait_start derived from waiting_since
+  TeamTotals totals;
+  std::vector<std::pair<TimeMs, uint64_t>> waiting_since;  // sorted (queued time, interaction)
   std::string tenant;
   std::string team;
-  uint32_t tenant_index = 0;
-  window::SlidingWindows<TeamAggregate> windows;
-  TeamAggregate today;
-  int64_t today_day = INT64_MIN;
-  TeamTotals totals;
-  BacklogState backlog;  // at the watermark; oldest_wait_start derived from waiting_since
-  std::vector<std::pair<TimeMs, uint64_t>> waiting_since;  // sorted (queued time, interaction)
 
   size_t MemoryBytes() const;
 };
@@ -122,6 +130,7 @@ class Engine {
     size_t interactions = 0;  // interaction table
     size_t repeat_contacts = 0;
     size_t timeline = 0;
+    size_t histograms = 0;  // block pool shared by all teams
   };
   Memory MemoryUsage() const;
   const RepeatContacts& repeat_contacts() const { return fcr_; }
@@ -131,16 +140,22 @@ class Engine {
   TeamIndex InternTeam(std::string_view tenant, std::string_view team);
   void DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary);
   void DeliverSlice(int64_t slice);
-  void Deliver(const Contribution& c, int64_t slice);
+  // Applies one order-insensitive contribution (windowed or backlog).
+  void DeliverCommutative(const Contribution& c, int64_t slice);
+  void DeliverRepeatFact(const Contribution& c);
   void AddWindowed(TeamIndex team, int64_t slice, Kind kind, uint32_t value);
-  void RetractProvisional(TeamIndex team, TimeMs time);
+  void RetractWindowed(TeamIndex team, int64_t slice, Kind kind, uint32_t value);
   void ApplyEffects();
+  size_t today_slot() const { return window_slices_.size(); }
+  // Moves team's "today" slot to the local day of `time`, clearing it on a new day.
+  void RollToday(TeamState& team, TimeMs time);
   window::LocalDays& DaysOf(const TeamState& team) { return tenant_days_[team.tenant_index]; }
 
   const MetricOptions options_;
   window::SliceAssigner slices_;
   window::WatermarkTracker watermark_;
   std::vector<int64_t> window_slices_;
+  window::HistogramBlockPool histogram_pool_;  // every team's wait/handle histograms
   std::vector<std::unique_ptr<TeamState>> teams_;
   std::vector<TeamIndex> ordered_;  // cache of TeamsInOrder()
   absl::flat_hash_map<std::string, TeamIndex> team_index_;  // "tenant\x1fteam"
@@ -154,7 +169,9 @@ class Engine {
   // Scratch, reused.
   std::vector<Contribution> diff_;
   std::vector<Contribution> slice_records_;
+  std::vector<Contribution> repeat_facts_;
   std::vector<Contribution> effects_;
+  absl::flat_hash_map<Contribution, int, ContributionHash> retractions_;
   std::string key_buffer_;
 };
 

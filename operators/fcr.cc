@@ -11,9 +11,9 @@ RepeatContacts::Pending* RepeatContacts::Find(uint64_t customer) {
 }
 
 void RepeatContacts::Fail(Pending& p, std::vector<Contribution>* effects) {
-  p.flags |= kFailed;
-  if (p.flags & kProvisionalCounted) {
-    p.flags &= ~kProvisionalCounted;
+  p.failed = 1;
+  if (p.provisional_counted) {
+    p.provisional_counted = 0;
     Contribution retract;
     retract.time = p.end;
     retract.team = p.team;
@@ -47,7 +47,9 @@ void RepeatContacts::OnContactEnd(const Contribution& c) {
   p.customer = c.aux;
   p.team = c.team;
   p.interaction = static_cast<uint32_t>(c.aux2);
-  p.flags = (c.value & kContactResolvedFirstTouch) ? kProvisionalCounted : kFailed;
+  const bool first_touch = (c.value & kContactResolvedFirstTouch) != 0;
+  p.provisional_counted = first_touch;
+  p.failed = !first_touch;
   if (c.aux != 0) customers_[c.aux] = tail_;
   ++tail_;
 }
@@ -69,7 +71,7 @@ void RepeatContacts::TakeVerdicts(TimeMs before_ms, std::vector<Contribution>* o
     Contribution verdict;
     verdict.time = p.end + options_->repeat_window_ms;
     verdict.team = p.team;
-    verdict.kind = (p.flags & kFailed) ? Kind::kFcrFailed : Kind::kFcrConfirmed;
+    verdict.kind = p.failed ? Kind::kFcrFailed : Kind::kFcrConfirmed;
     out->push_back(verdict);
     if (p.customer != 0) {
       auto it = customers_.find(p.customer);

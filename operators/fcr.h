@@ -15,7 +15,7 @@
 
 namespace ccpulse::operators {
 
-// Worker-local. Memory: one 32-byte pending record per finished contact in the last repeat
+// Worker-local. Memory: one 24-byte pending record per finished contact in the last repeat
 // window, plus one 16-byte map slot per customer with such a contact.
 class RepeatContacts {
  public:
@@ -39,14 +39,15 @@ class RepeatContacts {
   size_t MemoryBytes() const;
 
  private:
-  enum Flags : uint8_t { kFailed = 1, kProvisionalCounted = 2 };
   struct Pending {
-    TimeMs end = 0;          // when the contact finished
-    uint64_t customer = 0;   // 0 = unknown customer: only transfers and reopens can fail it
-    TeamIndex team = 0;      // the team that finished it and is charged for repeats
+    TimeMs end = 0;            // when the contact finished
+    uint64_t customer = 0;     // 0 = unknown customer: only transfers and reopens can fail it
+    uint32_t team : 30 = 0;    // the team that finished it and is charged for repeats
+    uint32_t failed : 1 = 0;
+    uint32_t provisional_counted : 1 = 0;
     uint32_t interaction = 0;  // low 32 bits of the interaction key, to match reopens
-    uint8_t flags = 0;
   };
+  static_assert(sizeof(Pending) == 24);
 
   Pending* Find(uint64_t customer);
   void Fail(Pending& p, std::vector<Contribution>* effects);

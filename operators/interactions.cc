@@ -29,22 +29,23 @@ uint32_t ClampMs(TimeMs ms) {
 // Running state of one fold.
 class Folder {
  public:
-  Folder(uint64_t key, const MetricOptions& options, std::vector<Contribution>* out)
-      : key_(key), options_(options), out_(out) {}
+  Folder(uint64_t key, const MetricOptions& options, std::vector<Contribution>* out,
+         const FoldState& state = FoldState{})
+      : key_(key), options_(options), out_(out), s_(state) {}
 
   void Step(const InteractionEvent& e) {
-    if (end_.phase != Phase::kNone) {
-      const TimeMs gap = e.time - end_.last_time;
-      if (IsOpen(end_.phase) && gap > Expiry()) {
+    if (s_.end.phase != Phase::kNone) {
+      const TimeMs gap = e.time - s_.end.last_time;
+      if (IsOpen(s_.end.phase) && gap > Expiry()) {
         Expire();
-      } else if (!IsOpen(end_.phase) && gap > options_.interaction_retention_ms) {
+      } else if (!IsOpen(s_.end.phase) && gap > options_.interaction_retention_ms) {
         Reset();
       }
     }
-    if (e.channel != schemas::Channel::kOther) end_.channel = e.channel;
-    if (customer_ == 0 && e.customer != 0) {
-      customer_ = e.customer;
-      Emit(e.time, e.team, Kind::kContactStart, 0, customer_, key_);
+    if (e.channel != schemas::Channel::kOther) s_.end.channel = e.channel;
+    if (s_.customer == 0 && e.customer != 0) {
+      s_.customer = e.customer;
+      Emit(e.time, e.team, Kind::kContactStart, 0, s_.customer, key_);
     }
     switch (e.type) {
       case EventType::kQueued: Queued(e); break;
@@ -53,22 +54,22 @@ class Folder {
       case EventType::kReopened: Reopened(e); break;
       default: Outcome(e); break;
     }
-    end_.last_time = e.time;
+    s_.end.last_time = e.time;
   }
 
   // Called by the table when the interaction is evicted while still open.
   void Expire() {
-    const TimeMs at = end_.last_time + Expiry();
+    const TimeMs at = s_.end.last_time + Expiry();
     EndPhase(at, /*gap=*/false);
-    Emit(at, end_.team, Kind::kExpired);
+    Emit(at, s_.end.team, Kind::kExpired);
     Reset();
   }
 
-  const FoldEnd& end() const { return end_; }
-  void RedirectTo(std::vector<Contribution>* out) { out_ = out; }
+  const FoldEnd& end() const { return s_.end; }
+  const FoldState& state() const { return s_; }
 
  private:
-  int64_t Expiry() const { return options_.expiry_ms[static_cast<size_t>(end_.channel)]; }
+  int64_t Expiry() const { return options_.expiry_ms[static_cast<size_t>(s_.end.channel)]; }
 
   void Emit(TimeMs time, TeamIndex team, Kind kind, uint32_t value = 0, uint64_t aux = 0,
             uint64_t aux2 = 0) {
@@ -76,50 +77,47 @@ class Folder {
   }
 
   void Reset() {
-    const schemas::Channel channel = end_.channel;
-    const uint32_t redundant = end_.redundant;
-    end_ = FoldEnd{};
-    end_.channel = channel;
-    end_.redundant = redundant;
-    customer_ = 0;
-    handed_off_ = reopened_ = false;
+    FoldState fresh;
+    fresh.end.channel = s_.end.channel;
+    fresh.end.redundant = s_.end.redundant;
+    s_ = fresh;
   }
 
   // Leaves the current open phase without its expected next event.
   void EndPhase(TimeMs time, bool gap) {
-    if (end_.phase == Phase::kWaiting) {
-      Emit(time, end_.team, Kind::kWaitEnd, 0, key_);
-    } else if (end_.phase == Phase::kWorking) {
-      Emit(time, end_.team, Kind::kWorkEnd, 0, key_);
+    if (s_.end.phase == Phase::kWaiting) {
+      Emit(time, s_.end.team, Kind::kWaitEnd, 0, key_);
+    } else if (s_.end.phase == Phase::kWorking) {
+      Emit(time, s_.end.team, Kind::kWorkEnd, 0, key_);
     } else {
       return;
     }
-    if (gap) Emit(time, end_.team, Kind::kGap);
+    if (gap) Emit(time, s_.end.team, Kind::kGap);
   }
 
-  bool At(Phase phase, TeamIndex team) const { return end_.phase == phase && end_.team == team; }
+  bool At(Phase phase, TeamIndex team) const { return s_.end.phase == phase && s_.end.team == team; }
 
   void Queued(const InteractionEvent& e) {
     if (At(Phase::kWaiting, e.team)) {
-      ++end_.redundant;
+      ++s_.end.redundant;
       return;
     }
     EndPhase(e.time, /*gap=*/true);
     Emit(e.time, e.team, Kind::kInflow);
     Emit(e.time, e.team, Kind::kWaitStart, 0, key_);
-    end_.phase = Phase::kWaiting;
-    end_.team = e.team;
-    wait_start_ = e.time;
+    s_.end.phase = Phase::kWaiting;
+    s_.end.team = e.team;
+    s_.wait_start = e.time;
   }
 
   void Answered(const InteractionEvent& e) {
     if (At(Phase::kWorking, e.team)) {
-      ++end_.redundant;
+      ++s_.end.redundant;
       return;
     }
     Emit(e.time, e.team, Kind::kAnswered);
     if (At(Phase::kWaiting, e.team)) {
-      const TimeMs wait = e.time - wait_start_;
+      const TimeMs wait = e.time - s_.wait_start;
       Emit(e.time, e.team, Kind::kWait, ClampMs(wait));
       if (wait <= options_.sl_threshold_ms) Emit(e.time, e.team, Kind::kAnsweredInSl);
       Emit(e.time, e.team, Kind::kWaitEnd, 0, key_);
@@ -128,18 +126,18 @@ class Folder {
       Emit(e.time, e.team, Kind::kGap);
     }
     Emit(e.time, e.team, Kind::kWorkStart, 0, key_);
-    end_.phase = Phase::kWorking;
-    end_.team = e.team;
-    work_start_ = e.time;
+    s_.end.phase = Phase::kWorking;
+    s_.end.team = e.team;
+    s_.work_start = e.time;
   }
 
   void Abandoned(const InteractionEvent& e) {
     if (At(Phase::kDone, e.team)) {
-      ++end_.redundant;
+      ++s_.end.redundant;
       return;
     }
     if (At(Phase::kWaiting, e.team)) {
-      const bool short_abandon = e.time - wait_start_ < options_.short_abandon_ms;
+      const bool short_abandon = e.time - s_.wait_start < options_.short_abandon_ms;
       Emit(e.time, e.team, short_abandon ? Kind::kAbandonedShort : Kind::kAbandoned);
       Emit(e.time, e.team, Kind::kWaitEnd, 0, key_);
     } else {
@@ -147,18 +145,18 @@ class Folder {
       Emit(e.time, e.team, Kind::kAbandoned);
       Emit(e.time, e.team, Kind::kGap);
     }
-    end_.phase = Phase::kDone;
-    end_.team = e.team;
+    s_.end.phase = Phase::kDone;
+    s_.end.team = e.team;
   }
 
   void Outcome(const InteractionEvent& e) {
     if ((At(Phase::kDone, e.team) || At(Phase::kHandedOff, e.team))) {
-      ++end_.redundant;
+      ++s_.end.redundant;
       return;
     }
     Emit(e.time, e.team, OutcomeKind(e.type));
     if (At(Phase::kWorking, e.team)) {
-      Emit(e.time, e.team, Kind::kHandle, ClampMs(e.time - work_start_));
+      Emit(e.time, e.team, Kind::kHandle, ClampMs(e.time - s_.work_start));
       Emit(e.time, e.team, Kind::kWorkEnd, 0, key_);
     } else if (At(Phase::kWaiting, e.team)) {
       Emit(e.time, e.team, Kind::kWaitEnd, 0, key_);
@@ -167,43 +165,38 @@ class Folder {
       EndPhase(e.time, /*gap=*/true);
       Emit(e.time, e.team, Kind::kGap);
     }
-    end_.team = e.team;
+    s_.end.team = e.team;
     if (e.type == EventType::kTransferred || e.type == EventType::kEscalated) {
-      handed_off_ = true;
-      end_.phase = Phase::kHandedOff;
+      s_.handed_off = true;
+      s_.end.phase = Phase::kHandedOff;
       return;
     }
-    end_.phase = Phase::kDone;
-    if (reopened_) return;  // a reworked contact was already counted (and failed) once
-    const bool first_touch = e.type == EventType::kResolved && !handed_off_;
+    s_.end.phase = Phase::kDone;
+    if (s_.reopened) return;  // a reworked contact was already counted (and failed) once
+    const bool first_touch = e.type == EventType::kResolved && !s_.handed_off;
     if (first_touch) Emit(e.time, e.team, Kind::kFcrProvisional);
     Emit(e.time, e.team, Kind::kContactEnd, first_touch ? uint32_t{kContactResolvedFirstTouch} : 0u,
-         customer_, key_);
+         s_.customer, key_);
   }
 
   void Reopened(const InteractionEvent& e) {
-    if (end_.phase != Phase::kDone && end_.phase != Phase::kNone) {
-      ++end_.redundant;
+    if (s_.end.phase != Phase::kDone && s_.end.phase != Phase::kNone) {
+      ++s_.end.redundant;
       return;
     }
     Emit(e.time, e.team, Kind::kReopened);
-    Emit(e.time, e.team, Kind::kContactReopen, 0, customer_, key_);
+    Emit(e.time, e.team, Kind::kContactReopen, 0, s_.customer, key_);
     Emit(e.time, e.team, Kind::kWorkStart, 0, key_);
-    reopened_ = true;
-    end_.phase = Phase::kWorking;
-    end_.team = e.team;
-    work_start_ = e.time;
+    s_.reopened = true;
+    s_.end.phase = Phase::kWorking;
+    s_.end.team = e.team;
+    s_.work_start = e.time;
   }
 
   const uint64_t key_;
   const MetricOptions& options_;
   std::vector<Contribution>* out_;
-  FoldEnd end_;
-  uint64_t customer_ = 0;
-  TimeMs wait_start_ = 0;
-  TimeMs work_start_ = 0;
-  bool handed_off_ = false;
-  bool reopened_ = false;
+  FoldState s_;
 };
 
 // Appends to `*diff` the multiset difference after - before (signed).
@@ -273,17 +266,28 @@ InteractionTable::Outcome InteractionTable::Apply(uint64_t key, const Interactio
   }
   if (record.events.size() >= kMaxEventsPerInteraction) return Outcome::kTooManyEvents;
 
-  before_.clear();
-  after_.clear();
-  if (!inserted) FoldInteraction(record.events, key, *options_, &before_);
-  record.events.insert(std::upper_bound(record.events.begin(), record.events.end(), event), event);
-  const FoldEnd end = FoldInteraction(record.events, key, *options_, &after_);
-  AppendDiff(before_, after_, diff);
-
-  TrackLive(record.end, -1);
+  const FoldState previous = record.state;
+  if (record.events.empty() || record.events.back() < event) {
+    // In order (the common case): the fold is causal, so it simply continues.
+    Folder folder(key, *options_, diff, record.state);
+    folder.Step(event);
+    record.state = folder.state();
+    record.events.push_back(event);
+  } else {
+    // Out of order: fold again with the event in place and emit the difference.
+    before_.clear();
+    after_.clear();
+    FoldInteraction(record.events, key, *options_, &before_);
+    record.events.insert(std::upper_bound(record.events.begin(), record.events.end(), event), event);
+    Folder folder(key, *options_, &after_);
+    for (const InteractionEvent& e : record.events) folder.Step(e);
+    record.state = folder.state();
+    AppendDiff(before_, after_, diff);
+  }
+  const FoldEnd& end = record.state.end;
+  TrackLive(previous.end, -1);
   TrackLive(end, +1);
-  redundant_total_ += static_cast<int64_t>(end.redundant) - static_cast<int64_t>(record.end.redundant);
-  record.end = end;
+  redundant_total_ += static_cast<int64_t>(end.redundant) - static_cast<int64_t>(previous.end.redundant);
   record.evict_at = EvictTime(end);
   const int64_t evict_slice = slices_.SliceOf(record.evict_at);
   if (evict_slice < record.scheduled_slice) {
@@ -307,19 +311,16 @@ void InteractionTable::EvictDue(int64_t slice, std::vector<Contribution>* out) {
         }
         continue;
       }
-      if (IsOpen(record.end.phase)) {
-        // Re-fold, then let the folder expire the open tail: stamped exactly as a later event
-        // of this interaction would have stamped it.
-        scratch_.clear();
-        Folder folder(key, *options_, &scratch_);
-        for (const InteractionEvent& e : record.events) folder.Step(e);
-        folder.RedirectTo(out);
+      if (IsOpen(record.state.end.phase)) {
+        // Let the folder expire the open tail: stamped exactly as a later event of this
+        // interaction would have stamped it.
+        Folder folder(key, *options_, out, record.state);
         folder.Expire();
       }
-      TrackLive(record.end, -1);
+      TrackLive(record.state.end, -1);
       record.events.clear();
       record.events.shrink_to_fit();
-      record.end = FoldEnd{};
+      record.state = FoldState{};
       record.scheduled_slice = INT64_MAX;
       free_slots_.push_back(it->second);
       index_.erase(it);

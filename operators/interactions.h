@@ -48,6 +48,17 @@ struct FoldEnd {
   uint32_t redundant = 0;  // events that repeated a transition already made
 };
 
+// Everything the fold carries from one event to the next, so that an event arriving in order
+// continues the fold instead of re-running it.
+struct FoldState {
+  FoldEnd end;
+  uint64_t customer = 0;
+  TimeMs wait_start = 0;
+  TimeMs work_start = 0;
+  bool handed_off = false;
+  bool reopened = false;
+};
+
 // Folds `events` (sorted) of interaction `key` into contributions appended to `*out`.
 // Contributions are causal: each is stamped with the time of the event that produced it (or an
 // expiry deadline between events), and depends only on events at or before that time.
@@ -85,7 +96,7 @@ class InteractionTable {
  private:
   struct Record {
     absl::InlinedVector<InteractionEvent, 4> events;
-    FoldEnd end;
+    FoldState state;  // after the last event
     TimeMs evict_at = 0;
     int64_t scheduled_slice = INT64_MAX;  // earliest slice an eviction check is queued for
   };
@@ -106,7 +117,6 @@ class InteractionTable {
   std::vector<Contribution> before_;
   std::vector<Contribution> after_;
   std::vector<uint64_t> due_;
-  std::vector<Contribution> scratch_;
 };
 
 }  // namespace ccpulse::operators

@@ -18,6 +18,9 @@ absl::Status MetricOptions::Validate() const {
     return fail("slice", "must divide a minute (e.g. 1s, 5s, 10s, 15s, 30s, 1m)");
   }
   if (windows_ms.empty()) return fail("windows", "at least one window is needed");
+  if (windows_ms.size() > window::SlidingWindows<int>::kMaxWindows) {
+    return fail("windows", "at most 7 sliding windows");
+  }
   for (int64_t w : windows_ms) {
     if (w <= 0 || w % slice_ms != 0) {
       return fail("windows", fmt::format("{} is not a positive multiple of the slice ({})", DurationLabel(w), DurationLabel(slice_ms)));

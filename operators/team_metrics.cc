@@ -7,17 +7,40 @@
 
 namespace ccpulse::operators {
 
-void TeamAggregate::Apply(uint8_t kind, uint32_t value, int sign) {
+TeamWindows::TeamWindows(int slots, window::HistogramBlockPool* pool) : slots_(slots), pool_(pool) {}
+
+void TeamWindows::Apply(size_t slot, uint8_t kind, uint32_t value, int sign) {
   const Kind k = static_cast<Kind>(kind);
   if (k < Kind::kCounterKinds) {
-    counts[kind] += static_cast<uint32_t>(sign);
-  } else if (k == Kind::kWait) {
-    wait_ms += sign * static_cast<int64_t>(value);
-    sign > 0 ? wait.Add(value) : wait.Remove(value);
-  } else if (k == Kind::kHandle) {
-    handle_ms += sign * static_cast<int64_t>(value);
-    sign > 0 ? handle.Add(value) : handle.Remove(value);
+    counts_[static_cast<size_t>(kind) * static_cast<size_t>(slots_) + slot] += static_cast<uint32_t>(sign);
+    return;
   }
+  if (value != memo_value_) {
+    memo_value_ = value;
+    memo_bucket_ = window::LogBuckets::BucketOf(value);
+  }
+  if (k == Kind::kWait) {
+    sums_[slot] += sign * static_cast<int64_t>(value);
+    wait_.Add(*pool_, static_cast<int>(slot), memo_bucket_, sign);
+  } else if (k == Kind::kHandle) {
+    sums_[kMaxSlots + slot] += sign * static_cast<int64_t>(value);
+    handle_.Add(*pool_, static_cast<int>(slot), memo_bucket_, sign);
+  }
+}
+
+void TeamWindows::ClearSlot(size_t slot) {
+  for (int k = 0; k < kCounterKindCount; ++k) counts_[static_cast<size_t>(k) * static_cast<size_t>(slots_) + slot] = 0;
+  sums_[slot] = sums_[kMaxSlots + slot] = 0;
+  wait_.ClearSlot(*pool_, static_cast<int>(slot));
+  handle_.ClearSlot(*pool_, static_cast<int>(slot));
+}
+
+bool TeamWindows::Empty(size_t slot) const {
+  if (wait_.total(static_cast<int>(slot)) != 0 || handle_.total(static_cast<int>(slot)) != 0) return false;
+  for (int k = 0; k < kCounterKindCount; ++k) {
+    if (count(slot, static_cast<Kind>(k)) != 0) return false;
+  }
+  return true;
 }
 
 std::string_view HealthName(Health health) {
@@ -38,43 +61,46 @@ Health BacklogHealth(double oldest_wait_s, bool growing, const MetricOptions& op
   return Health::kGreen;
 }
 
-TeamMetrics ComputeMetrics(const TeamAggregate& agg, int64_t window_ms, const BacklogState& backlog,
-                           TimeMs at, const MetricOptions& options) {
+TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t window_ms,
+                           const BacklogState& backlog, TimeMs at, const MetricOptions& options) {
   TeamMetrics m;
-  m.inflow = agg.count(Kind::kInflow);
-  m.answered = agg.count(Kind::kAnswered);
-  m.abandoned = agg.count(Kind::kAbandoned);
-  m.abandoned_short = agg.count(Kind::kAbandonedShort);
-  m.resolved = agg.count(Kind::kResolved);
-  m.closed = agg.count(Kind::kClosed);
-  m.transferred = agg.count(Kind::kTransferred);
-  m.escalated = agg.count(Kind::kEscalated);
-  m.reopened = agg.count(Kind::kReopened);
-  m.expired = agg.count(Kind::kExpired);
-  m.gaps = agg.count(Kind::kGap);
+  auto count = [&](Kind kind) { return windows.count(slot, kind); };
+  const int s = static_cast<int>(slot);
+  m.inflow = count(Kind::kInflow);
+  m.answered = count(Kind::kAnswered);
+  m.abandoned = count(Kind::kAbandoned);
+  m.abandoned_short = count(Kind::kAbandonedShort);
+  m.resolved = count(Kind::kResolved);
+  m.closed = count(Kind::kClosed);
+  m.transferred = count(Kind::kTransferred);
+  m.escalated = count(Kind::kEscalated);
+  m.reopened = count(Kind::kReopened);
+  m.expired = count(Kind::kExpired);
+  m.gaps = count(Kind::kGap);
   m.handled = m.resolved + m.closed + m.transferred + m.escalated;
 
   m.escalation = {m.escalated, m.handled};
   m.transfer = {m.transferred, m.handled};
-  m.fcr_provisional = {agg.count(Kind::kFcrProvisional), m.handled};
-  const uint64_t confirmed = agg.count(Kind::kFcrConfirmed);
-  m.fcr_confirmed = {confirmed, confirmed + agg.count(Kind::kFcrFailed)};
-  m.repeat_contact = {agg.count(Kind::kRepeat), m.resolved};
+  m.fcr_provisional = {count(Kind::kFcrProvisional), m.handled};
+  const uint64_t confirmed = count(Kind::kFcrConfirmed);
+  m.fcr_confirmed = {confirmed, confirmed + count(Kind::kFcrFailed)};
+  m.repeat_contact = {count(Kind::kRepeat), m.resolved};
   m.abandon = {m.abandoned, m.answered + m.abandoned};
-  m.service_level = {agg.count(Kind::kAnsweredInSl), m.answered + m.abandoned};
+  m.service_level = {count(Kind::kAnsweredInSl), m.answered + m.abandoned};
   m.sl_target = options.sl_target;
 
-  if (agg.wait.total() > 0) {
-    m.asa_s = static_cast<double>(agg.wait_ms) / 1000.0 / static_cast<double>(agg.wait.total());
-    m.wait_p50_s = agg.wait.QuantileSeconds(0.50);
-    m.wait_p90_s = agg.wait.QuantileSeconds(0.90);
-    m.wait_p99_s = agg.wait.QuantileSeconds(0.99);
+  const auto& pool = windows.pool();
+  if (const uint64_t n = windows.wait().total(s); n > 0) {
+    m.asa_s = static_cast<double>(windows.wait_ms(slot)) / 1000.0 / static_cast<double>(n);
+    m.wait_p50_s = windows.wait().QuantileSeconds(pool, s, 0.50);
+    m.wait_p90_s = windows.wait().QuantileSeconds(pool, s, 0.90);
+    m.wait_p99_s = windows.wait().QuantileSeconds(pool, s, 0.99);
   }
-  if (agg.handle.total() > 0) {
-    m.aht_s = static_cast<double>(agg.handle_ms) / 1000.0 / static_cast<double>(agg.handle.total());
-    m.handle_p50_s = agg.handle.QuantileSeconds(0.50);
-    m.handle_p90_s = agg.handle.QuantileSeconds(0.90);
-    m.handle_p99_s = agg.handle.QuantileSeconds(0.99);
+  if (const uint64_t n = windows.handle().total(s); n > 0) {
+    m.aht_s = static_cast<double>(windows.handle_ms(slot)) / 1000.0 / static_cast<double>(n);
+    m.handle_p50_s = windows.handle().QuantileSeconds(pool, s, 0.50);
+    m.handle_p90_s = windows.handle().QuantileSeconds(pool, s, 0.90);
+    m.handle_p99_s = windows.handle().QuantileSeconds(pool, s, 0.99);
   }
 
   m.waiting = backlog.waiting;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "operators/contribution.h"
 #include "operators/options.h"
@@ -15,19 +16,41 @@
 
 namespace ccpulse::operators {
 
-// Invertible sum of windowed contributions (counts, duration sums, duration histograms).
-// Value class; the Agg of the team's SlidingWindows.
-struct TeamAggregate {
-  std::array<uint32_t, kCounterKindCount> counts{};
-  int64_t wait_ms = 0;
-  int64_t handle_ms = 0;
-  window::LogHistogram wait;
-  window::LogHistogram handle;
+// The windowed aggregates of one team: slots 0..W-1 are its sliding windows, slot W is
+// "today". Counts are laid out [kind][slot] and durations go to block histograms laid out
+// [bucket][slot], so one contribution touches one cache line per kind of aggregate, whatever
+// the number of windows. This is the Agg of the team's SlidingWindows. Worker-local.
+class TeamWindows {
+ public:
+  TeamWindows(int slots, window::HistogramBlockPool* pool);
 
-  void Apply(uint8_t kind, uint32_t value, int sign);
-  void Clear() { *this = TeamAggregate{}; }
-  uint32_t count(Kind kind) const { return counts[static_cast<size_t>(kind)]; }
-  friend bool operator==(const TeamAggregate&, const TeamAggregate&) = default;
+  // SlidingWindows hook: adds (sign +1) or takes back (-1) one contribution in `slot`.
+  void Apply(size_t slot, uint8_t kind, uint32_t value, int sign);
+  void ClearSlot(size_t slot);
+
+  int slots() const { return slots_; }
+  uint32_t count(size_t slot, Kind kind) const {
+    return counts_[static_cast<size_t>(kind) * static_cast<size_t>(slots_) + slot];
+  }
+  int64_t wait_ms(size_t slot) const { return sums_[slot]; }
+  int64_t handle_ms(size_t slot) const { return sums_[kMaxSlots + slot]; }
+  const window::LogHistograms& wait() const { return wait_; }
+  const window::LogHistograms& handle() const { return handle_; }
+  const window::HistogramBlockPool& pool() const { return *pool_; }
+  // True when slot has no contribution at all.
+  bool Empty(size_t slot) const;
+  static constexpr size_t kMaxSlots = window::HistogramBlockPool::kMaxSlots;
+
+ private:
+  int slots_;
+  window::HistogramBlockPool* pool_;
+  std::array<uint32_t, kCounterKindCount * kMaxSlots> counts_{};  // [kind][slot]
+  std::array<int64_t, 2 * kMaxSlots> sums_{};  // [wait, handle][slot], milliseconds
+  window::LogHistograms wait_;
+  window::LogHistograms handle_;
+  // One contribution is applied to every slot in a row: remember its bucket.
+  uint32_t memo_value_ = UINT32_MAX;
+  int memo_bucket_ = 0;
 };
 
 // A ratio with the counts behind it; value() is empty when the denominator is zero.
@@ -69,9 +92,9 @@ struct TeamMetrics {
   std::optional<int> required_agents;
 };
 
-// Computes the metrics of `agg`, a window of `window_ms`, with the backlog as of `at`.
-TeamMetrics ComputeMetrics(const TeamAggregate& agg, int64_t window_ms, const BacklogState& backlog,
-                           TimeMs at, const MetricOptions& options);
+// Computes the metrics of `slot` of `windows`, a window of `window_ms`, with the backlog as of `at`.
+TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t window_ms,
+                           const BacklogState& backlog, TimeMs at, const MetricOptions& options);
 
 // The backlog health rule: red when the oldest wait is over twice the service-level threshold,
 // or over it while the backlog grows; amber when over the threshold or growing; else green.

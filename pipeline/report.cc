@@ -123,6 +123,7 @@ void AppendSummary(const operators::Engine& engine, const InputCounts& input, st
   }
   json.EndObject();
   json.Key("teams").Uint(engine.team_count());
+  json.Key("interactions_held").Uint(engine.interactions().size());
   if (engine.max_event_time() != window::WatermarkTracker::kNoWatermark) {
     json.Key("last_event_time").String(schemas::FormatRfc3339(engine.max_event_time()));
     json.Key("windows_end").String(schemas::FormatRfc3339(engine.windows_end()));

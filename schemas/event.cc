@@ -18,10 +18,21 @@ std::string_view EventTypeName(EventType type) {
 }
 
 std::optional<EventType> ParseEventType(std::string_view name) {
-  for (size_t i = 0; i < kEventTypeNames.size(); ++i) {
-    if (kEventTypeNames[i] == name) return static_cast<EventType>(i);
+  // One comparison per name: the first byte (and for 'r' the third) tells them apart.
+  auto is = [&](EventType type) -> std::optional<EventType> {
+    if (name == kEventTypeNames[static_cast<size_t>(type)]) return type;
+    return std::nullopt;
+  };
+  if (name.size() < 3) return std::nullopt;
+  switch (name[0]) {
+    case 'q': return is(EventType::kQueued);
+    case 'a': return name[1] == 'n' ? is(EventType::kAnswered) : is(EventType::kAbandoned);
+    case 't': return is(EventType::kTransferred);
+    case 'e': return is(EventType::kEscalated);
+    case 'r': return name[2] == 's' ? is(EventType::kResolved) : is(EventType::kReopened);
+    case 'c': return is(EventType::kClosed);
+    default: return std::nullopt;
   }
-  return std::nullopt;
 }
 
 std::string_view ChannelName(Channel channel) { return kChannelNames[static_cast<size_t>(channel)]; }

@@ -43,11 +43,20 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     {"tenant", kMaxNameBytes, false},
 }};
 
+// Dispatches on length and first byte so a known key costs one comparison.
 int FindField(std::string_view key) {
-  for (int i = 0; i < kFieldCount; ++i) {
-    if (kFields[i].name == key) return i;
+  auto is = [&](Field f) { return key == kFields[f].name ? static_cast<int>(f) : -1; };
+  if (key.empty()) return -1;
+  switch (key.size()) {
+    case 4: return key[1] == 'y' ? is(kType) : key[1] == 'i' ? is(kTime) : is(kTeam);
+    case 5: return key[0] == 'a' ? is(kAgent) : is(kQueue);
+    case 6: return key[0] == 'r' ? is(kReason) : is(kTenant);
+    case 7: return key[0] == 't' ? is(kToTeam) : is(kChannel);
+    case 8: return is(kEventId);
+    case 11: return is(kCustomerId);
+    case 14: return is(kInteractionId);
+    default: return -1;
   }
-  return -1;
 }
 
 DecodeStatus Fail(DecodeError error, std::string message) {

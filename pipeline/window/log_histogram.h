@@ -1,11 +1,13 @@
-// Fixed log-bucket duration histogram: relative error <= 2 % for durations >= 1 s, exact add,
+// Fixed log-bucket duration histograms: relative error <= 2 % for durations >= 1 s, exact add,
 // merge and subtract (bucket counts are integers), quantiles read from the buckets.
 // The building block of every windowed wait/handle distribution.
 #ifndef CCPULSE_PIPELINE_WINDOW_LOG_HISTOGRAM_H_
 #define CCPULSE_PIPELINE_WINDOW_LOG_HISTOGRAM_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace ccpulse::window {
 
@@ -26,27 +28,53 @@ struct LogBuckets {
   static double RepresentativeSeconds(int index);
 };
 
-// Value class; not thread-safe. Counts are uint32: a bucket cannot hold more than 4e9 durations.
-class LogHistogram {
+// Storage for many histograms of one worker: fixed-size blocks of kBlockBuckets buckets x
+// `slots` counts, handed out on first use and never moved (indexes stay valid). Block 0 is
+// reserved as "none". Worker-local.
+class HistogramBlockPool {
  public:
-  void Add(int64_t duration_ms) { ++counts_[LogBuckets::BucketOf(duration_ms)], ++total_; }
-  void Remove(int64_t duration_ms) { --counts_[LogBuckets::BucketOf(duration_ms)], --total_; }
-  void Merge(const LogHistogram& other);
-  // Requires every bucket of `other` to be <= this one's (it was merged in before).
-  void Subtract(const LogHistogram& other);
-  void Clear();
+  static constexpr int kBlockBuckets = 16;
+  static constexpr int kBlocksPerHistogram =
+      (LogBuckets::kCount + kBlockBuckets - 1) / kBlockBuckets;
+  static constexpr int kMaxSlots = 8;
 
-  uint64_t total() const { return total_; }
-  uint32_t count(int bucket) const { return counts_[bucket]; }
-
-  // Nearest-rank quantile in seconds (q in [0, 1]); 0 when empty.
-  double QuantileSeconds(double q) const;
-
-  friend bool operator==(const LogHistogram&, const LogHistogram&) = default;
+  explicit HistogramBlockPool(int slots);
+  int slots() const { return slots_; }
+  uint32_t Allocate();
+  uint32_t* Counts(uint32_t block) { return data_.data() + size_t{block} * stride_; }
+  const uint32_t* Counts(uint32_t block) const { return data_.data() + size_t{block} * stride_; }
+  size_t MemoryBytes() const { return data_.capacity() * sizeof(uint32_t); }
 
  private:
-  std::array<uint32_t, LogBuckets::kCount> counts_{};
-  uint64_t total_ = 0;
+  int slots_;
+  size_t stride_;  // uint32 per block: kBlockBuckets * slots, laid out [bucket][slot]
+  std::vector<uint32_t> data_;
+};
+
+// `slots` aligned log-bucket histograms (e.g. one per window) over the same buckets, stored
+// sparsely in pool blocks laid out [bucket][slot]: adding one duration to every window touches
+// one cache line. Exact: counts are integers, so add, subtract and merge are exact.
+// Value class apart from the pool, which every call names; not thread-safe.
+class LogHistograms {
+ public:
+  void Add(HistogramBlockPool& pool, int slot, int bucket, int sign);
+  void AddDuration(HistogramBlockPool& pool, int slot, int64_t duration_ms, int sign) {
+    Add(pool, slot, LogBuckets::BucketOf(duration_ms), sign);
+  }
+  // Adds (sign +1) or subtracts (-1) every bucket of `other`'s `other_slot` into `slot`.
+  void MergeSlot(HistogramBlockPool& pool, int slot, const LogHistograms& other,
+                 const HistogramBlockPool& other_pool, int other_slot, int sign);
+  void ClearSlot(HistogramBlockPool& pool, int slot);
+
+  uint64_t total(int slot) const { return totals_[slot]; }
+  uint32_t Count(const HistogramBlockPool& pool, int slot, int bucket) const;
+  // Nearest-rank quantile in seconds (q in [0, 1]); 0 when empty.
+  double QuantileSeconds(const HistogramBlockPool& pool, int slot, double q) const;
+  size_t allocated_blocks() const;
+
+ private:
+  std::array<uint32_t, HistogramBlockPool::kBlocksPerHistogram> blocks_{};
+  std::array<uint32_t, HistogramBlockPool::kMaxSlots> totals_{};
 };
 
 }  // namespace ccpulse::window

@@ -19,6 +19,30 @@ constexpr int64_t kDayMs = 24 * 3600 * kSecondMs;
 constexpr int64_t kSixteenDaysMs = 16 * kDayMs;
 constexpr double kMaxRelativeError = 0.02;
 
+// One histogram (slot 0 of its own pool), with the value semantics the tests read naturally.
+class LogHistogram {
+ public:
+  void Add(int64_t ms) { h_.AddDuration(pool_, 0, ms, +1); }
+  void Remove(int64_t ms) { h_.AddDuration(pool_, 0, ms, -1); }
+  void Merge(const LogHistogram& o) { h_.MergeSlot(pool_, 0, o.h_, o.pool_, 0, +1); }
+  void Subtract(const LogHistogram& o) { h_.MergeSlot(pool_, 0, o.h_, o.pool_, 0, -1); }
+  void Clear() { h_.ClearSlot(pool_, 0); }
+  uint64_t total() const { return h_.total(0); }
+  uint32_t count(int bucket) const { return h_.Count(pool_, 0, bucket); }
+  double QuantileSeconds(double q) const { return h_.QuantileSeconds(pool_, 0, q); }
+  friend bool operator==(const LogHistogram& a, const LogHistogram& b) {
+    if (a.total() != b.total()) return false;
+    for (int i = 0; i < LogBuckets::kCount; ++i) {
+      if (a.count(i) != b.count(i)) return false;
+    }
+    return true;
+  }
+
+ private:
+  HistogramBlockPool pool_{1};
+  LogHistograms h_;
+};
+
 double RelativeError(double reported_seconds, int64_t value_ms) {
   const double value_seconds = static_cast<double>(value_ms) / 1000.0;
   return std::abs(reported_seconds - value_seconds) / value_seconds;
@@ -232,6 +256,40 @@ TEST(LogHistogramTest, PropertyQuantilesWithinTwoPercentOfExact) {
           << " ms got=" << got << " s";
     }
   }
+}
+
+TEST(LogHistogramsTest, SlotsAreIndependentAndShareBlocks) {
+  HistogramBlockPool pool(4);
+  LogHistograms h;
+  h.AddDuration(pool, 0, 30 * kSecondMs, +1);
+  h.AddDuration(pool, 2, 30 * kSecondMs, +1);
+  h.AddDuration(pool, 2, 31 * kSecondMs, +1);
+  h.AddDuration(pool, 3, 3 * kDayMs, +1);
+  EXPECT_EQ(h.total(0), 1u);
+  EXPECT_EQ(h.total(1), 0u);
+  EXPECT_EQ(h.total(2), 2u);
+  EXPECT_EQ(h.Count(pool, 2, LogBuckets::BucketOf(30 * kSecondMs)), 1u);
+  EXPECT_EQ(h.Count(pool, 1, LogBuckets::BucketOf(30 * kSecondMs)), 0u);
+  EXPECT_EQ(h.allocated_blocks(), 2u) << "30 s and 31 s share a block; 3 days needs another";
+  h.ClearSlot(pool, 2);
+  EXPECT_EQ(h.total(2), 0u);
+  EXPECT_EQ(h.Count(pool, 0, LogBuckets::BucketOf(30 * kSecondMs)), 1u);
+  EXPECT_EQ(h.QuantileSeconds(pool, 1, 0.5), 0.0);
+}
+
+TEST(LogHistogramsTest, SparseStorageIsSmallForTypicalWaits) {
+  // Waits of a voice queue (1 s - 5 min) and handle times (1 - 30 min) use a fraction of the
+  // 365 buckets, so most blocks are never allocated.
+  HistogramBlockPool pool(4);
+  LogHistograms wait, handle;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 5000; ++i) {
+    wait.AddDuration(pool, i % 4, 1000 + static_cast<int64_t>(rng() % 300'000), +1);
+    handle.AddDuration(pool, i % 4, 60'000 + static_cast<int64_t>(rng() % 1'740'000), +1);
+  }
+  // 1 s - 5 min spans blocks 0..9, 1 - 30 min blocks 6..12: 17 of the 2 x 23 possible.
+  EXPECT_EQ(wait.allocated_blocks(), 10u);
+  EXPECT_EQ(handle.allocated_blocks(), 7u);
 }
 
 }  // namespace

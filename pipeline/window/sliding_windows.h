@@ -4,40 +4,45 @@
 #ifndef CCPULSE_PIPELINE_WINDOW_SLIDING_WINDOWS_H_
 #define CCPULSE_PIPELINE_WINDOW_SLIDING_WINDOWS_H_
 
+#include <array>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace ccpulse::window {
 
-// `Agg` is an invertible aggregate: `void Apply(uint8_t kind, uint32_t value, int sign)` with
-// Apply(k, v, +1) followed by Apply(k, v, -1) restoring the previous value exactly.
+// `Agg` holds one invertible aggregate per window (laid out however suits it, e.g. struct of
+// arrays): `void Apply(size_t window, uint8_t kind, uint32_t value, int sign)`, where
+// Apply(w, k, v, +1) followed by Apply(w, k, v, -1) restores window w exactly.
 //
 // Invariants: entries are added in non-decreasing slice order; window i's aggregate equals the
 // sum of the non-retracted entries with slice in [end - length_i, end); the ring holds exactly
 // the entries with slice in [end - longest, end). Slices are kept as the low 16 bits of their
 // index, so the longest window must be shorter than 32768 slices.
 // Worker-local; not thread-safe.
+//
+// `lengths_in_slices` is not copied: it must outlive this object (engines share one array
+// among all their teams). At most kMaxWindows windows.
 template <typename Agg>
 class SlidingWindows {
  public:
   static constexpr int64_t kMaxLengthSlices = 32767;
+  static constexpr size_t kMaxWindows = 7;
 
-  SlidingWindows() = default;
-  explicit SlidingWindows(std::span<const int64_t> lengths_in_slices)
-      : lengths_(lengths_in_slices.begin(), lengths_in_slices.end()),
-        windows_(lengths_.size()),
-        cursors_(lengths_.size(), 0) {
+  SlidingWindows(std::span<const int64_t> lengths_in_slices, Agg agg)
+      : lengths_(lengths_in_slices), agg_(std::move(agg)) {
     for (int64_t length : lengths_) {
       if (length > max_length_) max_length_ = length;
     }
   }
 
-  size_t window_count() const { return windows_.size(); }
+  size_t window_count() const { return lengths_.size(); }
   int64_t end() const { return end_; }
 
-  // Window `i` as of the current end. Call AdvanceTo first to read at a later end.
-  const Agg& window(size_t i) const { return windows_[i]; }
+  // The windows' aggregates as of the current end. Call AdvanceTo first to read at a later end.
+  const Agg& agg() const { return agg_; }
+  Agg& agg() { return agg_; }
 
   // Moves every window's end forward to `end` (never backwards), evicting entries.
   void AdvanceTo(int64_t end) {
@@ -46,11 +51,11 @@ class SlidingWindows {
     // reconstructed near it: the new end may be any distance ahead (an idle stream).
     const int64_t old_end = end_;
     end_ = end;
-    for (size_t w = 0; w < windows_.size(); ++w) {
+    for (size_t w = 0; w < lengths_.size(); ++w) {
       const int64_t start = end_ - lengths_[w];
       while (cursors_[w] < tail_ && SliceAt(cursors_[w], old_end) < start) {
         const Stored& s = At(cursors_[w]);
-        if (!s.retracted) windows_[w].Apply(s.kind, s.value, -1);
+        if (!s.retracted) agg_.Apply(w, s.kind, s.value, -1);
         ++cursors_[w];
       }
     }
@@ -67,9 +72,9 @@ class SlidingWindows {
     if (slice < end_ - max_length_) return;
     if (tail_ - head_ == ring_.size()) Grow();
     At(tail_) = Stored{value, static_cast<uint16_t>(slice), kind, false};
-    for (size_t w = 0; w < windows_.size(); ++w) {
+    for (size_t w = 0; w < lengths_.size(); ++w) {
       if (slice >= end_ - lengths_[w]) {
-        windows_[w].Apply(kind, value, +1);
+        agg_.Apply(w, kind, value, +1);
       } else {
         // Every earlier entry is at or before `slice`, so already out of this window:
         // cursors_[w] == tail_, and the new entry starts out evicted too.
@@ -91,8 +96,8 @@ class SlidingWindows {
       if (at < slice) return false;
       if (at != slice || s.retracted || s.kind != kind || s.value != value) continue;
       s.retracted = true;
-      for (size_t w = 0; w < windows_.size(); ++w) {
-        if (i - 1 >= cursors_[w]) windows_[w].Apply(kind, value, -1);
+      for (size_t w = 0; w < lengths_.size(); ++w) {
+        if (i - 1 >= cursors_[w]) agg_.Apply(w, kind, value, -1);
       }
       return true;
     }
@@ -101,8 +106,7 @@ class SlidingWindows {
 
   // Bytes held by this object, for the memory benchmarks.
   size_t HeapBytes() const {
-    return ring_.capacity() * sizeof(Stored) + windows_.capacity() * sizeof(Agg) +
-           lengths_.capacity() * sizeof(int64_t) + cursors_.capacity() * sizeof(uint64_t);
+    return ring_.capacity() * sizeof(Stored);
   }
 
  private:
@@ -132,14 +136,15 @@ class SlidingWindows {
     ring_.swap(bigger);
   }
 
-  std::vector<int64_t> lengths_;
-  std::vector<Agg> windows_;
-  std::vector<uint64_t> cursors_;  // per window: first entry still inside it
-  std::vector<Stored> ring_;       // power-of-two circular buffer of entries [head_, tail_)
+  // Hot fields first: one event's contributions touch these together.
+  int64_t end_ = INT64_MIN;
   uint64_t head_ = 0;
   uint64_t tail_ = 0;
+  std::vector<Stored> ring_;  // power-of-two circular buffer of entries [head_, tail_)
+  std::array<uint64_t, kMaxWindows> cursors_{};  // per window: first entry still inside it
+  std::span<const int64_t> lengths_;
   int64_t max_length_ = 0;
-  int64_t end_ = INT64_MIN;
+  Agg agg_;
 };
 
 }  // namespace ccpulse::window

@@ -38,6 +38,19 @@ std::string ToString(const Agg& a) {
 
 void PrintTo(const Agg& a, std::ostream* os) { *os << ToString(a); }
 
+// The multi-window aggregate SlidingWindows drives: one Agg per window.
+struct PerWindow {
+  std::vector<Agg> per;
+  void Apply(size_t window, uint8_t kind, uint32_t value, int sign) {
+    per[window].Apply(kind, value, sign);
+  }
+  const Agg& window(size_t i) const { return per[i]; }
+};
+
+SlidingWindows<PerWindow> Make(std::span<const int64_t> lengths) {
+  return SlidingWindows<PerWindow>(lengths, PerWindow{std::vector<Agg>(lengths.size())});
+}
+
 struct Entry {
   int64_t slice;
   uint8_t kind;
@@ -104,87 +117,87 @@ void ExpectMatches(const W& windows, const Model& model, const std::vector<int64
   ASSERT_EQ(windows.end(), model.end()) << where;
   for (size_t i = 0; i < lengths.size(); ++i) {
     const Agg want = model.Window(i);
-    ASSERT_EQ(windows.window(i), want)
+    ASSERT_EQ(windows.agg().window(i), want)
         << where << " window " << i << " (length " << lengths[i] << ", end " << model.end()
-        << ") got " << ToString(windows.window(i)) << " want " << ToString(want);
+        << ") got " << ToString(windows.agg().window(i)) << " want " << ToString(want);
   }
 }
 
 TEST(SlidingWindowsTest, AddPutsEntryInEveryWindowAndEvictsPerLength) {
   const std::vector<int64_t> lengths = {1, 3, 10};
-  SlidingWindows<Agg> w(lengths);
+  auto w = Make(lengths);
   ASSERT_EQ(w.window_count(), 3u);
   w.Add(100, 0, 7);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(w.window(i).sum, 7);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(w.agg().window(i).sum, 7);
   EXPECT_EQ(w.end(), 101);
   w.AdvanceTo(102);  // slice 100 leaves the 1-slice window
-  EXPECT_EQ(w.window(0).sum, 0);
-  EXPECT_EQ(w.window(1).sum, 7);
+  EXPECT_EQ(w.agg().window(0).sum, 0);
+  EXPECT_EQ(w.agg().window(1).sum, 7);
   w.AdvanceTo(104);  // [101, 104) no longer holds 100
-  EXPECT_EQ(w.window(1).sum, 0);
-  EXPECT_EQ(w.window(2).sum, 7);
+  EXPECT_EQ(w.agg().window(1).sum, 0);
+  EXPECT_EQ(w.agg().window(2).sum, 7);
   w.AdvanceTo(110);  // [100, 110) still holds it
-  EXPECT_EQ(w.window(2).sum, 7);
+  EXPECT_EQ(w.agg().window(2).sum, 7);
   w.AdvanceTo(111);
-  EXPECT_EQ(w.window(2).sum, 0);
+  EXPECT_EQ(w.agg().window(2).sum, 0);
   w.AdvanceTo(50);  // never backwards
   EXPECT_EQ(w.end(), 111);
 }
 
 TEST(SlidingWindowsTest, RetractTakesBackFromWindowsStillHoldingIt) {
   const std::vector<int64_t> lengths = {1, 5};
-  SlidingWindows<Agg> w(lengths);
+  auto w = Make(lengths);
   w.Add(10, 1, 3);
   w.Add(10, 1, 3);
   w.Add(11, 2, 4);
-  EXPECT_EQ(w.window(0).counts[1], 0);  // window [11, 12)
-  EXPECT_EQ(w.window(1).counts[1], 2);
+  EXPECT_EQ(w.agg().window(0).counts[1], 0);  // window [11, 12)
+  EXPECT_EQ(w.agg().window(1).counts[1], 2);
   EXPECT_TRUE(w.Retract(10, 1, 3));
-  EXPECT_EQ(w.window(0).counts[1], 0);
-  EXPECT_EQ(w.window(1).counts[1], 1);
-  EXPECT_EQ(w.window(1).sum, 3 + 4);
+  EXPECT_EQ(w.agg().window(0).counts[1], 0);
+  EXPECT_EQ(w.agg().window(1).counts[1], 1);
+  EXPECT_EQ(w.agg().window(1).sum, 3 + 4);
   EXPECT_TRUE(w.Retract(10, 1, 3));
   EXPECT_FALSE(w.Retract(10, 1, 3)) << "both copies are already retracted";
   EXPECT_FALSE(w.Retract(10, 1, 4)) << "never added";
   EXPECT_FALSE(w.Retract(11, 1, 3)) << "wrong slice";
   EXPECT_FALSE(w.Retract(12, 2, 4)) << "slice at or after the end";
-  EXPECT_EQ(w.window(1).sum, 4);
+  EXPECT_EQ(w.agg().window(1).sum, 4);
   // A retracted entry is not subtracted again when it is evicted.
   w.AdvanceTo(20);
-  EXPECT_EQ(w.window(1), Agg{});
+  EXPECT_EQ(w.agg().window(1), Agg{});
 }
 
 TEST(SlidingWindowsTest, RetractOfEvictedEntryReturnsFalseAndChangesNothing) {
   const std::vector<int64_t> lengths = {2, 6};
-  SlidingWindows<Agg> w(lengths);
+  auto w = Make(lengths);
   w.Add(100, 0, 1);
   w.Add(104, 1, 2);
   w.AdvanceTo(107);  // 100 left both windows ([101,107) and [105,107))
-  const Agg short_before = w.window(0);
-  const Agg long_before = w.window(1);
+  const Agg short_before = w.agg().window(0);
+  const Agg long_before = w.agg().window(1);
   EXPECT_FALSE(w.Retract(100, 0, 1));
-  EXPECT_EQ(w.window(0), short_before);
-  EXPECT_EQ(w.window(1), long_before);
-  EXPECT_EQ(w.window(1).counts[1], 1);
+  EXPECT_EQ(w.agg().window(0), short_before);
+  EXPECT_EQ(w.agg().window(1), long_before);
+  EXPECT_EQ(w.agg().window(1).counts[1], 1);
   // Evicted from the short window only: retract still applies to the long one.
   EXPECT_TRUE(w.Retract(104, 1, 2));
-  EXPECT_EQ(w.window(0), Agg{});
-  EXPECT_EQ(w.window(1), Agg{});
+  EXPECT_EQ(w.agg().window(0), Agg{});
+  EXPECT_EQ(w.agg().window(1), Agg{});
 }
 
 TEST(SlidingWindowsTest, RetractFarInThePastDoesNotAliasAcrossSixteenBitWrap) {
   // Slices are stored as their low 16 bits; a retraction 65536 slices back has the same low bits
   // as a live entry and must not take it back (FCR retracts provisional outcomes days later).
   const std::vector<int64_t> lengths = {30, 360};
-  SlidingWindows<Agg> w(lengths);
+  auto w = Make(lengths);
   const int64_t now = 200'000'000;
   w.Add(now, 3, 0);
-  const Agg before = w.window(1);
+  const Agg before = w.agg().window(1);
   EXPECT_FALSE(w.Retract(now - 65536, 3, 0));
   EXPECT_FALSE(w.Retract(now - 3 * 65536, 3, 0));
   EXPECT_FALSE(w.Retract(now + 65536, 3, 0));
-  EXPECT_EQ(w.window(0), before);
-  EXPECT_EQ(w.window(1), before);
+  EXPECT_EQ(w.agg().window(0), before);
+  EXPECT_EQ(w.agg().window(1), before);
   EXPECT_TRUE(w.Retract(now, 3, 0));
 }
 
@@ -194,22 +207,22 @@ TEST(SlidingWindowsTest, LargeJumpOfTheEndEvictsEverything) {
   const std::vector<int64_t> lengths = {3, 360};
   for (int64_t jump : {int64_t{32767}, int64_t{32768}, int64_t{40000}, int64_t{65536},
                        int64_t{65536 + 1}, int64_t{65536 + 100}, int64_t{3 * 65536 + 5}}) {
-    SlidingWindows<Agg> w(lengths);
+    auto w = Make(lengths);
     w.Add(1000, 0, 1);
     w.Add(1001, 1, 2);
     w.AdvanceTo(1001 + jump);
-    EXPECT_EQ(w.window(0), Agg{}) << "jump " << jump;
-    EXPECT_EQ(w.window(1), Agg{}) << "jump " << jump;
+    EXPECT_EQ(w.agg().window(0), Agg{}) << "jump " << jump;
+    EXPECT_EQ(w.agg().window(1), Agg{}) << "jump " << jump;
     EXPECT_FALSE(w.Retract(1001, 1, 2)) << "jump " << jump;
     // And the windows keep working after the jump.
     w.Add(1001 + jump, 2, 5);
-    EXPECT_EQ(w.window(0).sum, 5) << "jump " << jump;
-    EXPECT_EQ(w.window(1).sum, 5) << "jump " << jump;
+    EXPECT_EQ(w.agg().window(0).sum, 5) << "jump " << jump;
+    EXPECT_EQ(w.agg().window(1).sum, 5) << "jump " << jump;
     w.AdvanceTo(1001 + jump + 3);
-    EXPECT_EQ(w.window(0).sum, 5);
+    EXPECT_EQ(w.agg().window(0).sum, 5);
     w.AdvanceTo(1001 + jump + 4);
-    EXPECT_EQ(w.window(0), Agg{});
-    EXPECT_EQ(w.window(1).sum, 5);
+    EXPECT_EQ(w.agg().window(0), Agg{});
+    EXPECT_EQ(w.agg().window(1).sum, 5);
   }
 }
 
@@ -217,31 +230,31 @@ TEST(SlidingWindowsTest, AddBehindTheEndOnlyCountsInWindowsCoveringIt) {
   // The end can be moved past the next entry's slice (the watermark runs ahead of delivery);
   // an entry then belongs only to the windows whose range covers its slice.
   const std::vector<int64_t> lengths = {1, 5, 50};
-  SlidingWindows<Agg> w(lengths);
+  auto w = Make(lengths);
   w.Add(100, 0, 1);
   w.AdvanceTo(110);
   w.Add(107, 1, 2);  // inside [105,110) and [60,110), not [109,110)
   EXPECT_EQ(w.end(), 110);
-  EXPECT_EQ(w.window(0), Agg{});
-  EXPECT_EQ(w.window(1).counts[0], 0);
-  EXPECT_EQ(w.window(1).counts[1], 1);
-  EXPECT_EQ(w.window(2).counts[0], 1);
-  EXPECT_EQ(w.window(2).counts[1], 1);
+  EXPECT_EQ(w.agg().window(0), Agg{});
+  EXPECT_EQ(w.agg().window(1).counts[0], 0);
+  EXPECT_EQ(w.agg().window(1).counts[1], 1);
+  EXPECT_EQ(w.agg().window(2).counts[0], 1);
+  EXPECT_EQ(w.agg().window(2).counts[1], 1);
   w.AdvanceTo(111);  // the 1-slice window must not subtract an entry it never held
-  EXPECT_EQ(w.window(0), Agg{});
-  EXPECT_EQ(w.window(1).counts[1], 1);
+  EXPECT_EQ(w.agg().window(0), Agg{});
+  EXPECT_EQ(w.agg().window(1).counts[1], 1);
   EXPECT_TRUE(w.Retract(107, 1, 2));
-  EXPECT_EQ(w.window(0), Agg{});
-  EXPECT_EQ(w.window(1), Agg{});
-  EXPECT_EQ(w.window(2).counts[1], 0);
+  EXPECT_EQ(w.agg().window(0), Agg{});
+  EXPECT_EQ(w.agg().window(1), Agg{});
+  EXPECT_EQ(w.agg().window(2).counts[1], 0);
   // Before every window's start (but not before earlier entries): counts nowhere.
   w.AdvanceTo(200);
   w.Add(120, 2, 3);
   EXPECT_EQ(w.end(), 200);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(w.window(i), Agg{}) << "window " << i;
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(w.agg().window(i), Agg{}) << "window " << i;
   EXPECT_FALSE(w.Retract(120, 2, 3));
   w.Add(199, 3, 4);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(w.window(i).sum, 4) << "window " << i;
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(w.agg().window(i).sum, 4) << "window " << i;
 }
 
 TEST(SlidingWindowsTest, WrapAroundNearMultiplesOf65536) {
@@ -249,7 +262,7 @@ TEST(SlidingWindowsTest, WrapAroundNearMultiplesOf65536) {
   for (int64_t base :
        {int64_t{65536} - 20, int64_t{2} * 65536 - 200, int64_t{32768} - 10, int64_t{200'000'000},
         int64_t{200'000'000} / 65536 * 65536 - 7, int64_t{-65536} - 5, int64_t{1} << 40}) {
-    SlidingWindows<Agg> w(lengths);
+    auto w = Make(lengths);
     Model model(lengths);
     for (int64_t s = base; s < base + 800; ++s) {
       const auto kind = static_cast<uint8_t>(s & 3);
@@ -271,7 +284,7 @@ TEST(SlidingWindowsTest, WrapAroundNearMultiplesOf65536) {
 
 TEST(SlidingWindowsTest, RingGrowthKeepsContents) {
   const std::vector<int64_t> lengths = {4, 1000};
-  SlidingWindows<Agg> w(lengths);
+  auto w = Make(lengths);
   Model model(lengths);
   // Wrap the ring's head first, so growth has to copy a wrapped range.
   for (int i = 0; i < 12; ++i) {
@@ -306,7 +319,7 @@ struct PropertyCase {
 };
 
 void RunProperty(const PropertyCase& c, int steps) {
-  SlidingWindows<Agg> w(c.lengths);
+  auto w = Make(c.lengths);
   Model model(c.lengths);
   std::mt19937_64 rng(c.seed);
   int64_t max_length = 0;
