@@ -100,9 +100,10 @@ TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t wind
 // or over it while the backlog grows; amber when over the threshold or growing; else green.
 Health BacklogHealth(double oldest_wait_s, bool growing, const MetricOptions& options);
 
-// Upper bounds (seconds) of the coarse duration buckets exported to Prometheus; +Inf implied.
-inline constexpr std::array<double, 15> kExportBucketsSeconds = {
-    1, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 86400};
+// Upper bounds (seconds) of the coarse wait/handle buckets exported to Prometheus (+Inf
+// implied): around the usual 20 s service-level threshold for waits, minutes for handling.
+inline constexpr std::array<double, 11> kExportBucketsSeconds = {
+    5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 14400};
 
 }  // namespace ccpulse::operators
 

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "operators/options.h"
+#include "pipeline/config.h"
 #include "pipeline/replay.h"
+#include "pipeline/topology.h"
 #include "pipeline/simulate.h"
 #include "schemas/time_format.h"
 
@@ -116,7 +118,55 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--speed", simulate.speed, "0 = as fast as possible, 1 = real time, N = N times real time")->capture_default_str();
   simulate_cmd->add_option("--limit", simulate.limit, "Stop after this many events (0 = no limit)")->capture_default_str();
 
+  std::string brokers, topic;
+  int partitions = 0;
+  simulate_cmd->add_option("--brokers", brokers, "Produce to Kafka at these brokers instead of stdout");
+  simulate_cmd->add_option("--topic", topic, "Kafka topic (with --brokers)")->capture_default_str();
+  simulate_cmd->add_option("--partitions", partitions, "Create the topic with this many partitions (0 = leave as is)");
+
+  std::string config_path;
+  bool check_config = false;
+  CLI::App* run_cmd = app.add_subcommand("run", "Consume from Kafka and serve live metrics (production)");
+  run_cmd->add_option("-c,--config", config_path, "YAML configuration (see deploy/ccpulse.yaml)")->required();
+  run_cmd->add_flag("--check-config", check_config, "Only validate the configuration and exit");
+
+  ccpulse::DemoOptions demo;
+  std::string demo_duration = "0s";
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo", "No setup: in-process Kafka mock cluster, simulated teams (one drifting), live metrics");
+  demo_cmd->add_option("--teams", demo.teams, "Simulated teams")->capture_default_str()->check(CLI::Range(1, 10000));
+  demo_cmd->add_option("--speed", demo.speed, "Simulated seconds per wall second")->capture_default_str()->check(CLI::PositiveNumber);
+  demo_cmd->add_option("--seed", demo.seed, "Random seed")->capture_default_str();
+  demo_cmd->add_option("--drift-team", demo.drift_team, "Index of the team that drifts")->capture_default_str();
+  AddDuration(demo_cmd, "--drift-after", &demo.drift_after_ms, "Simulated time before the drift starts");
+  demo_cmd->add_option("--http", demo.http_address, "HTTP address (port 0 picks a free one)")->capture_default_str();
+  AddDuration(demo_cmd, "--duration", &demo.duration_ms, "Stop after this wall time (0 = at Ctrl-C)");
+  demo_cmd->add_option("--summary-every", demo.summary_every_s, "Seconds between terminal summaries")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  std::atomic<bool> stop{false};
+  if (run_cmd->parsed()) {
+    auto config = ccpulse::LoadConfig(config_path);
+    if (!config.ok()) {
+      std::fprintf(stderr, "ccpulse: %s\n", std::string(config.status().message()).c_str());
+      return 2;
+    }
+    if (check_config) {
+      std::fprintf(stderr, "ccpulse: %s is valid\n", config_path.c_str());
+      return 0;
+    }
+    ccpulse::InstallStopSignals(&stop);
+    return ccpulse::RunPipeline(*config, stop, stderr);
+  }
+  if (demo_cmd->parsed()) {
+    if (demo.drift_team < 0 || demo.drift_team >= demo.teams) {
+      std::fprintf(stderr, "ccpulse: --drift-team: must be in [0, %d)\n", demo.teams);
+      return 2;
+    }
+    ccpulse::InstallStopSignals(&stop);
+    return ccpulse::RunDemo(demo, stop, stdout, stderr);
+  }
 
   if (simulate_cmd->parsed()) {
     auto start = ccpulse::schemas::ParseRfc3339(start_text);
@@ -136,6 +186,14 @@ int main(int argc, char** argv) {
     if (sim.drift != Drift::kNone && (sim.drift_team < 0 || sim.drift_team >= sim.teams)) {
       std::fprintf(stderr, "ccpulse: --drift-team: must be in [0, %d)\n", sim.teams);
       return 2;
+    }
+    if (!brokers.empty()) {
+      if (topic.empty()) {
+        std::fprintf(stderr, "ccpulse: --topic is needed with --brokers\n");
+        return 2;
+      }
+      ccpulse::InstallStopSignals(&stop);
+      return ccpulse::SimulateToKafka(simulate, brokers, topic, partitions, stop, stderr);
     }
     return ccpulse::RunSimulate(simulate, stdout, stderr);
   }

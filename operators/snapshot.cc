@@ -1,0 +1,94 @@
+// Snapshot building; see snapshot.h.
+#include "operators/snapshot.h"
+
+#include <algorithm>
+
+namespace ccpulse::operators {
+namespace {
+
+float Value(const Ratio& r) { return r.value() ? static_cast<float>(*r.value()) : -1.0f; }
+
+}  // namespace
+
+int MetricsSnapshot::Find(std::string_view tenant, std::string_view team) const {
+  auto it = std::lower_bound(teams.begin(), teams.end(), std::make_pair(tenant, team),
+                             [](const std::shared_ptr<const TeamView>& v, const auto& key) {
+                               return std::tie(v->tenant, v->team) < std::tie(key.first, key.second);
+                             });
+  if (it == teams.end() || (*it)->tenant != tenant || (*it)->team != team) return -1;
+  return static_cast<int>(it - teams.begin());
+}
+
+void SnapshotBuilder::Recompute(Engine& engine) {
+  const auto& order = engine.TeamsInOrder();
+  order_ = order;
+  views_.clear();
+  views_.reserve(order_.size());
+  if (history_.size() < engine.team_count()) history_.resize(engine.team_count());
+  const size_t windows = engine.options().windows_ms.size();
+  // A history point per minute of event time, from the middle window (15m by default).
+  const TimeMs minute = engine.windows_end() / kMinuteMs * kMinuteMs;
+  const bool new_minute = minute != last_history_minute_;
+  last_history_minute_ = minute;
+  for (TeamIndex i : order_) {
+    auto view = std::make_shared<TeamView>();
+    const TeamState& team = engine.team(i);
+    view->tenant = team.tenant;
+    view->team = team.team;
+    view->windows.reserve(windows + 1);
+    for (size_t w = 0; w < windows; ++w) view->windows.push_back(engine.WindowMetrics(i, w));
+    view->windows.push_back(engine.TodayMetrics(i));
+    view->totals = team.totals;
+    auto& history = history_[i];
+    if (new_minute) {
+      const TeamMetrics& m = view->windows[std::min<size_t>(1, windows - 1)];
+      HistoryPoint p;
+      p.time = minute;
+      p.escalation = Value(m.escalation);
+      p.fcr = Value(m.fcr_provisional);
+      p.service_level = Value(m.service_level);
+      p.abandon = Value(m.abandon);
+      p.aht_s = m.aht_s ? static_cast<float>(*m.aht_s) : -1.0f;
+      p.asa_s = m.asa_s ? static_cast<float>(*m.asa_s) : -1.0f;
+      p.waiting = static_cast<int32_t>(m.waiting);
+      p.handled = static_cast<int32_t>(m.handled);
+      auto next = history ? std::make_shared<std::vector<HistoryPoint>>(*history)
+                          : std::make_shared<std::vector<HistoryPoint>>();
+      next->push_back(p);
+      if (next->size() > kHistoryPoints) next->erase(next->begin());
+      history = std::move(next);
+    }
+    view->history = history;
+    views_.push_back(std::move(view));
+  }
+}
+
+std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, int64_t now_ms,
+                                                              int64_t last_input_ms) {
+  const bool moved = engine.windows_end() != built_end_ || engine.team_count() != built_teams_;
+  if (moved && now_ms - last_refresh_ms_ >= refresh_ms_) {
+    Recompute(engine);
+    built_end_ = engine.windows_end();
+    built_teams_ = engine.team_count();
+    last_refresh_ms_ = now_ms;
+  }
+  auto snapshot = std::make_shared<MetricsSnapshot>();
+  snapshot->published_ms = now_ms;
+  snapshot->last_input_ms = last_input_ms;
+  snapshot->windows_end = built_end_;
+  snapshot->watermark = engine.watermark();
+  snapshot->max_event_time = engine.max_event_time();
+  for (int64_t w : engine.options().windows_ms) snapshot->window_labels.push_back(DurationLabel(w));
+  snapshot->window_labels.push_back("today");
+  snapshot->teams = views_;
+  snapshot->live.reserve(order_.size());
+  for (TeamIndex i : order_) snapshot->live.push_back({engine.live_waiting(i), engine.live_in_progress(i)});
+  snapshot->engine = engine.counters();
+  snapshot->duplicates = engine.duplicates();
+  snapshot->interactions_held = engine.interactions().size();
+  snapshot->sl_target = engine.options().sl_target;
+  snapshot->sl_threshold_ms = engine.options().sl_threshold_ms;
+  return snapshot;
+}
+
+}  // namespace ccpulse::operators

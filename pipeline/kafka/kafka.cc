@@ -1,0 +1,582 @@
+// librdkafka-backed source, producer, dead letters and mock cluster; see kafka.h.
+// Call order follows librdkafka's examples: conf -> new -> subscribe -> short polls -> close.
+#include "pipeline/kafka/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace ccpulse::kafka {
+namespace {
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+struct ListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
+
+absl::Status Set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char error[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof(error)) != RD_KAFKA_CONF_OK) {
+    return absl::InvalidArgumentError(fmt::format("kafka property `{}`: {}", key, error));
+  }
+  return absl::OkStatus();
+}
+
+// Defaults, then the user's properties, then what ccpulse relies on (the user may not change).
+absl::StatusOr<ConfPtr> BuildConf(const Properties& defaults, const Properties& user,
+                                  const Properties& enforced) {
+  ConfPtr conf(rd_kafka_conf_new());
+  for (const auto& [k, v] : defaults) {
+    if (auto s = Set(conf.get(), k, v); !s.ok()) return s;
+  }
+  for (const auto& [k, v] : user) {
+    if (auto it = enforced.find(k); it != enforced.end() && it->second != v) {
+      return absl::InvalidArgumentError(
+          fmt::format("kafka property `{}`: ccpulse needs \"{}\" (it decides itself when to commit "
+                      "and which assignment protocol to use)",
+                      k, it->second));
+    }
+    if (auto s = Set(conf.get(), k, v); !s.ok()) return s;
+  }
+  for (const auto& [k, v] : enforced) {
+    if (auto s = Set(conf.get(), k, v); !s.ok()) return s;
+  }
+  return conf;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void KafkaDeleter::operator()(rd_kafka_s* rk) const { rd_kafka_destroy(rk); }
+
+// ---------------------------------------------------------------------------------------------
+// KafkaSource
+
+KafkaSource::KafkaSource(SourceOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions options) {
+  if (options.topics.empty()) return absl::InvalidArgumentError("`kafka.topics`: at least one topic");
+  if (options.group.empty()) return absl::InvalidArgumentError("`kafka.group`: a consumer group id is needed");
+  std::unique_ptr<KafkaSource> source(new KafkaSource(std::move(options)));
+  const SourceOptions& o = source->options_;
+  auto conf = BuildConf(
+      {{"bootstrap.servers", o.brokers},
+       {"auto.offset.reset", "earliest"},
+       {"queued.max.messages.kbytes", "16384"},
+       {"fetch.wait.max.ms", "10"},
+       {"session.timeout.ms", "10000"},
+       {"heartbeat.interval.ms", "1000"},
+       {"topic.metadata.refresh.interval.ms", "10000"}},
+      o.properties,
+      {{"group.id", o.group},
+       {"enable.auto.commit", "false"},
+       {"enable.auto.offset.store", "false"},
+       {"partition.assignment.strategy", "cooperative-sticky"}});
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), source.get());
+  rd_kafka_conf_set_rebalance_cb(
+      conf->get(), [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                      void* opaque) { RebalanceTrampoline(rk, err, parts, opaque); });
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), error, sizeof(error));
+  if (rk == nullptr) return absl::InvalidArgumentError(fmt::format("kafka consumer: {}", error));
+  conf->release();  // owned by rk now
+  source->consumer_.reset(rk);
+  rd_kafka_poll_set_consumer(rk);
+  ListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size())));
+  for (const std::string& t : o.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics.get())) {
+    return absl::UnavailableError(fmt::format("kafka subscribe: {}", rd_kafka_err2str(err)));
+  }
+  source->fetcher_ = std::thread([s = source.get()] { s->FetchLoop(); });
+  return source;
+}
+
+KafkaSource::~KafkaSource() { Close(); }
+
+void KafkaSource::Close() {
+  if (!consumer_) return;
+  closing_ = true;
+  stop_ = true;
+  if (fetcher_.joinable()) fetcher_.join();
+  // Drop batches the worker never took; their offsets were never committed.
+  while (auto batch = queue_.TryPop()) Release(*batch);
+  rd_kafka_consumer_close(consumer_.get());
+  consumer_.reset();
+}
+
+void KafkaSource::RebalanceTrampoline(rd_kafka_s* rk, int err, void* partitions, void* opaque) {
+  (void)rk;
+  static_cast<KafkaSource*>(opaque)->OnRebalance(err, partitions);
+}
+
+int32_t KafkaSource::IndexOf(std::string_view topic, int32_t partition) {
+  absl::MutexLock lock(&names_mu_);
+  auto key = std::make_pair(std::string(topic), partition);
+  auto it = index_.find(key);
+  if (it != index_.end()) return it->second;
+  const int32_t index = static_cast<int32_t>(names_.size());
+  names_.push_back(key);
+  index_.emplace(std::move(key), index);
+  return index;
+}
+
+std::string KafkaSource::PartitionName(int32_t partition) const {
+  absl::MutexLock lock(&names_mu_);
+  if (partition < 0 || static_cast<size_t>(partition) >= names_.size()) return "?";
+  return fmt::format("{}[{}]", names_[partition].first, names_[partition].second);
+}
+
+void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions_opaque);
+  rd_kafka_t* rk = consumer_.get();
+  SourceBatch change;
+  for (int i = 0; i < parts->cnt; ++i) {
+    change.partitions.push_back(IndexOf(parts->elems[i].topic, parts->elems[i].partition));
+  }
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
+      std::fprintf(stderr, "ccpulse: kafka incremental assign: %s\n", rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+      return;
+    }
+    if (paused_) rd_kafka_pause_partitions(rk, parts);
+    {
+      absl::MutexLock lock(&assigned_mu_);
+      assigned_.insert(assigned_.end(), change.partitions.begin(), change.partitions.end());
+    }
+    change.kind = SourceBatch::Kind::kAssigned;
+    Enqueue(std::move(change));
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !closing_) {
+    // The worker applies what it has of these partitions, commits, then acknowledges.
+    {
+      absl::MutexLock lock(&revoke_mu_);
+      revoke_acknowledged_ = false;
+    }
+    change.kind = SourceBatch::Kind::kRevoked;
+    Enqueue(std::move(change));
+    absl::MutexLock lock(&revoke_mu_);
+    revoke_mu_.AwaitWithTimeout(absl::Condition(&revoke_acknowledged_), absl::Seconds(30));
+  } else if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    std::fprintf(stderr, "ccpulse: kafka rebalance error: %s\n", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)));
+  }
+  if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+    std::fprintf(stderr, "ccpulse: kafka incremental unassign: %s\n", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  absl::MutexLock lock(&assigned_mu_);
+  for (int32_t p : change.partitions) std::erase(assigned_, p);
+}
+
+void KafkaSource::AcknowledgeRevoke() {
+  absl::MutexLock lock(&revoke_mu_);
+  revoke_acknowledged_ = true;
+}
+
+void KafkaSource::Enqueue(SourceBatch batch) {
+  queued_bytes_ += batch.bytes;
+  while (!queue_.TryPush(batch)) {
+    if (stop_) {
+      Release(batch);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void KafkaSource::UpdatePause() {
+  const size_t bytes = queued_bytes_.load();
+  const bool want_pause = paused_ ? bytes > options_.max_queued_bytes / 2 : bytes > options_.max_queued_bytes;
+  if (want_pause == paused_) return;
+  rd_kafka_topic_partition_list_t* assignment = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  ListPtr owned(assignment);
+  if (want_pause) {
+    rd_kafka_pause_partitions(consumer_.get(), assignment);
+    ++pauses_;
+  } else {
+    rd_kafka_resume_partitions(consumer_.get(), assignment);
+  }
+  paused_ = want_pause;
+}
+
+void KafkaSource::FetchLoop() {
+  rd_kafka_t* rk = consumer_.get();
+  while (!stop_) {
+    UpdatePause();
+    SourceBatch batch;
+    batch.kind = SourceBatch::Kind::kRecords;
+    auto* messages = new std::vector<rd_kafka_message_t*>();
+    batch.owner = messages;
+    // Wait up to 100 ms for the first record, then take what is already fetched (at most
+    // batch_size records or 20 ms), so a batch is large under load and prompt when idle.
+    const int64_t deadline = NowMs() + 20;
+    int timeout = 100;
+    while (static_cast<int>(messages->size()) < options_.batch_size) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout);
+      timeout = 0;
+      if (m == nullptr) break;
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          std::fprintf(stderr, "ccpulse: kafka consumer: %s\n", rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      messages->push_back(m);
+      SourceRecord r;
+      r.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+      r.value = std::string_view(static_cast<const char*>(m->payload), m->len);
+      r.partition = IndexOf(rd_kafka_topic_name(m->rkt), m->partition);
+      r.offset = m->offset;
+      r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+      r.handle = m;
+      batch.bytes += m->len + m->key_len + 64;
+      batch.records.push_back(r);
+      if ((messages->size() & 63) == 0 && NowMs() >= deadline) break;
+    }
+    if (batch.records.empty()) {
+      delete messages;
+      continue;
+    }
+    Enqueue(std::move(batch));
+  }
+}
+
+SourceBatch KafkaSource::Poll(int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  while (true) {
+    if (auto batch = queue_.TryPop()) return std::move(*batch);
+    if (NowMs() >= deadline || stop_) return SourceBatch{};
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+void KafkaSource::Release(SourceBatch& batch) {
+  queued_bytes_ -= batch.bytes;
+  batch.bytes = 0;
+  if (batch.owner != nullptr) {
+    auto* messages = static_cast<std::vector<rd_kafka_message_t*>*>(batch.owner);
+    for (rd_kafka_message_t* m : *messages) rd_kafka_message_destroy(m);
+    delete messages;
+    batch.owner = nullptr;
+  }
+  batch.records.clear();
+}
+
+void KafkaSource::Commit(const std::vector<SourcePosition>& positions, bool sync) {
+  if (positions.empty() || !consumer_) return;
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+  {
+    absl::MutexLock lock(&names_mu_);
+    for (const SourcePosition& p : positions) {
+      const auto& [topic, partition] = names_[p.partition];
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = p.next_offset;
+    }
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_.get(), list.get(), sync ? 0 : 1);
+  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    std::fprintf(stderr, "ccpulse: kafka commit: %s\n", rd_kafka_err2str(err));
+  }
+}
+
+std::vector<std::pair<int32_t, int64_t>> KafkaSource::HighWatermarks() {
+  std::vector<int32_t> assigned;
+  {
+    absl::MutexLock lock(&assigned_mu_);
+    assigned = assigned_;
+  }
+  std::vector<std::pair<int32_t, int64_t>> out;
+  for (int32_t p : assigned) {
+    std::pair<std::string, int32_t> name;
+    {
+      absl::MutexLock lock(&names_mu_);
+      name = names_[p];
+    }
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), name.first.c_str(), name.second, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0) {
+      out.emplace_back(p, high);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KafkaProducer
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(ProducerOptions options,
+                                                                     DeliveryFn on_delivery,
+                                                                     void* context) {
+  std::unique_ptr<KafkaProducer> producer(new KafkaProducer());
+  producer->on_delivery_ = on_delivery;
+  producer->context_ = context;
+  Properties enforced;
+  if (options.idempotent) enforced["enable.idempotence"] = "true";
+  auto conf = BuildConf({{"bootstrap.servers", options.brokers},
+                         {"linger.ms", "5"},
+                         {"message.timeout.ms", "30000"},
+                         {"compression.type", "lz4"}},
+                        options.properties, enforced);
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), producer.get());
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), [](rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
+    DeliveryTrampoline(rk, m, opaque);
+  });
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), error, sizeof(error));
+  if (rk == nullptr) return absl::InvalidArgumentError(fmt::format("kafka producer: {}", error));
+  conf->release();
+  producer->producer_.reset(rk);
+  return producer;
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (producer_) rd_kafka_flush(producer_.get(), 5000);
+}
+
+void KafkaProducer::DeliveryTrampoline(rd_kafka_s* rk, const void* message, void* opaque) {
+  (void)rk;
+  auto* self = static_cast<KafkaProducer*>(opaque);
+  const auto* m = static_cast<const rd_kafka_message_t*>(message);
+  if (self->on_delivery_ != nullptr) {
+    self->on_delivery_(self->context_, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                       m->err ? rd_kafka_err2str(m->err) : nullptr);
+  }
+}
+
+absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
+                                    std::string_view value, const std::vector<Header>& headers,
+                                    const void* copy_headers_from, void* opaque) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (copy_headers_from != nullptr) {
+    rd_kafka_headers_t* original = nullptr;
+    if (rd_kafka_message_headers(static_cast<const rd_kafka_message_t*>(copy_headers_from), &original) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      hdrs = rd_kafka_headers_copy(original);
+    }
+  }
+  if (!headers.empty() && hdrs == nullptr) hdrs = rd_kafka_headers_new(headers.size());
+  for (const Header& h : headers) {
+    rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                        static_cast<ssize_t>(h.value.size()));
+  }
+  const std::string topic_name(topic);
+  while (true) {
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(producer_.get(), 10);
+      continue;
+    }
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
+    return absl::UnavailableError(fmt::format("kafka produce to {}: {}", topic, rd_kafka_err2str(err)));
+  }
+}
+
+void KafkaProducer::Poll(int timeout_ms) { rd_kafka_poll(producer_.get(), timeout_ms); }
+
+absl::Status KafkaProducer::Flush(int timeout_ms) {
+  const rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), timeout_ms);
+  if (err) {
+    return absl::DeadlineExceededError(fmt::format("kafka flush: {} messages still in flight after {} ms",
+                                                   rd_kafka_outq_len(producer_.get()), timeout_ms));
+  }
+  return absl::OkStatus();
+}
+
+size_t KafkaProducer::in_flight() const { return static_cast<size_t>(rd_kafka_outq_len(producer_.get())); }
+
+absl::Status KafkaProducer::CreateTopic(std::string_view topic, int partitions, int timeout_ms) {
+  char error[512];
+  const std::string name(topic);
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(name.c_str(), partitions, -1, error, sizeof(error));
+  if (new_topic == nullptr) return absl::InvalidArgumentError(fmt::format("topic {}: {}", topic, error));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, error, sizeof(error));
+  rd_kafka_CreateTopics(producer_.get(), &new_topic, 1, options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+  absl::Status status = absl::DeadlineExceededError(fmt::format("creating topic {}: no answer", topic));
+  if (event != nullptr) {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results = result ? rd_kafka_CreateTopics_result_topics(result, &count) : nullptr;
+    if (rd_kafka_event_error(event)) {
+      status = absl::UnavailableError(fmt::format("creating topic {}: {}", topic, rd_kafka_event_error_string(event)));
+    } else if (count == 1 && rd_kafka_topic_result_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               rd_kafka_topic_result_error(results[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      status = absl::UnavailableError(
+          fmt::format("creating topic {}: {}", topic, rd_kafka_topic_result_error_string(results[0])));
+    } else {
+      status = absl::OkStatus();
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_NewTopic_destroy(new_topic);
+  rd_kafka_queue_destroy(queue);
+  return status;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KafkaDeadLetters
+
+struct KafkaDeadLetters::Letter {
+  std::string key, value;
+  std::vector<std::pair<std::string, std::string>> headers;  // original + ccpulse-*
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int attempts = 0;
+  KafkaDeadLetters* owner = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<KafkaDeadLetters>> KafkaDeadLetters::Create(ProducerOptions options,
+                                                                          std::string topic) {
+  std::unique_ptr<KafkaDeadLetters> sink(new KafkaDeadLetters());
+  auto producer = KafkaProducer::Create(std::move(options), &KafkaDeadLetters::OnDelivery, sink.get());
+  if (!producer.ok()) return producer.status();
+  sink->producer_ = std::move(*producer);
+  sink->topic_ = std::move(topic);
+  return sink;
+}
+
+bool KafkaDeadLetters::Write(const SourceRecord& record, std::string_view source_name,
+                             std::string_view reason, std::string_view message) {
+  auto* letter = new Letter();
+  letter->key.assign(record.key);
+  letter->value.assign(record.value);
+  letter->partition = record.partition;
+  letter->offset = record.offset;
+  letter->owner = this;
+  if (record.handle != nullptr) {
+    rd_kafka_headers_t* original = nullptr;
+    if (rd_kafka_message_headers(static_cast<const rd_kafka_message_t*>(record.handle), &original) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0; rd_kafka_header_get_all(original, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        letter->headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : "");
+      }
+    }
+  }
+  // source_name is "topic[partition]".
+  const size_t bracket = source_name.rfind('[');
+  const std::string_view topic = source_name.substr(0, bracket);
+  const std::string_view partition =
+      bracket == std::string_view::npos ? "" : source_name.substr(bracket + 1, source_name.size() - bracket - 2);
+  letter->headers.emplace_back("ccpulse-error", fmt::format("{}: {}", reason, message));
+  letter->headers.emplace_back("ccpulse-source-topic", std::string(topic));
+  letter->headers.emplace_back("ccpulse-source-partition", std::string(partition));
+  letter->headers.emplace_back("ccpulse-source-offset", std::to_string(record.offset));
+  pending_[record.partition].insert(record.offset);
+  return Send(letter);
+}
+
+bool KafkaDeadLetters::Send(Letter* letter) {
+  std::vector<KafkaProducer::Header> headers;
+  headers.reserve(letter->headers.size());
+  for (const auto& [n, v] : letter->headers) headers.push_back({n, v});
+  ++letter->attempts;
+  if (absl::Status s = producer_->Produce(topic_, letter->key, letter->value, headers, nullptr, letter); !s.ok()) {
+    std::fprintf(stderr, "ccpulse: dead letter for %d@%lld not queued: %s\n", letter->partition,
+                 static_cast<long long>(letter->offset), std::string(s.message()).c_str());
+    ++failed_;
+    delete letter;  // stays pending: its source offset is never committed
+    return false;
+  }
+  return true;
+}
+
+void KafkaDeadLetters::OnDelivery(void* context, void* opaque, bool delivered, const char* error) {
+  auto* self = static_cast<KafkaDeadLetters*>(context);
+  auto* letter = static_cast<Letter*>(opaque);
+  if (delivered) {
+    ++self->delivered_;
+    auto it = self->pending_.find(letter->partition);
+    if (it != self->pending_.end()) {
+      it->second.erase(it->second.find(letter->offset));
+      if (it->second.empty()) self->pending_.erase(it);
+    }
+    delete letter;
+    return;
+  }
+  if (letter->attempts < 4) {
+    ++self->retried_;
+    self->Send(letter);
+    return;
+  }
+  ++self->failed_;
+  std::fprintf(stderr, "ccpulse: dead letter for partition %d offset %lld lost after %d attempts: %s; "
+               "its offset will not be committed\n",
+               letter->partition, static_cast<long long>(letter->offset), letter->attempts,
+               error ? error : "?");
+  delete letter;
+}
+
+void KafkaDeadLetters::Poll() { producer_->Poll(0); }
+
+int64_t KafkaDeadLetters::LowestPendingOffset(int32_t partition) const {
+  auto it = pending_.find(partition);
+  if (it == pending_.end() || it->second.empty()) return INT64_MAX;
+  return *it->second.begin();
+}
+
+absl::Status KafkaDeadLetters::Flush(int timeout_ms) { return producer_->Flush(timeout_ms); }
+
+// ---------------------------------------------------------------------------------------------
+// MockCluster
+
+absl::StatusOr<std::unique_ptr<MockCluster>> MockCluster::Create(int brokers) {
+  std::unique_ptr<MockCluster> mock(new MockCluster());
+  ConfPtr conf(rd_kafka_conf_new());
+  char error[512];
+  rd_kafka_conf_set(conf.get(), "log_level", "3", error, sizeof(error));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), error, sizeof(error));
+  if (rk == nullptr) return absl::InternalError(fmt::format("mock cluster host: {}", error));
+  conf.release();
+  mock->host_.reset(rk);
+  mock->cluster_ = rd_kafka_mock_cluster_new(rk, brokers);
+  if (mock->cluster_ == nullptr) return absl::InternalError("librdkafka mock cluster could not start");
+  return mock;
+}
+
+MockCluster::~MockCluster() {
+  if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
+}
+
+std::string MockCluster::bootstrap_servers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+absl::Status MockCluster::CreateTopic(const std::string& topic, int partitions) {
+  if (rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1)) {
+    return absl::InternalError(fmt::format("mock topic {}: {}", topic, rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ccpulse::kafka

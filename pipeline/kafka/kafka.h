@@ -1,0 +1,180 @@
+// Everything that talks to librdkafka (the only folder that includes it): a consumer-group
+// source with a fetch thread, a producer with delivery tracking, the dead-letter sink, and
+// librdkafka's in-process mock cluster for the demo and fast tests.
+#ifndef CCPULSE_PIPELINE_KAFKA_KAFKA_H_
+#define CCPULSE_PIPELINE_KAFKA_KAFKA_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "pipeline/source.h"
+#include "pipeline/spsc_queue.h"
+
+struct rd_kafka_s;
+struct rd_kafka_conf_s;
+struct rd_kafka_mock_cluster_s;
+
+namespace ccpulse::kafka {
+
+// librdkafka properties, passed through as given ("security.protocol": "SASL_SSL" ...).
+using Properties = std::map<std::string, std::string>;
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_s* rk) const;
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_s, KafkaDeleter>;
+
+struct SourceOptions {
+  std::string brokers;
+  std::string group;
+  std::vector<std::string> topics;
+  Properties properties;             // consumer properties (after the shared ones)
+  size_t max_queued_bytes = 64 << 20;  // pause fetching above this, resume below half
+  int batch_size = 2000;
+};
+
+// Consumer-group source: subscribe with cooperative-sticky assignment, incremental
+// assign/unassign, batched fetch on its own thread, pause/resume on a full queue, offsets
+// committed only when the worker says so. Poll/Release/Commit/AcknowledgeRevoke: worker thread.
+class KafkaSource final : public RecordSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(SourceOptions options);
+  ~KafkaSource() override;
+
+  SourceBatch Poll(int timeout_ms) override;
+  void Release(SourceBatch& batch) override;
+  void Commit(const std::vector<SourcePosition>& positions, bool sync) override;
+  void AcknowledgeRevoke() override;
+  std::string PartitionName(int32_t partition) const override;
+  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override;
+
+  // Stops fetching, commits nothing more, leaves the group (revokes without waiting).
+  void Close();
+  uint64_t paused_count() const { return pauses_.load(); }
+
+ private:
+  explicit KafkaSource(SourceOptions options);
+  void FetchLoop();
+  void OnRebalance(int err, void* partitions);
+  int32_t IndexOf(std::string_view topic, int32_t partition) ABSL_LOCKS_EXCLUDED(names_mu_);
+  void Enqueue(SourceBatch batch);
+  void UpdatePause();
+
+  static void RebalanceTrampoline(rd_kafka_s* rk, int err, void* partitions, void* opaque);
+
+  SourceOptions options_;
+  KafkaHandle consumer_;
+  std::thread fetcher_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> closing_{false};
+  SpscQueue<SourceBatch> queue_{4096};
+  std::atomic<size_t> queued_bytes_{0};
+  bool paused_ = false;  // fetch thread only
+  std::atomic<uint64_t> pauses_{0};
+  // A revoke waits for the worker to acknowledge it has committed the partitions.
+  absl::Mutex revoke_mu_;
+  bool revoke_acknowledged_ ABSL_GUARDED_BY(revoke_mu_) = false;
+
+  mutable absl::Mutex names_mu_;
+  std::map<std::pair<std::string, int32_t>, int32_t> index_ ABSL_GUARDED_BY(names_mu_);
+  std::vector<std::pair<std::string, int32_t>> names_ ABSL_GUARDED_BY(names_mu_);
+  absl::Mutex assigned_mu_;
+  std::vector<int32_t> assigned_ ABSL_GUARDED_BY(assigned_mu_);  // dense indexes
+};
+
+struct ProducerOptions {
+  std::string brokers;
+  Properties properties;
+  bool idempotent = true;
+};
+
+// A producer whose deliveries are reported to a callback on the thread that calls Poll.
+// Not thread-safe apart from librdkafka's own guarantees: one thread produces and polls.
+class KafkaProducer {
+ public:
+  // Called once per message with its opaque and whether it was delivered.
+  using DeliveryFn = void (*)(void* context, void* opaque, bool delivered, const char* error);
+
+  static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(ProducerOptions options,
+                                                               DeliveryFn on_delivery = nullptr,
+                                                               void* context = nullptr);
+  ~KafkaProducer();
+
+  struct Header {
+    std::string_view name;
+    std::string_view value;
+  };
+  // Queues a message; waits (serving deliveries) while librdkafka's queue is full.
+  absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                       const std::vector<Header>& headers = {}, const void* copy_headers_from = nullptr,
+                       void* opaque = nullptr);
+  void Poll(int timeout_ms = 0);
+  absl::Status Flush(int timeout_ms);
+  // Creates a topic (through the admin API) unless it exists.
+  absl::Status CreateTopic(std::string_view topic, int partitions, int timeout_ms = 10000);
+  size_t in_flight() const;
+
+ private:
+  KafkaProducer() = default;
+  static void DeliveryTrampoline(rd_kafka_s* rk, const void* message, void* opaque);
+  KafkaHandle producer_;
+  DeliveryFn on_delivery_ = nullptr;
+  void* context_ = nullptr;
+};
+
+// Dead letters (DESIGN §2): the original key, value and headers plus ccpulse-error,
+// ccpulse-source-topic, ccpulse-source-partition, ccpulse-source-offset. Deliveries that fail
+// are retried (3 times) and counted; a dead letter that never lands keeps its source offset
+// from being committed, so the record is read again after a restart rather than lost.
+class KafkaDeadLetters final : public DeadLetterSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaDeadLetters>> Create(ProducerOptions options,
+                                                                  std::string topic);
+  bool Write(const SourceRecord& record, std::string_view source_name, std::string_view reason,
+             std::string_view message) override;
+  void Poll() override;
+  int64_t LowestPendingOffset(int32_t partition) const override;
+  absl::Status Flush(int timeout_ms) override;
+  uint64_t delivered() const override { return delivered_; }
+  uint64_t failed() const override { return failed_; }
+  uint64_t retried() const { return retried_; }
+
+ private:
+  struct Letter;
+  static void OnDelivery(void* context, void* opaque, bool delivered, const char* error);
+  bool Send(Letter* letter);
+
+  std::unique_ptr<KafkaProducer> producer_;
+  std::string topic_;
+  absl::btree_map<int32_t, absl::btree_multiset<int64_t>> pending_;
+  uint64_t delivered_ = 0, failed_ = 0, retried_ = 0;
+};
+
+// librdkafka's in-process mock cluster (no network, no broker): the demo's Kafka.
+class MockCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<MockCluster>> Create(int brokers);
+  ~MockCluster();
+  std::string bootstrap_servers() const;
+  absl::Status CreateTopic(const std::string& topic, int partitions);
+
+ private:
+  MockCluster() = default;
+  KafkaHandle host_;
+  rd_kafka_mock_cluster_s* cluster_ = nullptr;
+};
+
+}  // namespace ccpulse::kafka
+
+#endif  // CCPULSE_PIPELINE_KAFKA_KAFKA_H_

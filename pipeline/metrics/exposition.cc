@@ -1,0 +1,290 @@
+// Prometheus exposition; see exposition.h. Metric names are listed in README.md ("Metrics").
+#include "pipeline/metrics/exposition.h"
+
+#include <charconv>
+#include <cmath>
+
+#include <prometheus/text_serializer.h>
+
+#include "schemas/event.h"
+
+namespace ccpulse::metrics {
+namespace {
+
+using operators::Kind;
+using operators::MetricsSnapshot;
+using operators::Ratio;
+using operators::TeamMetrics;
+using operators::TeamView;
+
+void AppendNumber(double v, std::string* out) {
+  if (std::isnan(v)) {
+    out->append("NaN");
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, end);
+}
+
+void AppendLabelValue(std::string_view value, std::string* out) {
+  for (char c : value) {
+    if (c == '\\') out->append("\\\\");
+    else if (c == '"') out->append("\\\"");
+    else if (c == '\n') out->append("\\n");
+    else out->push_back(c);
+  }
+}
+
+void Header(std::string_view name, std::string_view type, std::string_view help, std::string* out) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out->append(name).append(" ").append(type).append("\n");
+}
+
+// {tenant="...",team="..." (no closing brace), rendered once per team and scrape.
+std::vector<std::string> TeamLabels(const MetricsSnapshot& s) {
+  std::vector<std::string> labels;
+  labels.reserve(s.teams.size());
+  for (const auto& t : s.teams) {
+    std::string l = "{tenant=\"";
+    AppendLabelValue(t->tenant, &l);
+    l.append("\",team=\"");
+    AppendLabelValue(t->team, &l);
+    l.push_back('"');
+    labels.push_back(std::move(l));
+  }
+  return labels;
+}
+
+class TeamRenderer {
+ public:
+  TeamRenderer(const MetricsSnapshot& s, std::string* out) : s_(s), out_(out), labels_(TeamLabels(s)) {}
+
+  // A counter family from the team totals.
+  void Counter(std::string_view name, std::string_view help, Kind kind) {
+    Header(name, "counter", help, out_);
+    for (size_t i = 0; i < s_.teams.size(); ++i) Line(name, i, "", static_cast<double>(s_.teams[i]->totals.count(kind)));
+  }
+  void CounterByLabel(std::string_view name, std::string_view help, std::string_view label,
+                      const std::vector<std::pair<std::string_view, Kind>>& values) {
+    Header(name, "counter", help, out_);
+    for (size_t i = 0; i < s_.teams.size(); ++i) {
+      for (const auto& [value, kind] : values) {
+        extra_.assign(",").append(label).append("=\"").append(value).append("\"");
+        Line(name, i, extra_, static_cast<double>(s_.teams[i]->totals.count(kind)));
+      }
+    }
+  }
+  void Histogram(std::string_view name, std::string_view help, bool wait) {
+    Header(name, "histogram", help, out_);
+    const std::string bucket = std::string(name) + "_bucket";
+    for (size_t i = 0; i < s_.teams.size(); ++i) {
+      const auto& totals = s_.teams[i]->totals;
+      const auto& buckets = wait ? totals.wait_buckets : totals.handle_buckets;
+      uint64_t cumulative = 0;
+      for (size_t b = 0; b < buckets.size(); ++b) {
+        cumulative += buckets[b];
+        extra_.assign(",le=\"");
+        if (b < operators::kExportBucketsSeconds.size()) AppendNumber(operators::kExportBucketsSeconds[b], &extra_);
+        else extra_.append("+Inf");
+        extra_.push_back('"');
+        Line(bucket, i, extra_, static_cast<double>(cumulative));
+      }
+      Line(std::string(name) + "_sum", i, "", static_cast<double>(wait ? totals.wait_ms : totals.handle_ms) / 1000.0);
+      Line(std::string(name) + "_count", i, "", static_cast<double>(cumulative));
+    }
+  }
+  // A gauge per team and window; `get` returns NaN to skip the series.
+  template <typename Get>
+  void Windowed(std::string_view name, std::string_view help, Get get) {
+    Header(name, "gauge", help, out_);
+    for (size_t i = 0; i < s_.teams.size(); ++i) {
+      const auto& windows = s_.teams[i]->windows;
+      for (size_t w = 0; w < windows.size() && w < s_.window_labels.size(); ++w) {
+        const double v = get(windows[w]);
+        if (std::isnan(v)) continue;
+        extra_.assign(",window=\"").append(s_.window_labels[w]).append("\"");
+        Line(name, i, extra_, v);
+      }
+    }
+  }
+  template <typename Get>
+  void Gauge(std::string_view name, std::string_view help, Get get) {
+    Header(name, "gauge", help, out_);
+    for (size_t i = 0; i < s_.teams.size(); ++i) Line(name, i, "", get(i));
+  }
+
+ private:
+  void Line(std::string_view name, size_t team, std::string_view extra, double value) {
+    out_->append(name).append(labels_[team]).append(extra).append("} ");
+    AppendNumber(value, out_);
+    out_->push_back('\n');
+  }
+
+  const MetricsSnapshot& s_;
+  std::string* out_;
+  std::vector<std::string> labels_;
+  std::string extra_;
+};
+
+double RatioOrNaN(const Ratio& r) { return r.value().value_or(std::nan("")); }
+double OrNaN(const std::optional<double>& v) { return v.value_or(std::nan("")); }
+
+void RenderTeams(const MetricsSnapshot& s, std::string* out) {
+  TeamRenderer r(s, out);
+  r.Counter("ccpulse_team_contacts_total", "Contacts queued at the team (arrivals), as of the watermark.", Kind::kInflow);
+  r.Counter("ccpulse_team_answered_total", "Contacts answered by the team.", Kind::kAnswered);
+  r.Counter("ccpulse_team_answered_within_threshold_total",
+            "Contacts answered within the service-level threshold.", Kind::kAnsweredInSl);
+  r.CounterByLabel("ccpulse_team_abandoned_total",
+                   "Contacts abandoned while waiting; short=\"true\" within short_abandon (excluded from ratios).",
+                   "short", {{"false", Kind::kAbandoned}, {"true", Kind::kAbandonedShort}});
+  r.CounterByLabel("ccpulse_team_outcomes_total", "Handled outcomes by the team.", "outcome",
+                   {{"resolved", Kind::kResolved}, {"closed", Kind::kClosed},
+                    {"transferred", Kind::kTransferred}, {"escalated", Kind::kEscalated}});
+  r.Counter("ccpulse_team_reopened_total", "Resolved contacts reopened.", Kind::kReopened);
+  r.Counter("ccpulse_team_repeat_contacts_total", "Repeat contacts charged to the team that finished the first contact.", Kind::kRepeat);
+  r.CounterByLabel("ccpulse_team_fcr_verdicts_total", "First-contact resolution verdicts at the close of each repeat window.",
+                   "verdict", {{"confirmed", Kind::kFcrConfirmed}, {"failed", Kind::kFcrFailed}});
+  r.Counter("ccpulse_team_expired_total", "Open interactions that never ended and expired.", Kind::kExpired);
+  r.Counter("ccpulse_team_gaps_total", "Events whose predecessor never arrived.", Kind::kGap);
+  r.Histogram("ccpulse_team_wait_seconds", "Wait from queued to answered.", true);
+  r.Histogram("ccpulse_team_handle_seconds", "Handle time from answered to the team's outcome.", false);
+
+  r.Windowed("ccpulse_team_escalation_ratio", "Escalated / handled over the window.",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.escalation); });
+  r.Windowed("ccpulse_team_transfer_ratio", "Transferred / handled over the window.",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.transfer); });
+  r.Windowed("ccpulse_team_fcr_provisional_ratio", "Resolved on first touch without a repeat yet / handled.",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.fcr_provisional); });
+  r.Windowed("ccpulse_team_fcr_confirmed_ratio", "Confirmed / (confirmed + failed) over repeat windows closing in the window.",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.fcr_confirmed); });
+  r.Windowed("ccpulse_team_repeat_contact_ratio", "Repeat contacts charged / resolved.",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.repeat_contact); });
+  r.Windowed("ccpulse_team_abandon_ratio", "Abandoned after short_abandon / (answered + abandoned after short_abandon).",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.abandon); });
+  r.Windowed("ccpulse_team_service_level_ratio", "Answered within the threshold / (answered + abandoned after short_abandon).",
+             [](const TeamMetrics& m) { return RatioOrNaN(m.service_level); });
+  r.Windowed("ccpulse_team_asa_seconds", "Average speed of answer over the window.",
+             [](const TeamMetrics& m) { return OrNaN(m.asa_s); });
+  r.Windowed("ccpulse_team_aht_seconds", "Average handle time over the window.",
+             [](const TeamMetrics& m) { return OrNaN(m.aht_s); });
+  r.Windowed("ccpulse_team_wait_p90_seconds", "90th percentile wait over the window (2 % relative error).",
+             [](const TeamMetrics& m) { return OrNaN(m.wait_p90_s); });
+  r.Windowed("ccpulse_team_required_agents", "Erlang C agents for the service-level target at the window's arrival rate and AHT.",
+             [](const TeamMetrics& m) { return m.required_agents ? double(*m.required_agents) : std::nan(""); });
+  r.Windowed("ccpulse_team_arrivals_per_minute", "Contacts queued per minute over the window.",
+             [](const TeamMetrics& m) { return m.inflow_per_min; });
+  r.Windowed("ccpulse_team_outflow_per_minute", "Outcomes and abandons per minute over the window.",
+             [](const TeamMetrics& m) { return m.outflow_per_min; });
+
+  r.Gauge("ccpulse_team_waiting", "Contacts waiting now (latest event of each interaction).",
+          [&](size_t i) { return static_cast<double>(s.live[i].waiting); });
+  r.Gauge("ccpulse_team_in_progress", "Contacts with an agent now.",
+          [&](size_t i) { return static_cast<double>(s.live[i].in_progress); });
+  r.Gauge("ccpulse_team_oldest_wait_seconds", "Age of the oldest waiting contact at the windows' end.",
+          [&](size_t i) { return s.teams[i]->windows.front().oldest_wait_s; });
+  r.Gauge("ccpulse_team_backlog_health", "Backlog health: 0 green, 1 amber, 2 red.",
+          [&](size_t i) { return static_cast<double>(s.teams[i]->windows.front().health); });
+  r.Gauge("ccpulse_team_service_level_target", "Service-level target of the team.",
+          [&](size_t) { return s.sl_target; });
+}
+
+}  // namespace
+
+SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  auto counter = [&](const std::string& name, const std::string& help) {
+    return &BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto gauge = [&](const std::string& name, const std::string& help) {
+    return &BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  consumed_ = counter("ccpulse_records_consumed_total", "Records taken from the input.");
+  decoded_ = counter("ccpulse_records_decoded_total", "Records that decoded into a valid event.");
+  applied_ = counter("ccpulse_events_applied_total", "Events applied to the operators.");
+  late_ = counter("ccpulse_late_events_total", "Events older than the watermark (dead-lettered, not applied).");
+  duplicates_ = counter("ccpulse_duplicate_events_total", "Duplicate event ids and repeated transitions (ignored).");
+  dead_letters_delivered_ = counter("ccpulse_dead_letters_delivered_total", "Dead letters durably written.");
+  dead_letter_failures_ = counter("ccpulse_dead_letter_failures_total",
+                                  "Dead letters that could not be written after retries (their offsets are not committed).");
+  invalid_ = &prometheus::BuildCounter()
+                  .Name("ccpulse_dead_letters_total")
+                  .Help("Records dead-lettered, by reason.")
+                  .Register(*registry_);
+  lag_ = &prometheus::BuildGauge()
+              .Name("ccpulse_consumer_lag_records")
+              .Help("Records in the partition not yet applied (high watermark - next offset).")
+              .Register(*registry_);
+  std::vector<double> bounds(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end());
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("ccpulse_processing_latency_seconds")
+                  .Help("Record timestamp to its effect being visible in the published metrics.")
+                  .Register(*registry_)
+                  .Add({}, bounds);
+  interactions_held_ = gauge("ccpulse_interactions_held", "Interactions in memory (open, or finished within the retention).");
+  teams_ = gauge("ccpulse_teams", "Teams seen.");
+  memory_bytes_ = gauge("ccpulse_state_bytes", "Memory held by operator state.");
+}
+
+void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& engine,
+                         const std::vector<std::pair<std::string, int64_t>>& lag,
+                         uint64_t dead_letters_delivered, uint64_t dead_letters_failed) {
+  auto delta = [](uint64_t now, uint64_t& last) {
+    const double d = static_cast<double>(now - last);
+    last = now;
+    return d;
+  };
+  consumed_->Increment(static_cast<double>(stream.records - last_stream_.records));
+  decoded_->Increment(static_cast<double>(stream.decoded - last_stream_.decoded));
+  late_->Increment(static_cast<double>(stream.late - last_stream_.late));
+  for (int r = 1; r < schemas::kDecodeErrorCount; ++r) {
+    const uint64_t d = stream.invalid[r] - last_stream_.invalid[r];
+    if (d == 0) continue;
+    invalid_->Add({{"reason", std::string(schemas::DecodeErrorName(static_cast<schemas::DecodeError>(r)))}})
+        .Increment(static_cast<double>(d));
+  }
+  if (const uint64_t d = stream.late - last_stream_.late; d > 0) invalid_->Add({{"reason", "late"}}).Increment(static_cast<double>(d));
+  if (const uint64_t d = stream.too_many_events - last_stream_.too_many_events; d > 0) {
+    invalid_->Add({{"reason", "too_many_events"}}).Increment(static_cast<double>(d));
+  }
+  std::vector<double> buckets(stream.latency_buckets.size());
+  bool any = false;
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    buckets[b] = static_cast<double>(stream.latency_buckets[b] - last_stream_.latency_buckets[b]);
+    any |= buckets[b] > 0;
+  }
+  if (any) latency_->ObserveMultiple(buckets, stream.latency_sum_s - last_stream_.latency_sum_s);
+  applied_->Increment(delta(engine.counters().applied, last_applied_));
+  duplicates_->Increment(delta(engine.duplicates(), last_duplicates_));
+  dead_letters_delivered_->Increment(delta(dead_letters_delivered, last_delivered_));
+  dead_letter_failures_->Increment(delta(dead_letters_failed, last_failed_));
+  for (const auto& [partition, records] : lag) lag_->Add({{"partition", partition}}).Set(static_cast<double>(records));
+  interactions_held_->Set(static_cast<double>(engine.interactions().size()));
+  teams_->Set(static_cast<double>(engine.team_count()));
+  const auto memory = engine.MemoryUsage();
+  memory_bytes_->Set(static_cast<double>(memory.teams + memory.interactions + memory.repeat_contacts +
+                                         memory.timeline + memory.histograms));
+  last_stream_ = stream;
+}
+
+void RenderMetrics(const SelfMetrics& self, const MetricsSnapshot* snapshot, int64_t now_ms,
+                   std::string* out) {
+  out->append(prometheus::TextSerializer().Serialize(self.registry()->Collect()));
+  if (snapshot == nullptr) return;
+  auto single = [&](std::string_view name, std::string_view help, int64_t ms) {
+    Header(name, "gauge", help, out);
+    out->append(name).push_back(' ');
+    AppendNumber(static_cast<double>(ms) / 1000.0, out);
+    out->push_back('\n');
+  };
+  single("ccpulse_snapshot_age_seconds", "Wall time since the metrics below were published.",
+         now_ms - snapshot->published_ms);
+  single("ccpulse_windows_end_timestamp_seconds", "Event time up to which the windows are complete.",
+         snapshot->windows_end);
+  single("ccpulse_watermark_timestamp_seconds", "The event-time watermark.", snapshot->watermark);
+  RenderTeams(*snapshot, out);
+}
+
+}  // namespace ccpulse::metrics

@@ -1,0 +1,60 @@
+// Prometheus text exposition (format 0.0.4): engine self-metrics through prometheus-cpp, and
+// the per-team series rendered straight from the latest snapshot (one family per metric, not
+// one prometheus-cpp object per series, so 10,000 teams stay cheap).
+#ifndef CCPULSE_PIPELINE_METRICS_EXPOSITION_H_
+#define CCPULSE_PIPELINE_METRICS_EXPOSITION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "operators/snapshot.h"
+#include "pipeline/stream.h"
+
+namespace ccpulse::metrics {
+
+// Self-metrics of the process (DESIGN §4 last paragraph). Updated by the worker at each tick
+// with deltas of its counters; read by scrapes. Thread-safe (prometheus-cpp metrics are).
+class SelfMetrics {
+ public:
+  SelfMetrics();
+  // Worker thread.
+  void Update(const StreamCounters& stream, const operators::Engine& engine,
+              const std::vector<std::pair<std::string, int64_t>>& lag, uint64_t dead_letters_delivered,
+              uint64_t dead_letters_failed);
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Counter* consumed_;
+  prometheus::Counter* decoded_;
+  prometheus::Counter* applied_;
+  prometheus::Counter* late_;
+  prometheus::Counter* duplicates_;
+  prometheus::Counter* dead_letters_delivered_;
+  prometheus::Counter* dead_letter_failures_;
+  prometheus::Family<prometheus::Counter>* invalid_;
+  prometheus::Family<prometheus::Gauge>* lag_;
+  prometheus::Histogram* latency_;
+  prometheus::Gauge* interactions_held_;
+  prometheus::Gauge* teams_;
+  prometheus::Gauge* memory_bytes_;
+  StreamCounters last_stream_;
+  uint64_t last_applied_ = 0, last_duplicates_ = 0, last_delivered_ = 0, last_failed_ = 0;
+};
+
+// Appends the whole /metrics body: self-metrics, then per-team series of `snapshot` (may be
+// null before the first one), then snapshot age at `now_ms`.
+void RenderMetrics(const SelfMetrics& self, const operators::MetricsSnapshot* snapshot,
+                   int64_t now_ms, std::string* out);
+
+}  // namespace ccpulse::metrics
+
+#endif  // CCPULSE_PIPELINE_METRICS_EXPOSITION_H_

@@ -1,0 +1,82 @@
+// The interfaces between the runtime and where records come from / go to (STYLE: "Source:
+// poll batches, report positions, commit. Sink: write, flush with a deadline."). Kafka
+// implements them in pipeline/kafka/; tests use in-memory fakes.
+#ifndef CCPULSE_PIPELINE_SOURCE_H_
+#define CCPULSE_PIPELINE_SOURCE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ccpulse {
+
+// One input record. Views stay valid until the batch holding it is released.
+struct SourceRecord {
+  std::string_view key;
+  std::string_view value;
+  int32_t partition = 0;      // dense index over (topic, partition), see PartitionName
+  int64_t offset = 0;
+  int64_t timestamp_ms = -1;  // producer/broker timestamp, -1 when unknown
+  const void* handle = nullptr;  // the source's own record (headers, for dead letters)
+};
+
+// What a poll returns: records, or a change of the partitions this consumer owns.
+struct SourceBatch {
+  enum class Kind { kRecords, kAssigned, kRevoked, kEmpty };
+  Kind kind = Kind::kEmpty;
+  std::vector<SourceRecord> records;
+  std::vector<int32_t> partitions;  // for kAssigned / kRevoked
+  void* owner = nullptr;            // source-private; passed back to Release
+  size_t bytes = 0;
+};
+
+// A position to commit: the next offset to read in `partition`.
+struct SourcePosition {
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+};
+
+// A stream of records from one consumer. Poll/Release/Commit are called from one thread (the
+// worker); implementations may run their own fetch thread behind it.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  // Waits up to `timeout_ms` for the next batch.
+  virtual SourceBatch Poll(int timeout_ms) = 0;
+  // Gives a batch's records back (frees them); also tells the source the worker kept up.
+  virtual void Release(SourceBatch& batch) = 0;
+  // Commits positions; only records before them have their effects applied. Asynchronous
+  // unless `sync` (used before giving partitions up).
+  virtual void Commit(const std::vector<SourcePosition>& positions, bool sync) = 0;
+  // Acknowledges a kRevoked batch once its partitions' effects are committed.
+  virtual void AcknowledgeRevoke() = 0;
+  // "topic[partition]" for messages and labels.
+  virtual std::string PartitionName(int32_t partition) const = 0;
+  // Last known high watermark (next offset to be written) per owned partition, for lag.
+  virtual std::vector<std::pair<int32_t, int64_t>> HighWatermarks() = 0;
+};
+
+// Where records that cannot be processed go, with the reason (DESIGN §2).
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  // Queues the record; `reason` is a short label (e.g. "missing_field", "late"), `message`
+  // the full error. Returns false if it could not even be queued (counted by the caller).
+  virtual bool Write(const SourceRecord& record, std::string_view source_name,
+                     std::string_view reason, std::string_view message) = 0;
+  // Serves delivery reports; returns the lowest offset per partition not yet durable, so the
+  // caller never commits past a dead letter that might still be lost.
+  virtual void Poll() = 0;
+  virtual int64_t LowestPendingOffset(int32_t partition) const = 0;
+  // Waits up to `timeout_ms` for everything queued to be delivered.
+  virtual absl::Status Flush(int timeout_ms) = 0;
+  virtual uint64_t delivered() const = 0;
+  virtual uint64_t failed() const = 0;
+};
+
+}  // namespace ccpulse
+
+#endif  // CCPULSE_PIPELINE_SOURCE_H_

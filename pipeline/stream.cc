@@ -1,0 +1,187 @@
+// The worker loop; see stream.h.
+#include "pipeline/stream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "schemas/time_format.h"
+
+namespace ccpulse {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+schemas::JsonEventDecoder::Options DecoderOptions(size_t max_record_bytes) {
+  schemas::JsonEventDecoder::Options o;
+  o.max_record_bytes = max_record_bytes;
+  return o;
+}
+
+}  // namespace
+
+StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLetterSink* dead_letters,
+                                 BoundaryFn on_boundary, TickFn on_tick)
+    : options_(std::move(options)),
+      source_(source),
+      dead_letters_(dead_letters),
+      on_boundary_(std::move(on_boundary)),
+      on_tick_(std::move(on_tick)),
+      engine_(options_.metrics),
+      decoder_(DecoderOptions(options_.max_record_bytes)) {}
+
+absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) Step(50);
+  // Clean shutdown: the batch in hand is done; make dead letters durable, then commit.
+  if (dead_letters_ != nullptr) {
+    if (absl::Status s = dead_letters_->Flush(10000); !s.ok()) {
+      std::fprintf(stderr, "ccpulse: %s\n", std::string(s.message()).c_str());
+    }
+    dead_letters_->Poll();
+  }
+  CommitApplied(/*sync=*/true);
+  Tick(WallMs());
+  return absl::OkStatus();
+}
+
+bool StreamProcessor::Step(int poll_timeout_ms) {
+  SourceBatch batch = source_->Poll(poll_timeout_ms);
+  const int64_t now = WallMs();
+  bool got = false;
+  switch (batch.kind) {
+    case SourceBatch::Kind::kRecords:
+      Process(batch, now);
+      source_->Release(batch);
+      got = true;
+      break;
+    case SourceBatch::Kind::kAssigned:
+      got = true;
+      break;
+    case SourceBatch::Kind::kRevoked:
+      // Everything fetched before the revoke is applied: make it durable and commit it
+      // before the partitions go to another consumer.
+      if (dead_letters_ != nullptr) {
+        (void)dead_letters_->Flush(10000);
+        dead_letters_->Poll();
+      }
+      CommitApplied(/*sync=*/true);
+      for (int32_t p : batch.partitions) {
+        engine_.RemovePartition(p);
+        applied_next_.erase(p);
+        committed_next_.erase(p);
+      }
+      source_->AcknowledgeRevoke();
+      got = true;
+      break;
+    case SourceBatch::Kind::kEmpty:
+      break;
+  }
+  engine_.Advance(now, options_.every_ms, [&](operators::TimeMs at) {
+    if (on_boundary_) on_boundary_(engine_, at);
+  });
+  if (dead_letters_ != nullptr) dead_letters_->Poll();
+  if (now - last_commit_ms_ >= options_.commit_interval_ms) CommitApplied(/*sync=*/false);
+  if (now - last_tick_ms_ >= options_.tick_interval_ms) Tick(now);
+  return got;
+}
+
+void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
+  ++counters_.batches;
+  last_input_ms_ = now_ms;
+  decoder_.SetLatestTime(now_ms + options_.max_future_ms);
+  schemas::Event event;
+  for (const SourceRecord& record : batch.records) {
+    ++counters_.records;
+    const schemas::DecodeStatus status = decoder_.Decode(record.value, &event);
+    if (!status.ok()) {
+      ++counters_.invalid[static_cast<size_t>(status.error)];
+      DeadLetter(record, schemas::DecodeErrorName(status.error), status.message);
+    } else {
+      ++counters_.decoded;
+      event.position = {record.partition, record.offset};
+      switch (engine_.OnEvent(event, now_ms)) {
+        case operators::Engine::Accepted::kLate:
+          ++counters_.late;
+          DeadLetter(record, "late",
+                     fmt::format("event time {} is before the watermark {}",
+                                 schemas::FormatRfc3339(event.time_ms),
+                                 schemas::FormatRfc3339(engine_.watermark())));
+          break;
+        case operators::Engine::Accepted::kTooManyEvents:
+          ++counters_.too_many_events;
+          DeadLetter(record, "too_many_events", "the interaction has more events than ccpulse keeps");
+          break;
+        default:
+          break;
+      }
+    }
+    applied_next_[record.partition] = record.offset + 1;
+    if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);
+  }
+}
+
+void StreamProcessor::DeadLetter(const SourceRecord& record, std::string_view reason,
+                                 std::string_view message) {
+  if (dead_letters_ == nullptr) return;
+  if (dead_letters_->Write(record, source_->PartitionName(record.partition), reason, message)) {
+    ++counters_.dead_letters_queued;
+  } else {
+    ++counters_.dead_letter_write_failures;
+  }
+}
+
+void StreamProcessor::CommitApplied(bool sync) {
+  last_commit_ms_ = WallMs();
+  std::vector<SourcePosition> positions;
+  for (const auto& [partition, next] : applied_next_) {
+    int64_t safe = next;
+    if (dead_letters_ != nullptr) safe = std::min(safe, dead_letters_->LowestPendingOffset(partition));
+    auto it = committed_next_.find(partition);
+    if (it != committed_next_.end() && it->second >= safe) continue;
+    positions.push_back({partition, safe});
+    committed_next_[partition] = safe;
+  }
+  if (positions.empty()) return;
+  ++counters_.commits;
+  source_->Commit(positions, sync);
+}
+
+void StreamProcessor::Tick(int64_t now_ms) {
+  last_tick_ms_ = now_ms;
+  if (now_ms - last_lag_ms_ >= 1000) {
+    last_lag_ms_ = now_ms;
+    high_watermarks_ = source_->HighWatermarks();
+  }
+  int64_t visible_ms = now_ms;
+  if (on_tick_) visible_ms = on_tick_(engine_, *this);
+  for (int64_t ts : pending_latency_ts_) {
+    const int64_t ms = std::max<int64_t>(0, visible_ms - ts);
+    const double seconds = static_cast<double>(ms) / 1000.0;
+    const size_t bucket = static_cast<size_t>(
+        std::lower_bound(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end(), seconds) -
+        kLatencyBucketsSeconds.begin());
+    ++counters_.latency_buckets[bucket];
+    counters_.latency_sum_s += seconds;
+    ++counters_.latency_count;
+    if (options_.keep_latency_samples) latency_samples_.push_back(ms);
+  }
+  pending_latency_ts_.clear();
+}
+
+std::vector<std::pair<std::string, int64_t>> StreamProcessor::Lag() const {
+  std::vector<std::pair<std::string, int64_t>> lag;
+  for (const auto& [partition, high] : high_watermarks_) {
+    auto it = applied_next_.find(partition);
+    const int64_t next = it == applied_next_.end() ? 0 : it->second;
+    lag.emplace_back(source_->PartitionName(partition), std::max<int64_t>(0, high - next));
+  }
+  return lag;
+}
+
+}  // namespace ccpulse

@@ -1,0 +1,109 @@
+// The worker loop of `run` and `demo`: takes record batches from a RecordSource, decodes,
+// applies them to its Engine, dead-letters what cannot be applied, commits only offsets whose
+// effects are applied (and whose dead letters are durable), and calls back at every boundary
+// and every tick (snapshot publication). Knows nothing about Kafka.
+#ifndef CCPULSE_PIPELINE_STREAM_H_
+#define CCPULSE_PIPELINE_STREAM_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "operators/engine.h"
+#include "pipeline/source.h"
+#include "schemas/json_decoder.h"
+
+namespace ccpulse {
+
+// Upper bounds (seconds) of the processing-latency histogram: record timestamp -> its effect
+// is in a published snapshot.
+inline constexpr std::array<double, 14> kLatencyBucketsSeconds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+// Engine self-metrics of one worker; read on the worker thread (and copied into snapshots).
+struct StreamCounters {
+  uint64_t records = 0;
+  uint64_t decoded = 0;
+  std::array<uint64_t, schemas::kDecodeErrorCount> invalid{};
+  uint64_t late = 0;
+  uint64_t too_many_events = 0;
+  uint64_t dead_letters_queued = 0;
+  uint64_t dead_letter_write_failures = 0;
+  uint64_t commits = 0;
+  uint64_t batches = 0;
+  std::array<uint64_t, kLatencyBucketsSeconds.size() + 1> latency_buckets{};
+  double latency_sum_s = 0;
+  uint64_t latency_count = 0;
+};
+
+class StreamProcessor {
+ public:
+  struct Options {
+    operators::MetricOptions metrics;
+    int64_t every_ms = operators::kMinuteMs;  // boundary callback period (event time)
+    int64_t max_future_ms = operators::kDayMs;
+    size_t max_record_bytes = 1 << 20;
+    int64_t commit_interval_ms = 1000;
+    int64_t tick_interval_ms = 5;  // publish at most this often (and at least every 100 ms)
+    // Keep every record's processing latency (ms) for the benchmarks.
+    bool keep_latency_samples = false;
+  };
+  using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
+  // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
+  // wall time (ms) at which what it published became visible.
+  using TickFn = std::function<int64_t(operators::Engine&, const StreamProcessor&)>;
+
+  StreamProcessor(Options options, RecordSource* source, DeadLetterSink* dead_letters,
+                  BoundaryFn on_boundary, TickFn on_tick);
+
+  // Processes until `stop` becomes true: finishes the batch in hand, flushes dead letters and
+  // commits. Returns an error only for conditions that need a restart.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  // Processes one batch (or control message) from the source; false when none came.
+  bool Step(int poll_timeout_ms);
+  // Commits what is applied (asynchronously unless `sync`).
+  void CommitApplied(bool sync);
+
+  const StreamCounters& counters() const { return counters_; }
+  operators::Engine& engine() { return engine_; }
+  const operators::Engine& engine() const { return engine_; }
+  // Consumer lag per partition name (high watermark - next offset to apply).
+  std::vector<std::pair<std::string, int64_t>> Lag() const;
+  const std::vector<int64_t>& latency_samples_ms() const { return latency_samples_; }
+  int64_t last_tick_ms() const { return last_tick_ms_; }
+  int64_t last_input_ms() const { return last_input_ms_; }
+  DeadLetterSink* dead_letters() const { return dead_letters_; }
+
+ private:
+  void Process(SourceBatch& batch, int64_t now_ms);
+  void DeadLetter(const SourceRecord& record, std::string_view reason, std::string_view message);
+  void Tick(int64_t now_ms);
+
+  Options options_;
+  RecordSource* source_;
+  DeadLetterSink* dead_letters_;
+  BoundaryFn on_boundary_;
+  TickFn on_tick_;
+  operators::Engine engine_;
+  schemas::JsonEventDecoder decoder_;
+  StreamCounters counters_;
+  absl::flat_hash_map<int32_t, int64_t> applied_next_;    // partition -> next offset to apply
+  absl::flat_hash_map<int32_t, int64_t> committed_next_;  // what was last committed
+  std::vector<std::pair<int32_t, int64_t>> high_watermarks_;
+  int64_t last_commit_ms_ = 0;
+  int64_t last_tick_ms_ = 0;
+  int64_t last_lag_ms_ = 0;
+  int64_t last_input_ms_ = 0;
+  // Record timestamps applied since the last tick, for the latency histogram.
+  std::vector<int64_t> pending_latency_ts_;
+  std::vector<int64_t> latency_samples_;
+};
+
+}  // namespace ccpulse
+
+#endif  // CCPULSE_PIPELINE_STREAM_H_

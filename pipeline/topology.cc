@@ -1,0 +1,309 @@
+// Wiring of run, demo and simulate-to-Kafka; see topology.h.
+#include "pipeline/topology.h"
+
+#include <csignal>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "absl/time/clock.h"
+#include "operators/snapshot.h"
+#include "pipeline/http/api.h"
+#include "pipeline/kafka/kafka.h"
+#include "pipeline/metrics/exposition.h"
+#include "pipeline/metrics/publisher.h"
+#include "pipeline/report.h"
+#include "schemas/time_format.h"
+
+namespace ccpulse {
+namespace {
+
+std::atomic<bool>* g_stop = nullptr;
+
+void OnSignal(int) {
+  if (g_stop == nullptr) return;
+  if (g_stop->exchange(true)) std::_Exit(130);  // second Ctrl-C: leave now
+}
+
+int64_t WallMs() { return absl::ToUnixMillis(absl::Now()); }
+
+kafka::Properties Merge(const std::map<std::string, std::string>& a,
+                        const std::map<std::string, std::string>& b) {
+  kafka::Properties out(a.begin(), a.end());
+  for (const auto& [k, v] : b) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+void InstallStopSignals(std::atomic<bool>* stop) {
+  g_stop = stop;
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* err,
+                const RunHooks& hooks) {
+  kafka::SourceOptions source_options;
+  source_options.brokers = config.kafka.brokers;
+  source_options.group = config.kafka.group;
+  source_options.topics = config.kafka.topics;
+  source_options.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
+  source_options.max_queued_bytes = config.kafka.max_queued_bytes;
+  auto source = kafka::KafkaSource::Create(source_options);
+  if (!source.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(source.status().message()).c_str());
+    return 2;
+  }
+  kafka::ProducerOptions producer_options;
+  producer_options.brokers = config.kafka.brokers;
+  producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
+  auto dead_letters = kafka::KafkaDeadLetters::Create(producer_options, config.kafka.dead_letter_topic);
+  if (!dead_letters.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(dead_letters.status().message()).c_str());
+    return 2;
+  }
+
+  std::FILE* output = nullptr;
+  if (config.output.path == "-") {
+    output = stdout;
+  } else if (!config.output.path.empty()) {
+    output = std::fopen(config.output.path.c_str(), "a");
+    if (output == nullptr) {
+      std::fprintf(err, "ccpulse: `output.path`: cannot open %s\n", config.output.path.c_str());
+      return 2;
+    }
+  }
+  // Readers (HTTP, scrapes, wallboard) only ever see published snapshots.
+  metrics::Publisher<operators::MetricsSnapshot> snapshots;
+  metrics::SelfMetrics self_metrics;
+  std::atomic<bool> ready{false};
+  http::Server server;
+  http::ApiSources api;
+  api.snapshots = &snapshots;
+  api.self_metrics = &self_metrics;
+  api.ready = &ready;
+  if (config.http.enabled) {
+    http::RegisterApi(server, api);
+    http::ServerOptions http_options;
+    http_options.address = config.http.address;
+    http_options.tls_certificate = config.http.tls_certificate;
+    http_options.basic_auth_user = config.http.basic_auth_user;
+    http_options.basic_auth_password = config.http.basic_auth_password;
+    if (absl::Status s = server.Start(http_options); !s.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+    std::fprintf(err, "ccpulse: serving %s  (wallboard %s/, metrics %s/metrics, API %s/api/v1/teams)\n",
+                 server.url().c_str(), server.url().c_str(), server.url().c_str(), server.url().c_str());
+    if (hooks.on_listening) hooks.on_listening(server.url());
+  }
+  operators::SnapshotBuilder builder;
+  int64_t last_self_update = 0;
+  std::string buffer;
+  StreamProcessor::Options options;
+  options.metrics = config.metrics;
+  options.every_ms = config.output.every_ms;
+  options.keep_latency_samples = hooks.keep_latency_samples;
+  StreamProcessor processor(
+      options, source->get(), dead_letters->get(),
+      [&](operators::Engine& engine, operators::TimeMs) {
+        if (output == nullptr) return;
+        buffer.clear();
+        AppendBoundaryRecords(engine, /*final=*/false, &buffer);
+        std::fwrite(buffer.data(), 1, buffer.size(), output);
+        std::fflush(output);
+      },
+      [&](operators::Engine& engine, const StreamProcessor& self) {
+        snapshots.Publish(builder.Build(engine, WallMs(), self.last_input_ms()));
+        const int64_t visible = WallMs();
+        if (visible - last_self_update >= 1000) {
+          last_self_update = visible;
+          const auto* dlq = self.dead_letters();
+          self_metrics.Update(self.counters(), engine, self.Lag(), dlq ? dlq->delivered() : 0,
+                              dlq ? dlq->failed() : 0);
+        }
+        ready = true;
+        if (hooks.on_tick) hooks.on_tick(engine, self, visible);
+        return visible;
+      });
+  std::fprintf(err, "ccpulse: consuming %s from %s as group %s; dead letters to %s\n",
+               fmt::format("{}", fmt::join(config.kafka.topics, ",")).c_str(), config.kafka.brokers.c_str(),
+               config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
+  absl::Status status = processor.Run(stop);
+  ready = false;
+  (*source)->Close();
+  server.Stop();
+  if (output != nullptr && output != stdout) std::fclose(output);
+  const StreamCounters& c = processor.counters();
+  std::fprintf(err,
+               "ccpulse: stopped after %llu records (%llu applied, %llu invalid, %llu late, %llu dead letters)\n",
+               static_cast<unsigned long long>(c.records),
+               static_cast<unsigned long long>(processor.engine().counters().applied),
+               static_cast<unsigned long long>(c.records - c.decoded),
+               static_cast<unsigned long long>(c.late),
+               static_cast<unsigned long long>(c.dead_letters_queued));
+  if (!status.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int SimulateToKafka(const SimulateOptions& options, const std::string& brokers,
+                    const std::string& topic, int partitions, const std::atomic<bool>& stop,
+                    std::FILE* err) {
+  kafka::ProducerOptions producer_options;
+  producer_options.brokers = brokers;
+  auto producer = kafka::KafkaProducer::Create(producer_options);
+  if (!producer.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(producer.status().message()).c_str());
+    return 2;
+  }
+  if (partitions > 0) {
+    if (absl::Status s = (*producer)->CreateTopic(topic, partitions); !s.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  operators::Simulator simulator(options.simulator);
+  operators::SimEvent event;
+  const auto wall_start = std::chrono::steady_clock::now();
+  int64_t count = 0;
+  while (!stop && simulator.Next(&event)) {
+    if (options.speed > 0) {
+      const double offset_ms = static_cast<double>(event.emit_ms - options.simulator.start_ms) / options.speed;
+      const auto due = wall_start + std::chrono::microseconds(static_cast<int64_t>(offset_ms * 1000));
+      while (!stop && due > std::chrono::steady_clock::now()) {
+        (*producer)->Poll(0);
+        std::this_thread::sleep_until(std::min(due, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+      }
+    }
+    const std::string json = event.ToJson(options.simulator.tenant);
+    const std::string& key = event.customer_id.empty() ? event.interaction_id : event.customer_id;
+    if (absl::Status s = (*producer)->Produce(topic, key, json); !s.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    (*producer)->Poll(0);
+    if (options.limit > 0 && ++count >= options.limit) break;
+  }
+  if (absl::Status s = (*producer)->Flush(30000); !s.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+namespace {
+
+// One line per team, worst health first: what an operations floor looks at.
+void PrintSummary(operators::Engine& engine, const StreamProcessor& processor, std::FILE* out) {
+  struct Row {
+    std::string team;
+    operators::TeamMetrics m;
+    int64_t live_waiting;
+  };
+  std::vector<Row> rows;
+  const size_t hour = engine.options().windows_ms.size() - 1;
+  for (operators::TeamIndex i : engine.TeamsInOrder()) {
+    rows.push_back({engine.team(i).team, engine.WindowMetrics(i, hour), engine.live_waiting(i)});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    if (a.m.health != b.m.health) return a.m.health > b.m.health;
+    return a.m.escalation.value().value_or(0) > b.m.escalation.value().value_or(0);
+  });
+  auto pct = [](const operators::Ratio& r) {
+    return r.value() ? fmt::format("{:5.1f}%", *r.value() * 100) : std::string("    - ");
+  };
+  std::string text = fmt::format(
+      "\n{}  windows end {}  events {}  late {}  dead letters {}\n"
+      "{:<16} {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} {:>8} {:>6}\n",
+      schemas::FormatRfc3339(WallMs() / 1000 * 1000), schemas::FormatRfc3339(engine.windows_end()),
+      engine.counters().applied, processor.counters().late, processor.counters().dead_letters_queued,
+      "team (last 1h)", "calls", "esc", "xfer", "FCR", "SL", "wait", "oldest", "health");
+  for (const Row& r : rows) {
+    text += fmt::format("{:<16} {:>6} {} {} {} {} {:>5} {:>7.0f}s {:>6}\n", r.team.substr(0, 16),
+                        r.m.inflow, pct(r.m.escalation), pct(r.m.transfer), pct(r.m.fcr_provisional),
+                        pct(r.m.service_level), r.live_waiting, r.m.oldest_wait_s,
+                        operators::HealthName(r.m.health));
+  }
+  std::fputs(text.c_str(), out);
+  std::fflush(out);
+}
+
+int64_t DemoStart() {
+  // Today 08:00 UTC, so the demo opens on the morning ramp whatever the wall clock says.
+  const int64_t now = WallMs();
+  return now - now % operators::kDayMs + 8 * operators::kHourMs;
+}
+
+}  // namespace
+
+int RunDemo(const DemoOptions& options, const std::atomic<bool>& stop, std::FILE* out, std::FILE* err) {
+  auto mock = kafka::MockCluster::Create(1);
+  if (!mock.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(mock.status().message()).c_str());
+    return 2;
+  }
+  const std::string topic = "interactions";
+  if (absl::Status s = (*mock)->CreateTopic(topic, 4); !s.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  (void)(*mock)->CreateTopic("ccpulse-dead-letters", 1);
+
+  SimulateOptions simulate;
+  simulate.simulator.seed = options.seed;
+  simulate.simulator.teams = options.teams;
+  simulate.simulator.start_ms = DemoStart();
+  simulate.simulator.duration_ms = 24 * operators::kHourMs;
+  simulate.simulator.drift = operators::SimulatorOptions::Drift::kEscalationDoubles;
+  simulate.simulator.drift_team = options.drift_team;
+  simulate.simulator.drift_after_ms = options.drift_after_ms;
+  simulate.speed = options.speed;
+  const std::string brokers = (*mock)->bootstrap_servers();
+  std::atomic<bool> stop_producer{false};
+  std::thread producer([&] { SimulateToKafka(simulate, brokers, topic, 0, stop_producer, err); });
+
+  Config config;
+  config.kafka.brokers = brokers;
+  config.kafka.topics = {topic};
+  config.kafka.group = "ccpulse-demo";
+  config.http.address = options.http_address;
+  // Ten simulated seconds pass every wall second: lateness and idleness in simulated time.
+  config.metrics.allowed_lateness_ms = 2 * operators::kMinuteMs;
+
+  std::fprintf(err,
+               "ccpulse demo: %d teams, simulated from %s at %.0fx real time; team %d's escalations "
+               "double after %s of simulated time. Ctrl-C stops.\n",
+               options.teams, schemas::FormatRfc3339(simulate.simulator.start_ms).c_str(), options.speed,
+               options.drift_team, operators::DurationLabel(options.drift_after_ms).c_str());
+  const int64_t started = WallMs();
+  int64_t last_summary = 0;
+  RunHooks hooks;
+  std::atomic<bool> stop_all{false};
+  hooks.on_tick = [&](operators::Engine& engine, const StreamProcessor& processor, int64_t now) {
+    if (now - last_summary >= options.summary_every_s * 1000 && engine.team_count() > 0) {
+      last_summary = now;
+      PrintSummary(engine, processor, out);
+    }
+    if (options.duration_ms > 0 && now - started >= options.duration_ms) stop_all = true;
+  };
+  std::thread watcher([&] {
+    while (!stop && !stop_all) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stop_all = true;
+  });
+  const int rc = RunPipeline(config, stop_all, err, hooks);
+  stop_all = true;
+  watcher.join();
+  stop_producer = true;
+  producer.join();
+  return rc;
+}
+
+}  // namespace ccpulse

@@ -1,0 +1,54 @@
+// The one place that wires config -> sources -> operators -> sinks: `ccpulse run` against real
+// brokers, `ccpulse demo` on librdkafka's mock cluster, and `simulate` into a topic.
+#ifndef CCPULSE_PIPELINE_TOPOLOGY_H_
+#define CCPULSE_PIPELINE_TOPOLOGY_H_
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "pipeline/config.h"
+#include "pipeline/simulate.h"
+#include "pipeline/stream.h"
+
+namespace ccpulse {
+
+// Sets `*stop` on SIGINT and SIGTERM (a second signal exits at once).
+void InstallStopSignals(std::atomic<bool>* stop);
+
+struct RunHooks {
+  // Called on the worker thread after each tick (demo: terminal summary).
+  std::function<void(operators::Engine&, const StreamProcessor&, int64_t now_ms)> on_tick;
+  // Receives the bound HTTP address once the server listens.
+  std::function<void(const std::string& url)> on_listening;
+  bool keep_latency_samples = false;
+};
+
+// Runs the pipeline described by `config` until `stop`. Returns the exit code.
+int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* err,
+                const RunHooks& hooks = {});
+
+// Produces simulated events into `topic` (key: customer id, or interaction id without one).
+int SimulateToKafka(const SimulateOptions& options, const std::string& brokers,
+                    const std::string& topic, int partitions, const std::atomic<bool>& stop,
+                    std::FILE* err);
+
+struct DemoOptions {
+  int teams = 12;
+  uint64_t seed = 7;
+  double speed = 10;            // simulated seconds per wall second
+  int drift_team = 2;
+  int64_t drift_after_ms = 20 * operators::kMinuteMs;  // simulated time
+  std::string http_address = "127.0.0.1:9650";
+  int64_t duration_ms = 0;      // wall time to run; 0 = until Ctrl-C
+  int summary_every_s = 5;
+};
+
+// The embedded demo: mock cluster, simulator in (scaled) real time, the production pipeline,
+// HTTP on 127.0.0.1, and a live summary on the terminal.
+int RunDemo(const DemoOptions& options, const std::atomic<bool>& stop, std::FILE* out, std::FILE* err);
+
+}  // namespace ccpulse
+
+#endif  // CCPULSE_PIPELINE_TOPOLOGY_H_
