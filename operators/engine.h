@@ -93,7 +93,9 @@ class Engine {
   // end just after it (so every event is included). Returns that end time.
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
 
-  // Drops a partition from the watermark (rebalance).
+  // Partition ownership (rebalance): an assigned partition holds the watermark back until it
+  // sends or idles out; a removed one no longer counts.
+  void AssignPartition(int partition, int64_t now_ms) { watermark_.Assign(partition, now_ms); }
   void RemovePartition(int partition) { watermark_.Remove(partition); }
 
   // --- Reading (worker thread only). ---

@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("files", replay.files, "Input files ('-' for stdin)")->required();
   AddDuration(replay_cmd, "--every", &replay.every_ms, "Emit metrics at every multiple of this event time");
   replay_cmd->add_flag("-q,--quiet", replay.quiet, "Do not print bad or late lines to stderr");
+  replay_cmd->add_option("--http", replay.http_address, "Serve metrics, API and wallboard at HOST:PORT while replaying");
+  replay_cmd->add_option("--speed", replay.speed, "Pace by event time: N event seconds per wall second (0 = full speed)");
+  replay_cmd->add_flag("--hold", replay.hold, "With --http: keep serving after the input ends, until Ctrl-C");
   AddMetricFlags(replay_cmd, &replay.metrics, &windows, &zones);
 
   ccpulse::ReplayOptions validate;
@@ -204,6 +207,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ccpulse: --every must be a positive multiple of --slice\n");
       return 2;
     }
+    ccpulse::InstallStopSignals(&stop);
+    replay.stop = &stop;
     return ccpulse::RunReplay(replay, stdout, stderr);
   }
   if (validate_cmd->parsed()) return ccpulse::RunValidate(validate, stdout, stderr);

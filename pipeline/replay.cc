@@ -3,7 +3,14 @@
 
 #include <fmt/format.h>
 #include "absl/time/clock.h"
+#include <chrono>
+#include <thread>
+
 #include "operators/engine.h"
+#include "operators/snapshot.h"
+#include "pipeline/http/api.h"
+#include "pipeline/metrics/exposition.h"
+#include "pipeline/metrics/publisher.h"
 #include "pipeline/line_reader.h"
 #include "pipeline/report.h"
 #include "schemas/json_decoder.h"
@@ -68,9 +75,61 @@ void Report(std::FILE* err, const std::string& file, uint64_t line, std::string_
 
 }  // namespace
 
+// The live side of a replay with --http: snapshots, self-metrics and the HTTP server.
+class ReplayServer {
+ public:
+  absl::Status Start(const std::string& address, std::FILE* err) {
+    api_.snapshots = &snapshots_;
+    api_.self_metrics = &self_metrics_;
+    api_.ready = &ready_;
+    api_.stale_after_ms = INT64_MAX / 2;  // a replay is never "stale"
+    http::RegisterApi(server_, api_);
+    http::ServerOptions options;
+    options.address = address;
+    if (absl::Status s = server_.Start(options); !s.ok()) return s;
+    std::fprintf(err, "ccpulse: serving %s  (wallboard %s/, metrics %s/metrics)\n", server_.url().c_str(),
+                 server_.url().c_str(), server_.url().c_str());
+    std::fflush(err);
+    return absl::OkStatus();
+  }
+  // Publishes at most every 5 ms unless `force`.
+  void Publish(operators::Engine& engine, const InputCounts& input, bool force) {
+    const int64_t now = absl::ToUnixMillis(absl::Now());
+    if (!force && now - last_ms_ < 5) return;
+    last_ms_ = now;
+    snapshots_.Publish(builder_.Build(engine, now, now));
+    StreamCounters counters;
+    counters.records = input.records;
+    counters.decoded = input.records - input.invalid_total();
+    counters.invalid = input.invalid;
+    counters.late = engine.counters().late;
+    self_metrics_.Update(counters, engine, {}, 0, 0);
+    ready_ = true;
+  }
+
+ private:
+  metrics::Publisher<operators::MetricsSnapshot> snapshots_;
+  metrics::SelfMetrics self_metrics_;
+  std::atomic<bool> ready_{false};
+  http::ApiSources api_;
+  http::Server server_;
+  operators::SnapshotBuilder builder_{0};
+  int64_t last_ms_ = 0;
+};
+
 int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   operators::Engine engine(options.metrics);
   InputCounts input;
+  std::unique_ptr<ReplayServer> server;
+  if (!options.http_address.empty()) {
+    server = std::make_unique<ReplayServer>();
+    if (absl::Status s = server->Start(options.http_address, err); !s.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  const auto wall_start = std::chrono::steady_clock::now();
+  int64_t first_event_ms = INT64_MIN;
   std::string buffer;
   buffer.reserve(kFlushBytes * 2);
   const auto on_boundary = [&](operators::TimeMs) {
@@ -89,6 +148,17 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
       }
       return;
     }
+    if (options.speed > 0) {
+      if (first_event_ms == INT64_MIN) first_event_ms = event.time_ms;
+      const double offset_ms = static_cast<double>(event.time_ms - first_event_ms) / options.speed;
+      const auto due = wall_start + std::chrono::microseconds(static_cast<int64_t>(offset_ms * 1000));
+      if (due > std::chrono::steady_clock::now()) {
+        Flush(&buffer, out);
+        std::fflush(out);
+        if (server) server->Publish(engine, input, /*force=*/true);
+        std::this_thread::sleep_until(due);
+      }
+    }
     // Replay has one input partition and no wall clock: the watermark follows event time only.
     const auto accepted = engine.OnEvent(event, /*now_ms=*/0);
     if (accepted == operators::Engine::Accepted::kLate && !options.quiet) {
@@ -99,6 +169,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
              "interaction has more events than the engine keeps per interaction");
     }
     engine.Advance(/*now_ms=*/0, options.every_ms, on_boundary);
+    if (server) server->Publish(engine, input, /*force=*/false);
   });
   if (rc != 0) {
     Flush(&buffer, out);
@@ -111,6 +182,12 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   AppendSummary(engine, input, &buffer);
   Flush(&buffer, out);
   std::fflush(out);
+  if (server) {
+    server->Publish(engine, input, /*force=*/true);
+    while (options.hold && options.stop != nullptr && !options.stop->load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   return 0;
 }
 

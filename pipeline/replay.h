@@ -3,6 +3,7 @@
 #ifndef CCPULSE_PIPELINE_REPLAY_H_
 #define CCPULSE_PIPELINE_REPLAY_H_
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@ struct ReplayOptions {
   size_t max_record_bytes = 1 << 20;
   int64_t max_future_ms = operators::kDayMs;  // events later than wall clock + this are invalid
   bool quiet = false;  // no per-line diagnostics on stderr
+  // Serve /metrics, the API and the wallboard while replaying (empty = no HTTP).
+  std::string http_address;
+  double speed = 0;   // 0 = as fast as possible; N = N event-time seconds per wall second
+  bool hold = false;  // keep serving after the input ends, until Ctrl-C
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Runs the replay, writing JSON Lines to `out` and diagnostics to `err`. Returns the process

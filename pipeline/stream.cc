@@ -61,6 +61,7 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       got = true;
       break;
     case SourceBatch::Kind::kAssigned:
+      for (int32_t p : batch.partitions) engine_.AssignPartition(p, now);
       got = true;
       break;
     case SourceBatch::Kind::kRevoked:
@@ -123,6 +124,11 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
     }
     applied_next_[record.partition] = record.offset + 1;
     if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);
+    // The watermark moves with every record, as in replay, so whether a record is late does
+    // not depend on how records were batched.
+    engine_.Advance(now_ms, options_.every_ms, [&](operators::TimeMs at) {
+      if (on_boundary_) on_boundary_(engine_, at);
+    });
   }
 }
 

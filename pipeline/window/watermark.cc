@@ -15,6 +15,15 @@ void WatermarkTracker::Observe(int partition, int64_t time_ms, int64_t now_ms) {
   max_event_time_ = std::max(max_event_time_, time_ms);
 }
 
+void WatermarkTracker::Assign(int partition, int64_t now_ms) {
+  if (partition < 0) partition = 0;
+  if (static_cast<size_t>(partition) >= partitions_.size()) partitions_.resize(partition + 1);
+  Partition& p = partitions_[partition];
+  if (p.present) return;
+  p.present = true;
+  p.last_seen_wall_ms = now_ms;
+}
+
 void WatermarkTracker::Remove(int partition) {
   if (partition >= 0 && static_cast<size_t>(partition) < partitions_.size()) {
     partitions_[partition] = Partition{};
@@ -26,7 +35,12 @@ int64_t WatermarkTracker::Advance(int64_t now_ms) {
   int64_t largest = kNoWatermark;  // over present partitions, idle or not
   bool any_active = false;
   for (const Partition& p : partitions_) {
-    if (!p.present || p.max_time_ms == kNoWatermark) continue;
+    if (!p.present) continue;
+    if (p.max_time_ms == kNoWatermark) {
+      // Assigned but silent so far: it holds the watermark back until it idles out.
+      if (now_ms - p.last_seen_wall_ms < idle_after_ms_) return watermark_;
+      continue;
+    }
     largest = std::max(largest, p.max_time_ms);
     if (now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
     active_min = any_active ? std::min(active_min, p.max_time_ms) : p.max_time_ms;

@@ -24,6 +24,10 @@ class WatermarkTracker {
   // Records an event of `partition` with event time `time_ms`, seen at wall time `now_ms`.
   void Observe(int partition, int64_t time_ms, int64_t now_ms);
 
+  // Registers a partition that was assigned but has sent nothing yet: until it sends or idles
+  // out, it holds the watermark back (its backlog may be older than the others').
+  void Assign(int partition, int64_t now_ms);
+
   // Drops a partition (revoked on rebalance); it no longer holds the watermark back.
   void Remove(int partition);
 

@@ -187,5 +187,18 @@ TEST(WatermarkTrackerTest, NegativeEventTimesBeforeEpoch) {
   EXPECT_NE(t.watermark(), kNone);
 }
 
+TEST(WatermarkTrackerTest, AssignedSilentPartitionHoldsBackUntilIdle) {
+  WatermarkTracker w(/*lateness=*/100, /*idle_after=*/30);
+  w.Assign(1, /*now=*/0);
+  w.Observe(0, 5000, 0);
+  EXPECT_EQ(w.Advance(10), WatermarkTracker::kNoWatermark) << "partition 1 may hold older records";
+  w.Observe(1, 1000, 20);
+  EXPECT_EQ(w.Advance(20), 900);
+  w.Assign(2, 25);
+  EXPECT_EQ(w.Advance(40), 900) << "held by the new partition";
+  EXPECT_EQ(w.Advance(50), 900) << "partition 2 (assigned at 25, silent) still active";
+  EXPECT_EQ(w.Advance(56), 4900) << "1 and 2 idle: follow partition 0";
+}
+
 }  // namespace
 }  // namespace ccpulse::window

@@ -30,7 +30,10 @@ usage() {
 # Downloads the broker jars once into $LIBS. A lock keeps parallel starts from racing, and
 # the jars appear under $LIBS only when the copy is complete.
 fetch_jars() {
-  [[ -f "$LIBS/.complete" ]] && return 0
+  # .complete holds the pom's checksum: changing the pom (e.g. adding a jar) fetches again.
+  local want
+  want=$(sha256sum "$HERE/kafka/pom.xml" | cut -d' ' -f1)
+  [[ -f "$LIBS/.complete" && "$(cat "$LIBS/.complete")" == "$want" ]] && return 0
   command -v mvn >/dev/null 2>&1 ||
     ccp_die "mvn not found on PATH; it fetches the Kafka jars (apt-get install -y maven), or point CCPULSE_KAFKA_LIBS at a dir of Kafka $KAFKA_VERSION jars"
   ccp_require java flock
@@ -38,7 +41,7 @@ fetch_jars() {
   local lock_fd
   exec {lock_fd}>"$LIBS.lock"
   flock -w 900 "$lock_fd" || ccp_die "timed out waiting for another fetch (lock $LIBS.lock)"
-  if [[ ! -f "$LIBS/.complete" ]]; then
+  if [[ ! -f "$LIBS/.complete" || "$(cat "$LIBS/.complete")" != "$want" ]]; then
     local tmp="$LIBS.tmp.$$"
     rm -rf "$tmp"
     ccp_note "fetching Kafka $KAFKA_VERSION jars with Maven into $LIBS"
@@ -50,7 +53,7 @@ fetch_jars() {
     fi
     [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] ||
       ccp_die "mvn succeeded but $tmp/kafka_2.13-$KAFKA_VERSION.jar is missing"
-    touch "$tmp/.complete"
+    echo "$want" >"$tmp/.complete"
     rm -rf "$LIBS" "$tmp.log"
     mv "$tmp" "$LIBS"
   fi
