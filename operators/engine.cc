@@ -32,6 +32,40 @@ Engine::Engine(MetricOptions options)
       interactions_(&options_),
       fcr_(&options_) {
   for (int64_t w : options_.windows_ms) window_slices_.push_back(w / options_.slice_ms);
+  if (options_.drift.enabled) {
+    drift::DriftOptions drift = options_.drift;
+    drift.backlog_floor_s = static_cast<double>(options_.sl_threshold_ms) / 1000.0;
+    drift_ = std::make_unique<drift::DriftMonitor>(drift);
+  }
+}
+
+void Engine::SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile) {
+  key_buffer_.assign(tenant);
+  key_buffer_.push_back('\x1f');
+  key_buffer_.append(team);
+  profiles_[key_buffer_] = profile;
+  auto it = team_index_.find(key_buffer_);
+  if (it != team_index_.end()) ApplyProfile(it->second, profile);
+}
+
+void Engine::ApplyProfile(TeamIndex index, const TeamProfile& profile) {
+  teams_[index]->sl_target = profile.sl_target;
+  if (!drift_) return;
+  for (int m = 0; m < drift::kProportionCount; ++m) {
+    if (profile.baseline_rates[m] >= 0) {
+      drift_->Seed(index, static_cast<drift::Metric>(m), profile.baseline_rates[m], profile.baseline_contacts);
+    }
+  }
+}
+
+std::vector<drift::AlertState> Engine::TakeAlertChanges() {
+  std::vector<drift::AlertState> out;
+  out.swap(alert_changes_);
+  return out;
+}
+
+std::vector<drift::AlertState> Engine::OpenAlerts() const {
+  return drift_ ? drift_->OpenAlerts() : std::vector<drift::AlertState>{};
 }
 
 TeamIndex Engine::InternTeam(std::string_view tenant, std::string_view team) {
@@ -56,6 +90,8 @@ TeamIndex Engine::InternTeam(std::string_view tenant, std::string_view team) {
   const TeamIndex index = static_cast<TeamIndex>(teams_.size());
   teams_.push_back(std::move(state));
   team_index_.emplace(key_buffer_, index);
+  if (drift_) drift_->SetTeamKey(index, tenant, team);
+  if (auto profile = profiles_.find(key_buffer_); profile != profiles_.end()) ApplyProfile(index, profile->second);
   return index;
 }
 
@@ -113,6 +149,7 @@ TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
 
 void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary) {
   const int64_t every_slices = std::max<int64_t>(1, every_ms / options_.slice_ms);
+  const int64_t minute_slices = std::max<int64_t>(1, kMinuteMs / options_.slice_ms);
   if (end_ == INT64_MIN) {
     const int64_t first = std::min(timeline_.FirstSlice(), interactions_.NextEvictionSlice());
     if (first == INT64_MAX) return;
@@ -127,9 +164,11 @@ void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn
       DeliverSlice(end_);
       ++end_;
     } else {
-      const int64_t next_boundary = (end_ / every_slices + 1) * every_slices;
+      int64_t next_boundary = (end_ / every_slices + 1) * every_slices;
+      if (drift_) next_boundary = std::min(next_boundary, (end_ / minute_slices + 1) * minute_slices);
       end_ = std::min({next_data, next_boundary, target_end});
     }
+    if (drift_ && end_ % minute_slices == 0) DriftMinute(slices_.StartOf(end_));
     if (on_boundary && end_ % every_slices == 0) on_boundary(slices_.StartOf(end_));
   }
 }
@@ -177,6 +216,56 @@ void Engine::DeliverSlice(int64_t slice) {
   }
   std::sort(repeat_facts_.begin(), repeat_facts_.end());
   for (const Contribution& c : repeat_facts_) DeliverRepeatFact(c);
+  if (drift_) FeedDrift();
+}
+
+void Engine::FeedDrift() {
+  // CUSUM paths depend on order: sort so every arrival order gives the same alerts.
+  std::sort(drift_observations_.begin(), drift_observations_.end());
+  using drift::Metric;
+  for (const Contribution& c : drift_observations_) {
+    switch (c.kind) {
+      case Kind::kResolved:
+      case Kind::kClosed:
+      case Kind::kTransferred:
+      case Kind::kEscalated:
+        drift_->OnOutcome(c.team, Metric::kEscalation, c.kind == Kind::kEscalated, c.time);
+        drift_->OnOutcome(c.team, Metric::kTransfer, c.kind == Kind::kTransferred, c.time);
+        break;
+      case Kind::kWait:
+        drift_->OnOutcome(c.team, Metric::kAbandon, false, c.time);
+        drift_->OnOutcome(c.team, Metric::kServiceLevelMiss, c.value > options_.sl_threshold_ms, c.time);
+        drift_->OnDuration(c.team, Metric::kWaitTime, c.value, c.time);
+        break;
+      case Kind::kAbandoned:
+        drift_->OnOutcome(c.team, Metric::kAbandon, true, c.time);
+        drift_->OnOutcome(c.team, Metric::kServiceLevelMiss, true, c.time);
+        break;
+      case Kind::kHandle:
+        drift_->OnDuration(c.team, Metric::kHandleTime, c.value, c.time);
+        break;
+      case Kind::kFcrConfirmed:
+      case Kind::kFcrFailed:
+        drift_->OnOutcome(c.team, Metric::kFcrFailure, c.kind == Kind::kFcrFailed, c.time);
+        break;
+      default:
+        break;
+    }
+  }
+  drift_observations_.clear();
+  for (drift::AlertState& a : drift_->TakeChanges()) alert_changes_.push_back(a);
+}
+
+void Engine::DriftMinute(TimeMs minute) {
+  oldest_waits_.clear();
+  for (TeamIndex i = 0; i < teams_.size(); ++i) {
+    const TeamState& team = *teams_[i];
+    if (team.backlog.waiting > 0 && team.backlog.oldest_wait_start) {
+      oldest_waits_.emplace_back(i, static_cast<double>(minute - *team.backlog.oldest_wait_start) / 1000.0);
+    }
+  }
+  drift_->OnMinute(minute, oldest_waits_);
+  for (drift::AlertState& a : drift_->TakeChanges()) alert_changes_.push_back(a);
 }
 
 void Engine::RollToday(TeamState& team, TimeMs time) {
@@ -226,6 +315,7 @@ void Engine::ApplyEffects() {
 void Engine::DeliverCommutative(const Contribution& c, int64_t slice) {
   if (IsWindowed(c.kind)) {
     AddWindowed(c.team, slice, c.kind, c.value);
+    if (drift_) drift_observations_.push_back(c);
     return;
   }
   TeamState& team = *teams_[c.team];
@@ -266,7 +356,7 @@ TeamMetrics Engine::WindowMetrics(TeamIndex i, size_t w) {
   TeamState& team = *teams_[i];
   team.windows.AdvanceTo(end_);
   return ComputeMetrics(team.windows.agg(), w, options_.windows_ms[w], team.backlog, windows_end(),
-                        options_);
+                        options_, team.sl_target);
 }
 
 TeamMetrics Engine::TodayMetrics(TeamIndex i) {
@@ -279,7 +369,7 @@ TeamMetrics Engine::TodayMetrics(TeamIndex i) {
     team.windows.agg().ClearSlot(today_slot());
     team.today_day = day;
   }
-  return ComputeMetrics(team.windows.agg(), today_slot(), elapsed, team.backlog, at, options_);
+  return ComputeMetrics(team.windows.agg(), today_slot(), elapsed, team.backlog, at, options_, team.sl_target);
 }
 
 bool Engine::HasActivity(TeamIndex i) {

@@ -54,6 +54,7 @@ struct TeamState {
   window::SlidingWindows<TeamWindows> windows;
   int64_t today_day = INT64_MIN;
   uint32_t tenant_index = 0;
+  double sl_target = 0;  // from the roster; 0 = the default
   BacklogState backlog;  // at the watermark; oldest_wait_start derived from waiting_since
   TeamTotals totals;
   std::vector<std::pair<TimeMs, uint64_t>> waiting_since;  // sorted (queued time, interaction)
@@ -92,6 +93,22 @@ class Engine {
   // End of a finite input: the watermark moves to the largest event time seen and the windows
   // end just after it (so every event is included). Returns that end time.
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
+
+  // What the roster says about a team; applied when the team is first seen (or at once).
+  struct TeamProfile {
+    double sl_target = 0;  // 0: options().sl_target
+    // Prior baseline rate per proportion metric (drift::Metric order; < 0: none), weighing
+    // `baseline_contacts` contacts, so detectors arm from the first contact.
+    std::array<double, drift::kProportionCount> baseline_rates{-1, -1, -1, -1, -1};
+    double baseline_contacts = 500;
+  };
+  void SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile);
+
+  // Drift alerts that fired, escalated or resolved since the last call, in event-time order.
+  std::vector<drift::AlertState> TakeAlertChanges();
+  // Alerts firing now.
+  std::vector<drift::AlertState> OpenAlerts() const;
+  const drift::DriftMonitor* drift() const { return drift_.get(); }
 
   // Partition ownership (rebalance): an assigned partition holds the watermark back until it
   // sends or idles out; a removed one no longer counts.
@@ -152,6 +169,10 @@ class Engine {
   // Moves team's "today" slot to the local day of `time`, clearing it on a new day.
   void RollToday(TeamState& team, TimeMs time);
   window::LocalDays& DaysOf(const TeamState& team) { return tenant_days_[team.tenant_index]; }
+  void ApplyProfile(TeamIndex index, const TeamProfile& profile);
+  // Feeds the slice's drift observations in a deterministic order; then minute ticks.
+  void FeedDrift();
+  void DriftMinute(TimeMs minute);
 
   const MetricOptions options_;
   window::SliceAssigner slices_;
@@ -173,6 +194,12 @@ class Engine {
   std::vector<Contribution> slice_records_;
   std::vector<Contribution> repeat_facts_;
   std::vector<Contribution> effects_;
+  std::unique_ptr<drift::DriftMonitor> drift_;
+  std::vector<Contribution> drift_observations_;
+  std::vector<drift::AlertState> alert_changes_;
+  std::vector<std::pair<TeamIndex, double>> oldest_waits_;
+  absl::flat_hash_map<std::string, TeamProfile> profiles_;  // "tenant\x1fteam"
+
   absl::flat_hash_map<Contribution, int, ContributionHash> retractions_;
   std::string key_buffer_;
 };

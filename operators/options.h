@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "operators/drift/drift.h"
 #include "schemas/event.h"
 #include "schemas/ids.h"
 
@@ -46,6 +47,9 @@ struct MetricOptions {
 
   // Tenant -> IANA time zone for the "today" window; tenants not listed use UTC.
   absl::flat_hash_map<std::string, std::string> tenant_time_zones;
+
+  // Drift detection (DESIGN §5).
+  drift::DriftOptions drift;
 
   // Checks ranges and relations; the message names the option.
   absl::Status Validate() const;

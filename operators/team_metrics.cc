@@ -62,7 +62,9 @@ Health BacklogHealth(double oldest_wait_s, bool growing, const MetricOptions& op
 }
 
 TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t window_ms,
-                           const BacklogState& backlog, TimeMs at, const MetricOptions& options) {
+                           const BacklogState& backlog, TimeMs at, const MetricOptions& options,
+                           double sl_target) {
+  if (sl_target <= 0) sl_target = options.sl_target;
   TeamMetrics m;
   auto count = [&](Kind kind) { return windows.count(slot, kind); };
   const int s = static_cast<int>(slot);
@@ -87,7 +89,7 @@ TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t wind
   m.repeat_contact = {count(Kind::kRepeat), m.resolved};
   m.abandon = {m.abandoned, m.answered + m.abandoned};
   m.service_level = {count(Kind::kAnsweredInSl), m.answered + m.abandoned};
-  m.sl_target = options.sl_target;
+  m.sl_target = sl_target;
 
   const auto& pool = windows.pool();
   if (const uint64_t n = windows.wait().total(s); n > 0) {
@@ -129,7 +131,7 @@ TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t wind
     const double arrivals_per_s = static_cast<double>(m.inflow) / (static_cast<double>(window_ms) / 1000.0);
     m.required_agents = RequiredAgents(arrivals_per_s, *m.aht_s,
                                        static_cast<double>(options.sl_threshold_ms) / 1000.0,
-                                       options.sl_target);
+                                       sl_target);
   }
   return m;
 }

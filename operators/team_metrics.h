@@ -92,9 +92,11 @@ struct TeamMetrics {
   std::optional<int> required_agents;
 };
 
-// Computes the metrics of `slot` of `windows`, a window of `window_ms`, with the backlog as of `at`.
+// Computes the metrics of `slot` of `windows`, a window of `window_ms`, with the backlog as of
+// `at`. `sl_target` is the team's service-level target (0: options.sl_target).
 TeamMetrics ComputeMetrics(const TeamWindows& windows, size_t slot, int64_t window_ms,
-                           const BacklogState& backlog, TimeMs at, const MetricOptions& options);
+                           const BacklogState& backlog, TimeMs at, const MetricOptions& options,
+                           double sl_target = 0);
 
 // The backlog health rule: red when the oldest wait is over twice the service-level threshold,
 // or over it while the backlog grows; amber when over the threshold or growing; else green.

@@ -4,10 +4,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "absl/time/time.h"
 
 namespace ccpulse {
 namespace {
@@ -187,6 +191,113 @@ void ReadHttp(Reader& r, const YAML::Node& node, HttpConfig* h) {
         });
 }
 
+void ReadDrift(Reader& r, const YAML::Node& node, operators::drift::DriftOptions* d) {
+  r.Map(node, "drift",
+        {"enabled", "odds_ratio", "warning_arl", "critical_arl", "min_baseline", "shrinkage", "half_life",
+         "resolve_after", "duration_k", "duration_h_warning", "duration_h_critical", "min_hourly_contacts",
+         "backlog_hold", "time_zone"},
+        [&](const std::string& key, const YAML::Node& v, const std::string& path) {
+          if (key == "enabled") d->enabled = r.Bool(v, path);
+          else if (key == "odds_ratio") d->odds_ratio = r.Number(v, path);
+          else if (key == "warning_arl") d->warning_arl = r.Number(v, path);
+          else if (key == "critical_arl") d->critical_arl = r.Number(v, path);
+          else if (key == "min_baseline") d->min_baseline = r.Number(v, path);
+          else if (key == "shrinkage") d->shrinkage = r.Number(v, path);
+          else if (key == "half_life") d->half_life_ms = r.Duration(v, path);
+          else if (key == "resolve_after") d->resolve_after_ms = r.Duration(v, path);
+          else if (key == "duration_k") d->duration_k = r.Number(v, path);
+          else if (key == "duration_h_warning") d->duration_h_warning = r.Number(v, path);
+          else if (key == "duration_h_critical") d->duration_h_critical = r.Number(v, path);
+          else if (key == "min_hourly_contacts") d->min_hourly_contacts = static_cast<int>(r.Number(v, path));
+          else if (key == "backlog_hold") d->backlog_hold_ms = r.Duration(v, path);
+          else if (key == "time_zone") {
+            const std::string zone = r.String(v, path);
+            if (!absl::LoadTimeZone(zone, &d->zone)) r.Fail(v, path, fmt::format("unknown time zone \"{}\"", zone));
+          }
+          if (!r.ok()) return;
+          if ((key == "odds_ratio" && d->odds_ratio <= 1) || (key == "warning_arl" && d->warning_arl < 10) ||
+              (key == "critical_arl" && d->critical_arl < 10) || (key == "half_life" && d->half_life_ms <= 0)) {
+            r.Fail(v, path, key == "odds_ratio" ? "must be above 1" : key == "half_life" ? "must be positive"
+                                                                                        : "must be at least 10");
+          }
+        });
+  if (r.ok() && d->critical_arl <= d->warning_arl) {
+    r.Fail(node, "drift.critical_arl", "must be larger than drift.warning_arl");
+  }
+}
+
+void ReadAlerting(Reader& r, const YAML::Node& node, AlertingConfig* a) {
+  r.Map(node, "alerting",
+        {"alertmanager_url", "pagerduty_url", "pagerduty_routing_key", "kafka_topic", "log", "runbook_url",
+         "labels", "resend", "resolved_resend", "ends_after", "timeout", "queue_limit"},
+        [&](const std::string& key, const YAML::Node& v, const std::string& path) {
+          if (key == "alertmanager_url") a->alertmanager_url = r.String(v, path);
+          else if (key == "pagerduty_url") a->pagerduty_url = r.String(v, path);
+          else if (key == "pagerduty_routing_key") a->pagerduty_routing_key = r.String(v, path);
+          else if (key == "kafka_topic") a->kafka_topic = r.String(v, path);
+          else if (key == "log") a->log = r.Bool(v, path);
+          else if (key == "runbook_url") a->runbook_url = r.String(v, path);
+          else if (key == "labels") a->labels = r.Properties(v, path);
+          else if (key == "resend") a->resend_ms = r.Duration(v, path);
+          else if (key == "resolved_resend") a->resolved_resend_ms = r.Duration(v, path);
+          else if (key == "ends_after") a->ends_after_ms = r.Duration(v, path);
+          else if (key == "timeout") a->timeout_ms = r.Duration(v, path);
+          else if (key == "queue_limit") a->queue_limit = static_cast<size_t>(r.Number(v, path));
+          if (!r.ok()) return;
+          if (key == "alertmanager_url" || key == "pagerduty_url") {
+            const std::string& url = key == "alertmanager_url" ? a->alertmanager_url : a->pagerduty_url;
+            if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://")) {
+              r.Fail(v, path, "expected an http:// or https:// URL");
+            }
+          }
+        });
+}
+
+void ReadTeams(Reader& r, const YAML::Node& node, std::vector<RosterEntry>* teams) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) return r.Fail(node, "teams", "expected a list of teams");
+  for (size_t i = 0; i < node.size(); ++i) {
+    RosterEntry e;
+    const std::string base = fmt::format("teams[{}]", i);
+    r.Map(node[i], base,
+          {"tenant", "team", "name", "manager", "site", "time_zone", "sl_target", "labels", "baseline"},
+          [&](const std::string& key, const YAML::Node& v, const std::string& path) {
+            if (key == "tenant") e.tenant = r.String(v, path);
+            else if (key == "team") e.team = r.String(v, path);
+            else if (key == "name") e.name = r.String(v, path);
+            else if (key == "manager") e.manager = r.String(v, path);
+            else if (key == "site") e.site = r.String(v, path);
+            else if (key == "time_zone") {
+              e.time_zone = r.String(v, path);
+              absl::TimeZone zone;
+              if (r.ok() && !absl::LoadTimeZone(e.time_zone, &zone)) {
+                r.Fail(v, path, fmt::format("unknown time zone \"{}\"", e.time_zone));
+              }
+            } else if (key == "sl_target") {
+              e.sl_target = r.Number(v, path);
+              if (r.ok() && !(e.sl_target > 0 && e.sl_target < 1)) r.Fail(v, path, "must be in (0, 1)");
+            } else if (key == "labels") {
+              e.labels = r.Properties(v, path);
+            } else if (key == "baseline") {
+              r.Map(v, path, {"escalation_ratio", "transfer_ratio", "abandon_ratio", "fcr_failure_ratio",
+                              "service_level_miss_ratio"},
+                    [&](const std::string& metric, const YAML::Node& rate, const std::string& p) {
+                      e.baseline[metric] = r.Number(rate, p);
+                      if (r.ok() && !(e.baseline[metric] > 0 && e.baseline[metric] < 1)) r.Fail(rate, p, "must be in (0, 1)");
+                    });
+            }
+          });
+    if (!r.ok()) return;
+    if (e.team.empty()) return r.Fail(node[i], base + ".team", "required");
+    for (const RosterEntry& other : *teams) {
+      if (other.tenant == e.tenant && other.team == e.team) {
+        return r.Fail(node[i], base + ".team", fmt::format("{}/{} is listed twice", e.tenant, e.team));
+      }
+    }
+    teams->push_back(std::move(e));
+  }
+}
+
 void ReadOutput(Reader& r, const YAML::Node& node, OutputConfig* o) {
   r.Map(node, "output", {"path", "every"}, [&](const std::string& key, const YAML::Node& v, const std::string& path) {
     if (key == "path") o->path = r.String(v, path);
@@ -208,23 +319,20 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
   Reader r(name);
   if (!root.IsMap()) return absl::InvalidArgumentError(fmt::format("{}: expected a YAML mapping at the top", name));
   try {
-    r.Map(root, "", {"kafka", "metrics", "http", "output"},
+    r.Map(root, "", {"kafka", "metrics", "drift", "http", "output", "alerting", "teams"},
           [&](const std::string& key, const YAML::Node& v, const std::string&) {
             if (key == "kafka") ReadKafka(r, v, &config.kafka);
             else if (key == "metrics") ReadMetrics(r, v, &config.metrics);
+            else if (key == "drift") ReadDrift(r, v, &config.metrics.drift);
             else if (key == "http") ReadHttp(r, v, &config.http);
             else if (key == "output") ReadOutput(r, v, &config.output);
+            else if (key == "alerting") ReadAlerting(r, v, &config.alerting);
+            else if (key == "teams") ReadTeams(r, v, &config.teams);
           });
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", name, e.mark.line + 1, e.msg));
   }
   if (!r.ok()) return absl::InvalidArgumentError(r.error());
-  if (config.kafka.brokers.empty()) {
-    return absl::InvalidArgumentError(fmt::format("{}: `kafka.brokers`: required (host:port,...)", name));
-  }
-  if (config.kafka.topics.empty()) {
-    return absl::InvalidArgumentError(fmt::format("{}: `kafka.topics`: at least one input topic", name));
-  }
   if (absl::Status s = config.metrics.Validate(); !s.ok()) {
     // Validate names the option; point at the metrics block.
     const int line = root["metrics"].IsDefined() ? root["metrics"].Mark().line + 1 : 0;
@@ -236,6 +344,31 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
     return absl::InvalidArgumentError(fmt::format("{}: `output.every`: must be a multiple of metrics.slice", name));
   }
   return config;
+}
+
+absl::Status CheckForRun(const Config& config) {
+  if (config.kafka.brokers.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: `kafka.brokers`: required (host:port,...)", config.path));
+  }
+  if (config.kafka.topics.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: `kafka.topics`: at least one input topic", config.path));
+  }
+  const size_t colon = config.http.address.rfind(':');
+  if (config.http.enabled && (colon == std::string::npos || colon + 1 == config.http.address.size())) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: `http.address`: expected host:port, got \"{}\"", config.path, config.http.address));
+  }
+  if (!config.http.tls_certificate.empty()) {
+    std::ifstream pem(config.http.tls_certificate);
+    if (!pem) {
+      return absl::InvalidArgumentError(fmt::format("{}: `http.tls_certificate`: cannot read {}", config.path,
+                                                    config.http.tls_certificate));
+    }
+  }
+  if (!config.http.basic_auth_user.empty() && config.http.basic_auth_password.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: `http.basic_auth.password`: required with a user", config.path));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {

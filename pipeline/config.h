@@ -37,18 +37,51 @@ struct OutputConfig {
   int64_t every_ms = operators::kMinuteMs;
 };
 
+// One team of the roster: who to page and how to show it.
+struct RosterEntry {
+  std::string tenant = "default";
+  std::string team;
+  std::string name;     // display name
+  std::string manager;  // the `manager` label alerts are routed by
+  std::string site;
+  std::string time_zone;
+  double sl_target = 0;  // 0: metrics.sl_target
+  std::map<std::string, std::string> labels;  // extra routing labels
+  std::map<std::string, double> baseline;     // seed rates by drift metric name
+};
+
+struct AlertingConfig {
+  std::string alertmanager_url;  // e.g. http://alertmanager:9093 (POST /api/v2/alerts)
+  std::string pagerduty_url = "https://events.pagerduty.com/v2/enqueue";
+  std::string pagerduty_routing_key;  // empty: PagerDuty off
+  std::string kafka_topic;            // alerts topic (run and demo); empty: off
+  bool log = true;                    // one JSON line per change on stderr
+  std::string runbook_url = "https://github.com/ccpulse/ccpulse/blob/main/README.md#alerts";
+  std::map<std::string, std::string> labels;  // added to every alert
+  int64_t resend_ms = operators::kMinuteMs;
+  int64_t resolved_resend_ms = 5 * operators::kMinuteMs;
+  int64_t ends_after_ms = 4 * operators::kMinuteMs;
+  int64_t timeout_ms = 5 * operators::kSecondMs;
+  size_t queue_limit = 10000;
+};
+
 struct Config {
   std::string path;  // where it was loaded from
   KafkaConfig kafka;
   operators::MetricOptions metrics;
   HttpConfig http;
   OutputConfig output;
+  AlertingConfig alerting;
+  std::vector<RosterEntry> teams;
 };
 
-// Parses and validates a config file.
+// Parses and validates a config file. `run` additionally needs kafka.brokers and kafka.topics
+// (CheckForRun); replay uses the same file for metrics, drift, roster and alerting.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 // Same, from text (`name` is used in messages).
 absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& name);
+// What `run` needs beyond a valid file: brokers, topics, a valid HTTP address.
+absl::Status CheckForRun(const Config& config);
 
 }  // namespace ccpulse
 

@@ -91,6 +91,13 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--http", replay.http_address, "Serve metrics, API and wallboard at HOST:PORT while replaying");
   replay_cmd->add_option("--speed", replay.speed, "Pace by event time: N event seconds per wall second (0 = full speed)");
   replay_cmd->add_flag("--hold", replay.hold, "With --http: keep serving after the input ends, until Ctrl-C");
+  std::string replay_config;
+  replay_cmd->add_option("-c,--config", replay_config,
+                         "Take metric, drift, roster and alerting settings from a ccpulse YAML file");
+  replay_cmd->add_flag("--send-alerts", replay.send_alerts,
+                       "Deliver alerts to the configured sinks (off: a backtest pages nobody)");
+  bool no_detectors = false;
+  replay_cmd->add_flag("--no-detectors", no_detectors, "Do not print the drift detectors at the end");
   AddMetricFlags(replay_cmd, &replay.metrics, &windows, &zones);
 
   ccpulse::ReplayOptions validate;
@@ -156,6 +163,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (check_config) {
+      if (absl::Status s = ccpulse::CheckRunConfig(*config); !s.ok()) {
+        std::fprintf(stderr, "ccpulse: %s\n", std::string(s.message()).c_str());
+        return 2;
+      }
       std::fprintf(stderr, "ccpulse: %s is valid\n", config_path.c_str());
       return 0;
     }
@@ -202,7 +213,25 @@ int main(int argc, char** argv) {
   }
 
   if (replay_cmd->parsed()) {
-    if (!FinishMetricOptions(windows, zones, &replay.metrics)) return 2;
+    replay.detectors = !no_detectors;
+    if (!replay_config.empty()) {
+      for (const char* flag : {"--windows", "--slice", "--lateness", "--retention", "--sl-threshold", "--sl-target",
+                               "--short-abandon", "--repeat-window", "--forward-gap", "--same-reason", "--tz"}) {
+        if (replay_cmd->count(flag) > 0) {
+          std::fprintf(stderr, "ccpulse: %s and --config: set it in the file's metrics section instead\n", flag);
+          return 2;
+        }
+      }
+      auto config = ccpulse::LoadConfig(replay_config);
+      if (!config.ok()) {
+        std::fprintf(stderr, "ccpulse: %s\n", std::string(config.status().message()).c_str());
+        return 2;
+      }
+      replay.config = *config;
+      replay.metrics = config->metrics;
+    } else if (!FinishMetricOptions(windows, zones, &replay.metrics)) {
+      return 2;
+    }
     if (replay.every_ms <= 0 || replay.every_ms % replay.metrics.slice_ms != 0) {
       std::fprintf(stderr, "ccpulse: --every must be a positive multiple of --slice\n");
       return 2;

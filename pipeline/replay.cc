@@ -8,6 +8,7 @@
 
 #include "operators/engine.h"
 #include "operators/snapshot.h"
+#include "pipeline/alert_flow.h"
 #include "pipeline/http/api.h"
 #include "pipeline/metrics/exposition.h"
 #include "pipeline/metrics/publisher.h"
@@ -78,10 +79,12 @@ void Report(std::FILE* err, const std::string& file, uint64_t line, std::string_
 // The live side of a replay with --http: snapshots, self-metrics and the HTTP server.
 class ReplayServer {
  public:
-  absl::Status Start(const std::string& address, std::FILE* err) {
+  absl::Status Start(const std::string& address, const AlertFlow& alerts, std::FILE* err) {
     api_.snapshots = &snapshots_;
     api_.self_metrics = &self_metrics_;
     api_.ready = &ready_;
+    api_.directory = alerts.Directory();
+    api_.alerts = alerts.Alerts();
     api_.stale_after_ms = INT64_MAX / 2;  // a replay is never "stale"
     http::RegisterApi(server_, api_);
     http::ServerOptions options;
@@ -120,10 +123,19 @@ class ReplayServer {
 int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   operators::Engine engine(options.metrics);
   InputCounts input;
+  // Alerts go into the output; to the sinks only when asked; to the API with --http.
+  Config alert_config = options.config;
+  if (!options.send_alerts) {
+    alert_config.alerting.alertmanager_url.clear();
+    alert_config.alerting.pagerduty_routing_key.clear();
+    alert_config.alerting.log = false;
+  }
+  AlertFlow alerts(alert_config, /*dispatch=*/options.send_alerts || !options.http_address.empty());
+  alerts.ApplyRoster(engine);
   std::unique_ptr<ReplayServer> server;
   if (!options.http_address.empty()) {
     server = std::make_unique<ReplayServer>();
-    if (absl::Status s = server->Start(options.http_address, err); !s.ok()) {
+    if (absl::Status s = server->Start(options.http_address, alerts, err); !s.ok()) {
       std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
       return 2;
     }
@@ -169,6 +181,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
              "interaction has more events than the engine keeps per interaction");
     }
     engine.Advance(/*now_ms=*/0, options.every_ms, on_boundary);
+    alerts.Take(engine, &buffer);
     if (server) server->Publish(engine, input, /*force=*/false);
   });
   if (rc != 0) {
@@ -176,9 +189,11 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
     return rc;
   }
   engine.Finish(options.every_ms, on_boundary);
+  alerts.Take(engine, &buffer);
   if (engine.max_event_time() != window::WatermarkTracker::kNoWatermark) {
     AppendBoundaryRecords(engine, /*final=*/true, &buffer);
   }
+  if (options.detectors) AppendDetectors(engine, &buffer);
   AppendSummary(engine, input, &buffer);
   Flush(&buffer, out);
   std::fflush(out);
@@ -187,6 +202,11 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
     while (options.hold && options.stop != nullptr && !options.stop->load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+  }
+  if (alerts.dispatcher() != nullptr) {
+    // Let the dispatcher deliver what the replay raised (bounded by its HTTP timeout).
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    alerts.dispatcher()->Stop();
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "operators/options.h"
+#include "pipeline/config.h"
 
 namespace ccpulse {
 
@@ -24,6 +25,12 @@ struct ReplayOptions {
   double speed = 0;   // 0 = as fast as possible; N = N event-time seconds per wall second
   bool hold = false;  // keep serving after the input ends, until Ctrl-C
   const std::atomic<bool>* stop = nullptr;
+  // Roster, drift and alerting settings (metrics come from `metrics` above, which the caller
+  // fills from the same file).
+  Config config;
+  // Deliver alerts to the configured sinks (off by default: a backtest must not page anyone).
+  bool send_alerts = false;
+  bool detectors = true;  // print {"detectors": ...} lines at the end
 };
 
 // Runs the replay, writing JSON Lines to `out` and diagnostics to `err`. Returns the process

@@ -1,6 +1,7 @@
 // simulate; see simulate.h.
 #include "pipeline/simulate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -11,11 +12,17 @@ int RunSimulate(const SimulateOptions& options, std::FILE* out, std::FILE* err) 
   operators::Simulator simulator(options.simulator);
   operators::SimEvent event;
   std::string buffer;
-  const auto wall_start = std::chrono::steady_clock::now();
+  auto wall_start = std::chrono::steady_clock::now();
+  bool pacing = false;
   int64_t count = 0;
   while (simulator.Next(&event)) {
-    if (options.speed > 0) {
-      const double offset_ms = static_cast<double>(event.emit_ms - options.simulator.start_ms) / options.speed;
+    if (options.speed > 0 && event.emit_ms >= options.paced_from_ms) {
+      if (!pacing) {
+        pacing = true;
+        wall_start = std::chrono::steady_clock::now();
+      }
+      const int64_t origin = std::max(options.simulator.start_ms, options.paced_from_ms);
+      const double offset_ms = static_cast<double>(event.emit_ms - origin) / options.speed;
       const auto due = wall_start + std::chrono::microseconds(static_cast<int64_t>(offset_ms * 1000));
       if (due > std::chrono::steady_clock::now()) {
         std::fwrite(buffer.data(), 1, buffer.size(), out);

@@ -13,6 +13,8 @@ struct SimulateOptions {
   operators::SimulatorOptions simulator;
   double speed = 0;  // 0 = as fast as possible; 1 = real time; 60 = a minute per second
   int64_t limit = 0;  // stop after this many events (0 = the whole period)
+  // Events before this event time are produced at full speed (history), pacing starts here.
+  int64_t paced_from_ms = INT64_MIN;
 };
 
 // Writes events to `out`; returns the exit code.

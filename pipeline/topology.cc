@@ -9,6 +9,7 @@
 
 #include "absl/time/clock.h"
 #include "operators/snapshot.h"
+#include "pipeline/alert_flow.h"
 #include "pipeline/http/api.h"
 #include "pipeline/kafka/kafka.h"
 #include "pipeline/metrics/exposition.h"
@@ -46,8 +47,31 @@ void InstallStopSignals(std::atomic<bool>* stop) {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+absl::Status CheckRunConfig(const Config& config) {
+  if (absl::Status s = CheckForRun(config); !s.ok()) return s;
+  kafka::SourceOptions source;
+  source.brokers = config.kafka.brokers;
+  source.group = config.kafka.group;
+  source.topics = config.kafka.topics;
+  source.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
+  if (absl::Status s = kafka::CheckSourceOptions(source); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: kafka consumer: {}", config.path, std::string(s.message())));
+  }
+  kafka::ProducerOptions producer;
+  producer.brokers = config.kafka.brokers;
+  producer.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
+  if (absl::Status s = kafka::CheckProducerOptions(producer); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: kafka producer: {}", config.path, std::string(s.message())));
+  }
+  return absl::OkStatus();
+}
+
 int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* err,
                 const RunHooks& hooks) {
+  if (absl::Status s = CheckRunConfig(config); !s.ok()) {
+    std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   kafka::SourceOptions source_options;
   source_options.brokers = config.kafka.brokers;
   source_options.group = config.kafka.group;
@@ -62,6 +86,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   kafka::ProducerOptions producer_options;
   producer_options.brokers = config.kafka.brokers;
   producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
+  absl::Mutex alert_producer_mu;
   auto dead_letters = kafka::KafkaDeadLetters::Create(producer_options, config.kafka.dead_letter_topic);
   if (!dead_letters.ok()) {
     std::fprintf(err, "ccpulse: %s\n", std::string(dead_letters.status().message()).c_str());
@@ -78,6 +103,27 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       return 2;
     }
   }
+  // Alerts: the roster's labels, the dispatcher and its sinks (the Kafka alerts topic shares the
+  // dead-letter producer's settings).
+  std::unique_ptr<kafka::KafkaProducer> alert_producer;
+  if (!config.alerting.kafka_topic.empty()) {
+    auto producer = kafka::KafkaProducer::Create(producer_options);
+    if (!producer.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(producer.status().message()).c_str());
+      return 2;
+    }
+    alert_producer = std::move(*producer);
+  }
+  AlertFlow alerts(config, /*dispatch=*/true,
+                   alert_producer ? alerting::AlertDispatcher::KafkaSend(
+                                        [&](const std::string& key, const std::string& value) {
+                                          absl::MutexLock lock(&alert_producer_mu);
+                                          const bool ok = alert_producer->Produce(config.alerting.kafka_topic, key, value).ok();
+                                          alert_producer->Poll(0);
+                                          return ok;
+                                        })
+                                  : nullptr);
+
   // Readers (HTTP, scrapes, wallboard) only ever see published snapshots.
   metrics::Publisher<operators::MetricsSnapshot> snapshots;
   metrics::SelfMetrics self_metrics;
@@ -87,6 +133,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   api.snapshots = &snapshots;
   api.self_metrics = &self_metrics;
   api.ready = &ready;
+  api.directory = alerts.Directory();
+  api.alerts = alerts.Alerts();
   if (config.http.enabled) {
     http::RegisterApi(server, api);
     http::ServerOptions http_options;
@@ -119,6 +167,11 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
         std::fflush(output);
       },
       [&](operators::Engine& engine, const StreamProcessor& self) {
+        buffer.clear();
+        if (alerts.Take(engine, output != nullptr ? &buffer : nullptr) > 0 && output != nullptr) {
+          std::fwrite(buffer.data(), 1, buffer.size(), output);
+          std::fflush(output);
+        }
         snapshots.Publish(builder.Build(engine, WallMs(), self.last_input_ms()));
         const int64_t visible = WallMs();
         if (visible - last_self_update >= 1000) {
@@ -126,17 +179,20 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
           const auto* dlq = self.dead_letters();
           self_metrics.Update(self.counters(), engine, self.Lag(), dlq ? dlq->delivered() : 0,
                               dlq ? dlq->failed() : 0);
+          self_metrics.UpdateAlerts(*alerts.dispatcher(), alerts.Unrostered(engine));
         }
         ready = true;
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
         return visible;
       });
+  alerts.ApplyRoster(processor.engine());
   std::fprintf(err, "ccpulse: consuming %s from %s as group %s; dead letters to %s\n",
                fmt::format("{}", fmt::join(config.kafka.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
   absl::Status status = processor.Run(stop);
   ready = false;
   (*source)->Close();
+  alerts.dispatcher()->Stop();
   server.Stop();
   if (output != nullptr && output != stdout) std::fclose(output);
   const StreamCounters& c = processor.counters();
@@ -172,11 +228,17 @@ int SimulateToKafka(const SimulateOptions& options, const std::string& brokers,
   }
   operators::Simulator simulator(options.simulator);
   operators::SimEvent event;
-  const auto wall_start = std::chrono::steady_clock::now();
+  auto wall_start = std::chrono::steady_clock::now();
+  bool pacing = false;
   int64_t count = 0;
   while (!stop && simulator.Next(&event)) {
-    if (options.speed > 0) {
-      const double offset_ms = static_cast<double>(event.emit_ms - options.simulator.start_ms) / options.speed;
+    if (options.speed > 0 && event.emit_ms >= options.paced_from_ms) {
+      if (!pacing) {  // history is out: real time starts now
+        pacing = true;
+        wall_start = std::chrono::steady_clock::now();
+      }
+      const int64_t origin = std::max(options.simulator.start_ms, options.paced_from_ms);
+      const double offset_ms = static_cast<double>(event.emit_ms - origin) / options.speed;
       const auto due = wall_start + std::chrono::microseconds(static_cast<int64_t>(offset_ms * 1000));
       while (!stop && due > std::chrono::steady_clock::now()) {
         (*producer)->Poll(0);

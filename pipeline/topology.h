@@ -25,6 +25,10 @@ struct RunHooks {
   bool keep_latency_samples = false;
 };
 
+// Everything `run` checks before it starts: the file, brokers and topics, the HTTP address,
+// and both librdkafka configurations built offline (unknown or conflicting properties).
+absl::Status CheckRunConfig(const Config& config);
+
 // Runs the pipeline described by `config` until `stop`. Returns the exit code.
 int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* err,
                 const RunHooks& hooks = {});

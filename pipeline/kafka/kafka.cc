@@ -70,12 +70,10 @@ void KafkaDeleter::operator()(rd_kafka_s* rk) const { rd_kafka_destroy(rk); }
 
 KafkaSource::KafkaSource(SourceOptions options) : options_(std::move(options)) {}
 
-absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions options) {
-  if (options.topics.empty()) return absl::InvalidArgumentError("`kafka.topics`: at least one topic");
-  if (options.group.empty()) return absl::InvalidArgumentError("`kafka.group`: a consumer group id is needed");
-  std::unique_ptr<KafkaSource> source(new KafkaSource(std::move(options)));
-  const SourceOptions& o = source->options_;
-  auto conf = BuildConf(
+absl::StatusOr<ConfPtr> ConsumerConf(const SourceOptions& o) {
+  if (o.topics.empty()) return absl::InvalidArgumentError("`kafka.topics`: at least one topic");
+  if (o.group.empty()) return absl::InvalidArgumentError("`kafka.group`: a consumer group id is needed");
+  return BuildConf(
       {{"bootstrap.servers", o.brokers},
        {"auto.offset.reset", "earliest"},
        {"queued.max.messages.kbytes", "16384"},
@@ -88,7 +86,25 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions o
        {"enable.auto.commit", "false"},
        {"enable.auto.offset.store", "false"},
        {"partition.assignment.strategy", "cooperative-sticky"}});
+}
+
+absl::StatusOr<ConfPtr> ProducerConf(const ProducerOptions& options) {
+  Properties enforced;
+  if (options.idempotent) enforced["enable.idempotence"] = "true";
+  return BuildConf({{"bootstrap.servers", options.brokers},
+                    {"linger.ms", "5"},
+                    {"message.timeout.ms", "30000"},
+                    {"compression.type", "lz4"}},
+                   options.properties, enforced);
+}
+
+absl::Status CheckSourceOptions(const SourceOptions& options) { return ConsumerConf(options).status(); }
+absl::Status CheckProducerOptions(const ProducerOptions& options) { return ProducerConf(options).status(); }
+
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions options) {
+  auto conf = ConsumerConf(options);
   if (!conf.ok()) return conf.status();
+  std::unique_ptr<KafkaSource> source(new KafkaSource(std::move(options)));
   rd_kafka_conf_set_opaque(conf->get(), source.get());
   rd_kafka_conf_set_rebalance_cb(
       conf->get(), [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -99,6 +115,7 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions o
   conf->release();  // owned by rk now
   source->consumer_.reset(rk);
   rd_kafka_poll_set_consumer(rk);
+  const SourceOptions& o = source->options_;
   ListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size())));
   for (const std::string& t : o.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   if (rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics.get())) {
@@ -330,13 +347,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(ProducerOpt
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer());
   producer->on_delivery_ = on_delivery;
   producer->context_ = context;
-  Properties enforced;
-  if (options.idempotent) enforced["enable.idempotence"] = "true";
-  auto conf = BuildConf({{"bootstrap.servers", options.brokers},
-                         {"linger.ms", "5"},
-                         {"message.timeout.ms", "30000"},
-                         {"compression.type", "lz4"}},
-                        options.properties, enforced);
+  auto conf = ProducerConf(options);
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_opaque(conf->get(), producer.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), [](rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {

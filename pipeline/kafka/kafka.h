@@ -44,6 +44,11 @@ struct SourceOptions {
   int batch_size = 2000;
 };
 
+// Builds the librdkafka configurations `Create` would build, without connecting: unknown or
+// conflicting properties are reported as they would be at start-up (for --check-config).
+absl::Status CheckSourceOptions(const struct SourceOptions& options);
+absl::Status CheckProducerOptions(const struct ProducerOptions& options);
+
 // Consumer-group source: subscribe with cooperative-sticky assignment, incremental
 // assign/unassign, batched fetch on its own thread, pause/resume on a full queue, offsets
 // committed only when the worker says so. Poll/Release/Commit/AcknowledgeRevoke: worker thread.

@@ -226,6 +226,30 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
   interactions_held_ = gauge("ccpulse_interactions_held", "Interactions in memory (open, or finished within the retention).");
   teams_ = gauge("ccpulse_teams", "Teams seen.");
   memory_bytes_ = gauge("ccpulse_state_bytes", "Memory held by operator state.");
+  alerts_firing_ = gauge("ccpulse_alerts_firing", "Drift alerts firing now.");
+  unrostered_ = gauge("ccpulse_unrostered_teams", "Teams seen that the roster does not list (alerts take the default route).");
+  notifications_ = &prometheus::BuildCounter()
+                        .Name("ccpulse_alert_notifications_total")
+                        .Help("Alert notifications by sink and result (sent, retried, failed, dropped).")
+                        .Register(*registry_);
+}
+
+void SelfMetrics::UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams) {
+  alerts_firing_->Set(static_cast<double>(dispatcher.firing()));
+  unrostered_->Set(static_cast<double>(unrostered_teams));
+  const std::pair<const char*, const alerting::SinkStats*> sinks[] = {
+      {"alertmanager", &dispatcher.alertmanager}, {"pagerduty", &dispatcher.pagerduty},
+      {"kafka", &dispatcher.kafka}, {"log", &dispatcher.log}};
+  for (const auto& [sink, stats] : sinks) {
+    const std::pair<const char*, uint64_t> results[] = {{"sent", stats->sent.load()}, {"retried", stats->retried.load()},
+                                                        {"failed", stats->failed.load()}, {"dropped", stats->dropped.load()}};
+    for (const auto& [result, value] : results) {
+      uint64_t& last = last_notifications_[std::string(sink) + "/" + result];
+      auto& counter = notifications_->Add({{"sink", sink}, {"result", result}});
+      if (value > last) counter.Increment(static_cast<double>(value - last));
+      last = value;
+    }
+  }
 }
 
 void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& engine,

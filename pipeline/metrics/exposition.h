@@ -16,6 +16,7 @@
 #include <prometheus/registry.h>
 
 #include "operators/snapshot.h"
+#include "pipeline/alerting/dispatcher.h"
 #include "pipeline/stream.h"
 
 namespace ccpulse::metrics {
@@ -29,6 +30,8 @@ class SelfMetrics {
   void Update(const StreamCounters& stream, const operators::Engine& engine,
               const std::vector<std::pair<std::string, int64_t>>& lag, uint64_t dead_letters_delivered,
               uint64_t dead_letters_failed);
+  // Alert delivery counters and teams missing from the roster.
+  void UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
@@ -46,6 +49,10 @@ class SelfMetrics {
   prometheus::Gauge* interactions_held_;
   prometheus::Gauge* teams_;
   prometheus::Gauge* memory_bytes_;
+  prometheus::Gauge* alerts_firing_;
+  prometheus::Gauge* unrostered_;
+  prometheus::Family<prometheus::Counter>* notifications_;
+  std::map<std::string, uint64_t> last_notifications_;
   StreamCounters last_stream_;
   uint64_t last_applied_ = 0, last_duplicates_ = 0, last_delivered_ = 0, last_failed_ = 0;
 };

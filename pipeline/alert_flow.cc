@@ -1,0 +1,98 @@
+// Alert flow; see alert_flow.h.
+#include "pipeline/alert_flow.h"
+
+#include "pipeline/json_writer.h"
+
+namespace ccpulse {
+
+AlertFlow::AlertFlow(const Config& config, bool dispatch, alerting::AlertDispatcher::KafkaSend kafka_send)
+    : config_(config), roster_(config.teams) {
+  if (dispatch) dispatcher_ = std::make_unique<alerting::AlertDispatcher>(config.alerting, std::move(kafka_send));
+  for (const RosterEntry& e : roster_.entries()) directory_[{e.tenant, e.team}] = {e.name, e.site, e.manager};
+}
+
+void AlertFlow::ApplyRoster(operators::Engine& engine) const {
+  for (const RosterEntry& e : roster_.entries()) {
+    operators::Engine::TeamProfile profile;
+    profile.sl_target = e.sl_target;
+    for (const auto& [metric, rate] : e.baseline) {
+      for (int m = 0; m < operators::drift::kProportionCount; ++m) {
+        if (operators::drift::MetricName(static_cast<operators::drift::Metric>(m)) == metric) {
+          profile.baseline_rates[m] = rate;
+        }
+      }
+    }
+    engine.SetTeamProfile(e.tenant, e.team, profile);
+  }
+}
+
+size_t AlertFlow::Take(operators::Engine& engine, std::string* lines) {
+  const auto changes = engine.TakeAlertChanges();
+  for (const operators::drift::AlertState& change : changes) {
+    const operators::TeamState& team = engine.team(change.team);
+    alerting::AlertRecord record = alerting::Describe(change, team.tenant, team.team, roster_, config_.alerting);
+    if (lines != nullptr) {
+      JsonWriter json(lines);
+      json.BeginObject().Key("alert");
+      alerting::WriteAlert(record, json);
+      json.EndObject();
+      lines->push_back('\n');
+    }
+    if (dispatcher_) dispatcher_->Submit(std::move(record));
+  }
+  return changes.size();
+}
+
+http::TeamDirectory AlertFlow::Directory() const {
+  return [this](std::string_view tenant, std::string_view team) -> const http::TeamDirectoryEntry* {
+    auto it = directory_.find({std::string(tenant), std::string(team)});
+    return it == directory_.end() ? nullptr : &it->second;
+  };
+}
+
+http::AlertsJson AlertFlow::Alerts() const {
+  return [this]() -> std::string { return dispatcher_ ? dispatcher_->ActiveJson() : "[]"; };
+}
+
+size_t AlertFlow::Unrostered(const operators::Engine& engine) const {
+  size_t n = 0;
+  for (operators::TeamIndex i = 0; i < engine.team_count(); ++i) {
+    const operators::TeamState& t = engine.team(i);
+    n += roster_.Find(t.tenant, t.team) == nullptr;
+  }
+  return n;
+}
+
+void AppendDetectors(operators::Engine& engine, std::string* out) {
+  const operators::drift::DriftMonitor* drift = engine.drift();
+  if (drift == nullptr) return;
+  for (operators::TeamIndex i : engine.TeamsInOrder()) {
+    const auto detectors = drift->Detectors(i);
+    if (detectors.empty()) continue;
+    const operators::TeamState& team = engine.team(i);
+    JsonWriter json(out);
+    json.BeginObject().Key("detectors").BeginObject();
+    json.Key("tenant").String(team.tenant);
+    json.Key("team").String(team.team);
+    json.Key("detectors").BeginArray();
+    for (const auto& d : detectors) {
+      json.BeginObject();
+      json.Key("metric").String(operators::drift::MetricName(d.metric));
+      json.Key("state").String(d.state);
+      json.Key("unit").String(d.unit);
+      json.Key("baseline").Double(d.baseline);
+      json.Key("baseline_weight").Double(d.baseline_contacts);
+      json.Key("statistic").Double(d.statistic);
+      json.Key("h_warning").Double(d.h_warning);
+      json.Key("h_critical").Double(d.h_critical);
+      json.Key("arl0_warning").Double(d.arl0_warning);
+      json.Key("arl0_critical").Double(d.arl0_critical);
+      json.Key("arl1_warning").Double(d.arl1_warning);
+      json.EndObject();
+    }
+    json.EndArray().EndObject().EndObject();
+    out->push_back('\n');
+  }
+}
+
+}  // namespace ccpulse
