@@ -39,6 +39,7 @@ void SnapshotBuilder::Recompute(Engine& engine) {
     for (size_t w = 0; w < windows; ++w) view->windows.push_back(engine.WindowMetrics(i, w));
     view->windows.push_back(engine.TodayMetrics(i));
     view->totals = team.totals;
+    if (engine.drift() != nullptr) view->detectors = engine.drift()->Detectors(i);
     auto& history = history_[i];
     if (new_minute) {
       const TeamMetrics& m = view->windows[std::min<size_t>(1, windows - 1)];

@@ -29,6 +29,7 @@ struct TeamView {
   std::vector<TeamMetrics> windows;  // options.windows_ms order, then "today"
   TeamTotals totals;
   std::shared_ptr<const std::vector<HistoryPoint>> history;  // oldest first, up to 60
+  std::vector<drift::DetectorInfo> detectors;                // empty when drift is off
 };
 
 // What changes every tick.

@@ -38,6 +38,7 @@ size_t AlertFlow::Take(operators::Engine& engine, std::string* lines) {
       json.EndObject();
       lines->push_back('\n');
     }
+    if (observer_) observer_(record);
     if (dispatcher_) dispatcher_->Submit(std::move(record));
   }
   return changes.size();

@@ -4,6 +4,7 @@
 #ifndef CCPULSE_PIPELINE_ALERT_FLOW_H_
 #define CCPULSE_PIPELINE_ALERT_FLOW_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,9 @@ class AlertFlow {
   // Returns how many changes there were.
   size_t Take(operators::Engine& engine, std::string* lines);
 
+  // Called with every alert change (the demo prints them).
+  void SetObserver(std::function<void(const alerting::AlertRecord&)> observer) { observer_ = std::move(observer); }
+
   const alerting::Roster& roster() const { return roster_; }
   alerting::AlertDispatcher* dispatcher() { return dispatcher_.get(); }
   // For the API: team names, sites and managers; alerts firing or recently resolved.
@@ -40,6 +44,7 @@ class AlertFlow {
   alerting::Roster roster_;
   std::unique_ptr<alerting::AlertDispatcher> dispatcher_;
   std::map<std::pair<std::string, std::string>, http::TeamDirectoryEntry> directory_;
+  std::function<void(const alerting::AlertRecord&)> observer_;
 };
 
 // Appends one {"detectors": {...}} line per team with drift detectors (replay output).

@@ -193,8 +193,8 @@ void ReadHttp(Reader& r, const YAML::Node& node, HttpConfig* h) {
 
 void ReadDrift(Reader& r, const YAML::Node& node, operators::drift::DriftOptions* d) {
   r.Map(node, "drift",
-        {"enabled", "odds_ratio", "warning_arl", "critical_arl", "min_baseline", "shrinkage", "half_life",
-         "resolve_after", "duration_k", "duration_h_warning", "duration_h_critical", "min_hourly_contacts",
+        {"enabled", "odds_ratio", "warning_arl", "critical_arl", "min_baseline", "min_history", "shrinkage",
+         "half_life", "resolve_after", "duration_k", "duration_h_warning", "duration_h_critical", "min_hourly_contacts",
          "backlog_hold", "time_zone"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "enabled") d->enabled = r.Bool(v, path);
@@ -202,6 +202,7 @@ void ReadDrift(Reader& r, const YAML::Node& node, operators::drift::DriftOptions
           else if (key == "warning_arl") d->warning_arl = r.Number(v, path);
           else if (key == "critical_arl") d->critical_arl = r.Number(v, path);
           else if (key == "min_baseline") d->min_baseline = r.Number(v, path);
+          else if (key == "min_history") d->min_history_ms = r.Duration(v, path);
           else if (key == "shrinkage") d->shrinkage = r.Number(v, path);
           else if (key == "half_life") d->half_life_ms = r.Duration(v, path);
           else if (key == "resolve_after") d->resolve_after_ms = r.Duration(v, path);

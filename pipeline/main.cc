@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--speed", demo.speed, "Simulated seconds per wall second")->capture_default_str()->check(CLI::PositiveNumber);
   demo_cmd->add_option("--seed", demo.seed, "Random seed")->capture_default_str();
   demo_cmd->add_option("--drift-team", demo.drift_team, "Index of the team that drifts")->capture_default_str();
-  AddDuration(demo_cmd, "--drift-after", &demo.drift_after_ms, "Simulated time before the drift starts");
+  AddDuration(demo_cmd, "--drift-after", &demo.drift_after_ms, "Simulated time into the live day before the drift starts");
+  AddDuration(demo_cmd, "--history", &demo.history_ms, "Simulated history replayed first, so detectors know each team's normal");
   demo_cmd->add_option("--http", demo.http_address, "HTTP address (port 0 picks a free one)")->capture_default_str();
   AddDuration(demo_cmd, "--duration", &demo.duration_ms, "Stop after this wall time (0 = at Ctrl-C)");
   demo_cmd->add_option("--summary-every", demo.summary_every_s, "Seconds between terminal summaries")->capture_default_str();

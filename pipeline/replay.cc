@@ -99,6 +99,8 @@ class ReplayServer {
   void Publish(operators::Engine& engine, const InputCounts& input, bool force) {
     const int64_t now = absl::ToUnixMillis(absl::Now());
     if (!force && now - last_ms_ < 5) return;
+    if (!force && now - last_ms_ < 1000 && engine.counters().applied == last_applied_) return;
+    last_applied_ = engine.counters().applied;
     last_ms_ = now;
     snapshots_.Publish(builder_.Build(engine, now, now));
     StreamCounters counters;
@@ -118,6 +120,7 @@ class ReplayServer {
   http::Server server_;
   operators::SnapshotBuilder builder_{0};
   int64_t last_ms_ = 0;
+  uint64_t last_applied_ = UINT64_MAX;
 };
 
 int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
@@ -201,6 +204,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
     server->Publish(engine, input, /*force=*/true);
     while (options.hold && options.stop != nullptr && !options.stop->load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      server->Publish(engine, input, /*force=*/false);  // still alive: not stale
     }
   }
   if (alerts.dispatcher() != nullptr) {

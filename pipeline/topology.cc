@@ -186,6 +186,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
         return visible;
       });
   alerts.ApplyRoster(processor.engine());
+  if (hooks.on_alert) alerts.SetObserver(hooks.on_alert);
   std::fprintf(err, "ccpulse: consuming %s from %s as group %s; dead letters to %s\n",
                fmt::format("{}", fmt::join(config.kafka.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
@@ -212,10 +213,21 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
 
 int SimulateToKafka(const SimulateOptions& options, const std::string& brokers,
                     const std::string& topic, int partitions, const std::atomic<bool>& stop,
-                    std::FILE* err) {
+                    std::FILE* err, const std::function<bool(int64_t produced)>& backlog) {
   kafka::ProducerOptions producer_options;
   producer_options.brokers = brokers;
-  auto producer = kafka::KafkaProducer::Create(producer_options);
+  // No message is dropped on a timeout: it waits until the cluster takes it (a broker that is
+  // still starting, a leader election); failures are counted and reported.
+  producer_options.properties["message.timeout.ms"] = "0";
+  std::atomic<uint64_t> failed{0};
+  auto producer = kafka::KafkaProducer::Create(
+      producer_options,
+      [](void* context, void*, bool delivered, const char* error) {
+        if (delivered) return;
+        auto* count = static_cast<std::atomic<uint64_t>*>(context);
+        if ((*count)++ == 0) std::fprintf(stderr, "ccpulse: simulate: delivery failed: %s\n", error ? error : "?");
+      },
+      &failed);
   if (!producer.ok()) {
     std::fprintf(err, "ccpulse: %s\n", std::string(producer.status().message()).c_str());
     return 2;
@@ -232,6 +244,10 @@ int SimulateToKafka(const SimulateOptions& options, const std::string& brokers,
   bool pacing = false;
   int64_t count = 0;
   while (!stop && simulator.Next(&event)) {
+    while (backlog && !stop && !backlog(count)) {
+      (*producer)->Poll(0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (options.speed > 0 && event.emit_ms >= options.paced_from_ms) {
       if (!pacing) {  // history is out: real time starts now
         pacing = true;
@@ -252,10 +268,16 @@ int SimulateToKafka(const SimulateOptions& options, const std::string& brokers,
       return 1;
     }
     (*producer)->Poll(0);
-    if (options.limit > 0 && ++count >= options.limit) break;
+    ++count;
+    if (options.limit > 0 && count >= options.limit) break;
   }
-  if (absl::Status s = (*producer)->Flush(30000); !s.ok()) {
+  if (absl::Status s = (*producer)->Flush(60000); !s.ok()) {
     std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (failed > 0) {
+    std::fprintf(err, "ccpulse: simulate: %llu of %lld events were not delivered to %s\n",
+                 static_cast<unsigned long long>(failed.load()), static_cast<long long>(count), topic.c_str());
     return 1;
   }
   return 0;
@@ -313,24 +335,34 @@ int RunDemo(const DemoOptions& options, const std::atomic<bool>& stop, std::FILE
     return 2;
   }
   const std::string topic = "interactions";
-  if (absl::Status s = (*mock)->CreateTopic(topic, 4); !s.ok()) {
+  // The mock cluster keeps a bounded log per partition: spread the week of history over 16
+  // partitions and never let the producer run more than 50,000 events ahead of the consumer.
+  if (absl::Status s = (*mock)->CreateTopic(topic, 16); !s.ok()) {
     std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
     return 2;
   }
   (void)(*mock)->CreateTopic("ccpulse-dead-letters", 1);
 
+  // A week of history at full speed (the drift detectors learn each team's normal), then the
+  // live day in scaled real time, with one team's escalations doubling.
   SimulateOptions simulate;
+  const int64_t live_from = DemoStart();
   simulate.simulator.seed = options.seed;
   simulate.simulator.teams = options.teams;
-  simulate.simulator.start_ms = DemoStart();
-  simulate.simulator.duration_ms = 24 * operators::kHourMs;
+  simulate.simulator.start_ms = live_from - options.history_ms;
+  simulate.simulator.duration_ms = options.history_ms + 24 * operators::kHourMs;
   simulate.simulator.drift = operators::SimulatorOptions::Drift::kEscalationDoubles;
   simulate.simulator.drift_team = options.drift_team;
-  simulate.simulator.drift_after_ms = options.drift_after_ms;
+  simulate.simulator.drift_after_ms = options.history_ms + options.drift_after_ms;
   simulate.speed = options.speed;
+  simulate.paced_from_ms = live_from;
   const std::string brokers = (*mock)->bootstrap_servers();
   std::atomic<bool> stop_producer{false};
-  std::thread producer([&] { SimulateToKafka(simulate, brokers, topic, 0, stop_producer, err); });
+  std::atomic<int64_t> consumed{0};
+  std::thread producer([&] {
+    SimulateToKafka(simulate, brokers, topic, 0, stop_producer, err,
+                    [&](int64_t produced) { return produced - consumed.load() < 50'000; });
+  });
 
   Config config;
   config.kafka.brokers = brokers;
@@ -339,22 +371,32 @@ int RunDemo(const DemoOptions& options, const std::atomic<bool>& stop, std::FILE
   config.http.address = options.http_address;
   // Ten simulated seconds pass every wall second: lateness and idleness in simulated time.
   config.metrics.allowed_lateness_ms = 2 * operators::kMinuteMs;
+  config.alerting.log = false;  // the demo prints alerts its own way
 
   std::fprintf(err,
-               "ccpulse demo: %d teams, simulated from %s at %.0fx real time; team %d's escalations "
-               "double after %s of simulated time. Ctrl-C stops.\n",
-               options.teams, schemas::FormatRfc3339(simulate.simulator.start_ms).c_str(), options.speed,
-               options.drift_team, operators::DurationLabel(options.drift_after_ms).c_str());
+               "ccpulse demo: %d teams; %s of history, then live from %s at %.0fx real time; team %d's "
+               "escalation probability doubles %s into the live day. Ctrl-C stops.\n",
+               options.teams, operators::DurationLabel(options.history_ms).c_str(),
+               schemas::FormatRfc3339(live_from).c_str(), options.speed, options.drift_team,
+               options.drift_after_ms == 0 ? "from the start" : operators::DurationLabel(options.drift_after_ms).c_str());
   const int64_t started = WallMs();
   int64_t last_summary = 0;
   RunHooks hooks;
   std::atomic<bool> stop_all{false};
   hooks.on_tick = [&](operators::Engine& engine, const StreamProcessor& processor, int64_t now) {
+    consumed = static_cast<int64_t>(processor.counters().records);
     if (now - last_summary >= options.summary_every_s * 1000 && engine.team_count() > 0) {
       last_summary = now;
       PrintSummary(engine, processor, out);
     }
     if (options.duration_ms > 0 && now - started >= options.duration_ms) stop_all = true;
+  };
+  hooks.on_alert = [&](const alerting::AlertRecord& a) {
+    if (a.changed_at_ms < live_from) return;  // history's alerts are not news
+    std::fprintf(out, "\n%s ALERT %s %s %s/%s: %s\n", schemas::FormatRfc3339(a.changed_at_ms).c_str(),
+                 a.firing ? "FIRING" : "RESOLVED", a.severity.c_str(), a.team.c_str(), a.metric.c_str(),
+                 a.annotations.at("summary").c_str());
+    std::fflush(out);
   };
   std::thread watcher([&] {
     while (!stop && !stop_all) std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -165,7 +166,7 @@ void AlertDispatcher::Apply(AlertRecord record, int64_t now_ms) {
       pd.EndObject();
       pd.EndObject();
       active.paged = true;
-      Enqueue({config_.pagerduty_url, std::move(body), 0, 0, &pagerduty});
+      Enqueue({config_.pagerduty_url, std::move(body), record.key_hex, 0, 0, &pagerduty});
     } else if (!record.firing && (active.paged || was_critical)) {
       pd.BeginObject();
       pd.Key("routing_key").String(config_.pagerduty_routing_key);
@@ -173,7 +174,7 @@ void AlertDispatcher::Apply(AlertRecord record, int64_t now_ms) {
       pd.Key("dedup_key").String(record.key_hex);
       pd.EndObject();
       active.paged = false;
-      Enqueue({config_.pagerduty_url, std::move(body), 0, 0, &pagerduty});
+      Enqueue({config_.pagerduty_url, std::move(body), record.key_hex, 0, 0, &pagerduty});
     }
   }
 }
@@ -203,7 +204,7 @@ void AlertDispatcher::SendAlertmanager(int64_t now_ms, bool force_all) {
   if (count == 0) return;
   std::string url = config_.alertmanager_url;
   while (!url.empty() && url.back() == '/') url.pop_back();
-  Enqueue({url + "/api/v2/alerts", std::move(body), 0, 0, &alertmanager});
+  Enqueue({url + "/api/v2/alerts", std::move(body), "", 0, 0, &alertmanager});
 }
 
 void AlertDispatcher::Enqueue(Delivery delivery) {
@@ -215,11 +216,19 @@ void AlertDispatcher::Enqueue(Delivery delivery) {
 }
 
 void AlertDispatcher::Deliver(int64_t now_ms) {
-  for (size_t n = deliveries_.size(); n > 0 && !deliveries_.empty(); --n) {
+  // A resolve must not overtake the trigger it resolves: once a key's delivery waits, the
+  // later deliveries of that key wait behind it.
+  std::vector<std::string> waiting;
+  auto blocked = [&](const std::string& key) {
+    return !key.empty() && std::find(waiting.begin(), waiting.end(), key) != waiting.end();
+  };
+  std::deque<Delivery> later;
+  while (!deliveries_.empty()) {
     Delivery d = std::move(deliveries_.front());
     deliveries_.pop_front();
-    if (d.next_ms > now_ms) {
-      deliveries_.push_back(std::move(d));
+    if (d.next_ms > now_ms || blocked(d.key)) {
+      if (!d.key.empty()) waiting.push_back(d.key);
+      later.push_back(std::move(d));
       continue;
     }
     const HttpResult r = PostJson(d.url, d.body, config_.timeout_ms);
@@ -231,13 +240,15 @@ void AlertDispatcher::Deliver(int64_t now_ms) {
     if (Retryable(r.status) && d.attempts < kMaxAttempts) {
       ++d.stats->retried;
       d.next_ms = now_ms + (1000LL << (d.attempts - 1));  // 1, 2, 4, 8, 16 s
-      deliveries_.push_back(std::move(d));
+      if (!d.key.empty()) waiting.push_back(d.key);
+      later.push_back(std::move(d));
       continue;
     }
     ++d.stats->failed;
     std::fprintf(stderr, "ccpulse: alert delivery to %s failed after %d attempt(s): %s\n", d.url.c_str(),
                  d.attempts, r.status ? fmt::format("HTTP {}", r.status).c_str() : r.error.c_str());
   }
+  deliveries_.swap(later);
 }
 
 void AlertDispatcher::Run() {

@@ -67,6 +67,7 @@ class AlertDispatcher {
   struct Delivery {
     std::string url;
     std::string body;
+    std::string key;  // deliveries with the same key go out in order (PagerDuty dedup key)
     int attempts = 0;
     int64_t next_ms = 0;
     SinkStats* stats = nullptr;

@@ -75,6 +75,23 @@ void WriteTeam(const MetricsSnapshot& s, size_t i, const ApiSources& sources, st
     json.Key("wait_seconds").Double(static_cast<double>(t.totals.wait_ms) / 1000.0);
     json.Key("handle_seconds").Double(static_cast<double>(t.totals.handle_ms) / 1000.0);
     json.EndObject();
+    json.Key("detectors").BeginArray();
+    for (const auto& d : t.detectors) {
+      json.BeginObject();
+      json.Key("metric").String(operators::drift::MetricName(d.metric));
+      json.Key("state").String(d.state);
+      json.Key("unit").String(d.unit);
+      json.Key("baseline").Double(d.baseline);
+      json.Key("baseline_weight").Double(d.baseline_contacts);
+      json.Key("statistic").Double(d.statistic);
+      json.Key("h_warning").Double(d.h_warning);
+      json.Key("h_critical").Double(d.h_critical);
+      json.Key("arl0_warning").Double(d.arl0_warning);
+      json.Key("arl0_critical").Double(d.arl0_critical);
+      json.Key("arl1_warning").Double(d.arl1_warning);
+      json.EndObject();
+    }
+    json.EndArray();
     json.Key("history").BeginArray();
     if (t.history) {
       for (const operators::HistoryPoint& p : *t.history) {
@@ -221,7 +238,7 @@ void RegisterApi(Server& server, const ApiSources& sources) {
   server.RouteStream("/api/v1/stream", [&sources](const Request& request, Stream& stream) {
     const std::string window = request.Param("window");
     int64_t sent_published = -1;
-    int64_t last_send = 0;
+    int64_t last_send = 0, last_ping = 0;
     while (!stream.stopping()) {
       auto snapshot = sources.snapshots->Latest();
       const int64_t now = NowMs();
@@ -231,7 +248,11 @@ void RegisterApi(Server& server, const ApiSources& sources) {
                                  Board(*snapshot, sources, window, sources.alerts ? sources.alerts() : "") + "\n\n";
         if (!stream.Send(data)) return;
         sent_published = snapshot->published_ms;
-        last_send = now;
+        last_send = last_ping = now;
+      } else if (now - last_ping >= 2000) {
+        // A sign of life between boards, so the page can tell a quiet board from a dead link.
+        if (!stream.Send("event: ping\ndata: {}\n\n")) return;
+        last_ping = now;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
