@@ -51,6 +51,7 @@ void Engine::SetTeamProfile(std::string_view tenant, std::string_view team, cons
 void Engine::ApplyProfile(TeamIndex index, const TeamProfile& profile) {
   teams_[index]->sl_target = profile.sl_target;
   if (!drift_) return;
+  if (profile.zone) drift_->SetTeamZone(index, *profile.zone);
   for (int m = 0; m < drift::kProportionCount; ++m) {
     if (profile.baseline_rates[m] >= 0) {
       drift_->Seed(index, static_cast<drift::Metric>(m), profile.baseline_rates[m], profile.baseline_contacts);

@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "operators/contribution.h"
 #include "operators/fcr.h"
 #include "operators/interactions.h"
@@ -101,6 +103,7 @@ class Engine {
     // `baseline_contacts` contacts, so detectors arm from the first contact.
     std::array<double, drift::kProportionCount> baseline_rates{-1, -1, -1, -1, -1};
     double baseline_contacts = 500;
+    std::optional<absl::TimeZone> zone;  // of the team's drift hour-of-week cells
   };
   void SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile);
 

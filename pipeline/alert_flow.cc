@@ -1,6 +1,7 @@
 // Alert flow; see alert_flow.h.
 #include "pipeline/alert_flow.h"
 
+#include "absl/time/time.h"
 #include "pipeline/json_writer.h"
 
 namespace ccpulse {
@@ -15,6 +16,10 @@ void AlertFlow::ApplyRoster(operators::Engine& engine) const {
   for (const RosterEntry& e : roster_.entries()) {
     operators::Engine::TeamProfile profile;
     profile.sl_target = e.sl_target;
+    if (!e.time_zone.empty()) {
+      absl::TimeZone zone;
+      if (absl::LoadTimeZone(e.time_zone, &zone)) profile.zone = zone;  // checked by the config
+    }
     for (const auto& [metric, rate] : e.baseline) {
       for (int m = 0; m < operators::drift::kProportionCount; ++m) {
         if (operators::drift::MetricName(static_cast<operators::drift::Metric>(m)) == metric) {

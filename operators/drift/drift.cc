@@ -140,11 +140,12 @@ struct DriftMonitor::TeamDrift {
   std::array<uint64_t, kMetricCount * 2> keys{};
   std::array<bool, kProportionCount> seeded{};
   TimeMs first_seen = INT64_MIN;
-  bool open = false;  // in open_teams_
+  uint16_t clock = 0;  // index into clocks_ (the zone of the hour-of-week cells)
+  bool open = false;   // in open_teams_
   bool Mature(TimeMs now, int64_t min_history) const { return first_seen != INT64_MIN && now - first_seen >= min_history; }
 };
 
-DriftMonitor::DriftMonitor(DriftOptions options) : options_(std::move(options)) {}
+DriftMonitor::DriftMonitor(DriftOptions options) : options_(std::move(options)), clocks_{{options_.zone}} {}
 DriftMonitor::~DriftMonitor() = default;
 
 uint64_t DriftMonitor::AlertKey(std::string_view tenant, std::string_view team, Metric metric, bool up) {
@@ -171,17 +172,25 @@ void DriftMonitor::SetTeamKey(TeamIndex team, std::string_view tenant, std::stri
   }
 }
 
-int DriftMonitor::HourOfWeek(TimeMs time) {
-  if (time < hour_start_ || time >= hour_end_) {
+void DriftMonitor::SetTeamZone(TeamIndex team, absl::TimeZone zone) {
+  size_t i = 0;
+  while (i < clocks_.size() && clocks_[i].zone != zone) ++i;
+  if (i == clocks_.size()) clocks_.push_back({zone});
+  Team(team).clock = static_cast<uint16_t>(i);
+}
+
+int DriftMonitor::HourOfWeek(const TeamDrift& team, TimeMs time) {
+  Clock& c = clocks_[team.clock];
+  if (time < c.hour_start || time >= c.hour_end) {
     const absl::Time t = absl::FromUnixMillis(time);
-    const absl::CivilHour hour = absl::ToCivilHour(t, options_.zone);
+    const absl::CivilHour hour = absl::ToCivilHour(t, c.zone);
     const int weekday = static_cast<int>(absl::GetWeekday(absl::CivilDay(hour)));  // Monday = 0
-    hour_of_week_ = weekday * 24 + hour.hour();
-    hour_start_ = absl::ToUnixMillis(options_.zone.At(absl::CivilSecond(hour)).pre);
-    hour_end_ = absl::ToUnixMillis(options_.zone.At(absl::CivilSecond(hour + 1)).pre);
-    if (hour_end_ <= hour_start_) hour_end_ = hour_start_ + schemas::kHourMs;
+    c.hour_of_week = weekday * 24 + hour.hour();
+    c.hour_start = absl::ToUnixMillis(c.zone.At(absl::CivilSecond(hour)).pre);
+    c.hour_end = absl::ToUnixMillis(c.zone.At(absl::CivilSecond(hour + 1)).pre);
+    if (c.hour_end <= c.hour_start) c.hour_end = c.hour_start + schemas::kHourMs;
   }
-  return hour_of_week_;
+  return c.hour_of_week;
 }
 
 const DriftMonitor::GridEntry& DriftMonitor::Thresholds(double p0) const {
@@ -232,7 +241,7 @@ void DriftMonitor::OnOutcome(TeamIndex team, Metric metric, bool y, TimeMs time)
   last_time_ = std::max(last_time_, time);
   const double scale = std::exp2(static_cast<double>(time - epoch_) / static_cast<double>(options_.half_life_ms));
   if (scale > 1e30) Renormalize(time);
-  const int cell = HourOfWeek(time);
+  const int cell = HourOfWeek(t, time);
   const double trials = p.total.trials / scale;
   const double p_team = p.total.trials > 0 ? p.total.events / p.total.trials : 0;
   const bool mature = t.seeded[static_cast<int>(metric)] || t.Mature(time, options_.min_history_ms);
@@ -357,7 +366,7 @@ void DriftMonitor::CloseHour(TeamIndex team, int series) {
     d.m2 = 0;
   }
   const double scale = std::exp2(static_cast<double>(hour - epoch_) / static_cast<double>(options_.half_life_ms));
-  const int cell = HourOfWeek(hour);
+  const int cell = HourOfWeek(t, hour);
   const bool frozen = d.up.firing || d.down.firing;
   const Moments& c = d.cells[cell];
   const Moments& h = d.hours[cell % 24];
@@ -445,7 +454,7 @@ void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex
     b.last_minute = minute;
     const double x = std::log1p(std::max(0.0, oldest_s));
     const double scale = std::exp2(static_cast<double>(minute - epoch_) / static_cast<double>(options_.half_life_ms));
-    const int cell = HourOfWeek(minute);
+    const int cell = HourOfWeek(t, minute);
     if (b.total.weight / scale >= options_.min_backlog_samples && t.Mature(minute, options_.min_history_ms)) {
       const Moments& c = b.cells[cell];
       const double cw = c.weight / scale, k = options_.shrinkage;

@@ -132,11 +132,14 @@ class DriftMonitor {
   // restarts and versions.
   static uint64_t AlertKey(std::string_view tenant, std::string_view team, Metric metric, bool up);
   void SetTeamKey(TeamIndex team, std::string_view tenant, std::string_view name);
+  // The zone of `team`'s hour-of-week cells (default: options().zone). Set before its first
+  // observation: cells already learned are not moved.
+  void SetTeamZone(TeamIndex team, absl::TimeZone zone);
 
  private:
   struct TeamDrift;
   TeamDrift& Team(TeamIndex team);
-  int HourOfWeek(TimeMs time);
+  int HourOfWeek(const TeamDrift& team, TimeMs time);
   // Thresholds for a baseline rate, from a cached grid over log p, with the ARLs they imply
   // (in-control at the grid point, and at the tuned shift).
   struct GridEntry {
@@ -154,9 +157,13 @@ class DriftMonitor {
   std::vector<TeamIndex> open_teams_;  // teams with an open alarm or hour (minute evaluation)
   TimeMs epoch_ = INT64_MIN;           // weights are 2^((t - epoch) / half_life)
   TimeMs last_time_ = 0;
-  // Hour-of-week cache.
-  TimeMs hour_start_ = 1, hour_end_ = 0;
-  int hour_of_week_ = 0;
+  // Hour-of-week clock per distinct zone (clocks_[0] is options().zone), caching the hour.
+  struct Clock {
+    absl::TimeZone zone;
+    TimeMs hour_start = 1, hour_end = 0;
+    int hour_of_week = 0;
+  };
+  std::vector<Clock> clocks_;
   // Threshold grid: index -> (warning, critical), computed on first use.
   mutable std::vector<GridEntry> grid_;  // computed on first use
 };

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <random>
 
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "operators/drift/arl.h"
 
@@ -182,6 +184,49 @@ TEST(DriftTest, AlertLifecycleEscalatesAndResolvesWithHysteresis) {
   EXPECT_GE(resolved.changed_at, kT0 + 3 * kDay + 30 * kMinute);
   EXPECT_LT(resolved.changed_at, kT0 + 4 * kDay);
   EXPECT_LT(resolved.observed_high, 0.5 * (warning.baseline + warning.alarm_level));
+}
+
+TEST(DriftTest, HourOfWeekCellsFollowTheTeamsTimeZone) {
+  // A Berlin team whose afternoons escalate three times as often, in local time, across the
+  // switch to summer time (2026-03-29). With the team's zone set, every contact is judged by
+  // the same local hour-of-week cell as in a reference run that stamps contacts with their
+  // civil time, so the CUSUM takes the same path. UTC cells are fine until the switch, then
+  // judge each afternoon's first hour by the morning's rate.
+  absl::TimeZone berlin;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  const absl::CivilMinute from(2026, 3, 16, 0, 0), to(2026, 4, 6, 0, 0);  // Monday to Monday
+  enum class Stamp { kCivil, kZoned, kUtcCells };
+  auto run = [&](Stamp stamp) {
+    DriftOptions options;
+    options.half_life_ms = 100'000 * kDay;  // no decay: the runs' clocks differ by an hour
+    DriftMonitor monitor(options);
+    monitor.SetTeamKey(0, "default", "t");
+    if (stamp == Stamp::kZoned) monitor.SetTeamZone(0, berlin);
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::vector<double> path;
+    for (absl::CivilMinute m = from; m < to; m += 2) {
+      const absl::TimeZone::TimeInfo info = berlin.At(m);
+      if (info.kind == absl::TimeZone::TimeInfo::SKIPPED) continue;  // 02:00-03:00 on the 29th
+      const TimeMs time = stamp == Stamp::kCivil ? absl::ToUnixMillis(absl::FromCivil(m, absl::UTCTimeZone()))
+                                                 : absl::ToUnixMillis(info.pre);
+      const bool y = u(rng) < (m.hour() >= 12 && m.hour() < 18 ? 0.15 : 0.05);
+      monitor.OnOutcome(0, Metric::kEscalation, y, time);
+      if (m.minute() == 0 && m.hour() % 6 == 0) path.push_back(monitor.Detectors(0)[0].statistic);
+    }
+    return path;
+  };
+  const std::vector<double> civil = run(Stamp::kCivil);
+  const std::vector<double> zoned = run(Stamp::kZoned);
+  const std::vector<double> utc_cells = run(Stamp::kUtcCells);
+  ASSERT_EQ(zoned.size(), civil.size());
+  double zoned_gap = 0, utc_gap = 0;
+  for (size_t i = 0; i < civil.size(); ++i) {
+    zoned_gap = std::max(zoned_gap, std::abs(zoned[i] - civil[i]));
+    utc_gap = std::max(utc_gap, std::abs(utc_cells[i] - civil[i]));
+  }
+  EXPECT_LT(zoned_gap, 1e-3);
+  EXPECT_GT(utc_gap, 0.5) << "after the switch, UTC cells judge by the wrong hour";
 }
 
 TEST(DriftTest, LowVolumeTeamsDoNotAlarm) {
