@@ -90,7 +90,7 @@ AlertRecord Describe(const operators::drift::AlertState& s, std::string_view ten
   if (entry && !entry->site.empty()) a.labels["site"] = entry->site;
 
   const std::string label = Label(s.metric);
-  std::string observed, baseline, evidence, statistic;
+  std::string observed, baseline, statistic;
   if (s.metric == Metric::kOldestWait) {
     observed = Seconds(s.observed);
     baseline = fmt::format("p75 {} / p95 {}", Seconds(s.baseline), Seconds(s.alarm_level));

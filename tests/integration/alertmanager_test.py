@@ -12,7 +12,7 @@ config routes by the `manager` label: alice's alerts to /manager/alice, the rest
 retry. Asserts: alice receives billing's firing alert with the roster's labels and
 evidence, then its resolution; the unrostered team goes to the default route without a
 manager; PagerDuty got a retried trigger and a resolve with the same dedup key.
-Python 3 standard library only.
+Python 3 with python3-jsonschema (alert records against schemas/alert.v1.schema.json).
 """
 import http.server
 import json
@@ -24,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import jsonschema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AM_SH = os.path.join(ROOT, "tests", "support", "alertmanager.sh")
@@ -214,6 +216,12 @@ teams:
             alerts = [json.loads(l)["alert"] for l in out.splitlines() if l.startswith('{"alert"')]
             log(f"replay wrote {len(alerts)} alert changes: " +
                 ", ".join(f"{a['team']}/{a['metric']}/{a['severity']}/{a['status']}" for a in alerts))
+            # The records ccpulse writes to replay output and the Kafka alerts topic.
+            with open(os.path.join(ROOT, "schemas", "alert.v1.schema.json")) as f:
+                validator = jsonschema.Draft202012Validator(json.load(f))
+            problems = [f"{a.get('key')}: {e.message}" for a in alerts for e in validator.iter_errors(a)]
+            check(not problems, f"alert records match schemas/alert.v1.schema.json {problems[:3]}")
+            check({"firing", "resolved"} <= {a["status"] for a in alerts}, "replay output has firing and resolved alerts")
             if proc.returncode not in (0, -15):
                 failures.append(f"replay exited {proc.returncode}: {err[-2000:]}")
         subprocess.run([AM_SH, "stop", am_dir], timeout=60)
