@@ -8,37 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/stream.h"
 #include "operators/engine.h"
-#include "operators/simulator.h"
 #include "schemas/json_decoder.h"
 
 namespace {
 
 using ccpulse::operators::Engine;
 using ccpulse::operators::MetricOptions;
-using ccpulse::operators::SimEvent;
-using ccpulse::operators::Simulator;
-using ccpulse::operators::SimulatorOptions;
-
-// The stream: 10,000 teams of 10-15 agents at their morning peak for 2 hours of event time.
-const std::vector<std::string>& Stream() {
-  static const std::vector<std::string> stream = [] {
-    SimulatorOptions options;
-    options.seed = 42;
-    options.teams = 10000;
-    options.customers = 1'000'000;
-    options.start_ms += 8 * ccpulse::schemas::kHourMs;  // 08:00, the ramp to the peak
-    options.duration_ms = 2 * ccpulse::schemas::kHourMs;
-    options.out_of_order_share = 0.01;
-    options.duplicate_share = 0.005;
-    Simulator simulator(options);
-    std::vector<std::string> records;
-    SimEvent event;
-    while (simulator.Next(&event)) records.push_back(event.ToJson(options.tenant));
-    return records;
-  }();
-  return stream;
-}
+using ccpulse::benchmarks::Stream;
 
 int64_t Bytes(const std::vector<std::string>& records) {
   int64_t bytes = 0;

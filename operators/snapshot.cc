@@ -62,6 +62,21 @@ void SnapshotBuilder::Recompute(Engine& engine) {
     view->history = history;
     views_.push_back(std::move(view));
   }
+  ComparePeers(windows - 1);
+}
+
+void SnapshotBuilder::ComparePeers(size_t window) {
+  // views_ is ordered by (tenant, team): each tenant's teams are one run.
+  std::vector<const TeamMetrics*> metrics;
+  std::vector<PeerPositions> positions;
+  for (size_t begin = 0, end = 0; begin < views_.size(); begin = end) {
+    metrics.clear();
+    for (end = begin; end < views_.size() && views_[end]->tenant == views_[begin]->tenant; ++end) {
+      metrics.push_back(&views_[end]->windows[window]);
+    }
+    operators::ComparePeers(metrics, PeerOptions{}, &positions);
+    for (size_t i = begin; i < end; ++i) views_[i]->peers = positions[i - begin];
+  }
 }
 
 std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, int64_t now_ms,
@@ -81,7 +96,7 @@ std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, in
   snapshot->max_event_time = engine.max_event_time();
   for (int64_t w : engine.options().windows_ms) snapshot->window_labels.push_back(DurationLabel(w));
   snapshot->window_labels.push_back("today");
-  snapshot->teams = views_;
+  snapshot->teams.assign(views_.begin(), views_.end());
   snapshot->live.reserve(order_.size());
   for (TeamIndex i : order_) snapshot->live.push_back({engine.live_waiting(i), engine.live_in_progress(i)});
   snapshot->engine = engine.counters();

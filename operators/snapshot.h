@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "operators/engine.h"
+#include "operators/peers.h"
 #include "operators/team_metrics.h"
 
 namespace ccpulse::operators {
@@ -30,6 +31,7 @@ struct TeamView {
   TeamTotals totals;
   std::shared_ptr<const std::vector<HistoryPoint>> history;  // oldest first, up to 60
   std::vector<drift::DetectorInfo> detectors;                // empty when drift is off
+  PeerPositions peers;  // against the tenant's teams in the longest configured window
 };
 
 // What changes every tick.
@@ -70,13 +72,15 @@ class SnapshotBuilder {
 
  private:
   void Recompute(Engine& engine);
+  void ComparePeers(size_t window);
 
   int64_t refresh_ms_;
   int64_t last_refresh_ms_ = INT64_MIN / 2;
   TimeMs built_end_ = INT64_MIN;
   size_t built_teams_ = 0;
   std::vector<TeamIndex> order_;
-  std::vector<std::shared_ptr<const TeamView>> views_;  // by position in order_
+  // By position in order_; replaced (never changed) once published.
+  std::vector<std::shared_ptr<TeamView>> views_;
   std::vector<std::shared_ptr<std::vector<HistoryPoint>>> history_;  // by TeamIndex
   TimeMs last_history_minute_ = INT64_MIN;
 };

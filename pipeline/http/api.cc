@@ -92,6 +92,23 @@ void WriteTeam(const MetricsSnapshot& s, size_t i, const ApiSources& sources, st
       json.EndObject();
     }
     json.EndArray();
+    // Funnel position against the tenant's teams (info only), in the longest window.
+    json.Key("peers").BeginArray();
+    for (int m = 0; m < operators::kPeerMetricCount; ++m) {
+      const operators::PeerPosition& p = t.peers[m];
+      if (!p.compared) continue;
+      json.BeginObject();
+      json.Key("metric").String(operators::PeerMetricName(static_cast<operators::PeerMetric>(m)));
+      json.Key("window").String(s.window_labels[s.window_labels.size() - 2]);
+      json.Key("value").Double(p.value);
+      json.Key("peer_rate").Double(p.peer_rate);
+      json.Key("lower").Double(p.lower);
+      json.Key("upper").Double(p.upper);
+      json.Key("z").Double(p.z);
+      json.Key("position").String(p.outlier > 0 ? "above" : p.outlier < 0 ? "below" : "within");
+      json.EndObject();
+    }
+    json.EndArray();
     json.Key("history").BeginArray();
     if (t.history) {
       for (const operators::HistoryPoint& p : *t.history) {

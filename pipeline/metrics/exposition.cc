@@ -108,6 +108,21 @@ class TeamRenderer {
       }
     }
   }
+  // Funnel z-scores against the tenant's teams (operators/peers.h), for compared teams only.
+  void PeerScores(std::string_view name, std::string_view help) {
+    Header(name, "gauge", help, out_);
+    if (s_.window_labels.size() < 2) return;
+    const std::string& window = s_.window_labels[s_.window_labels.size() - 2];  // the longest, before "today"
+    for (size_t i = 0; i < s_.teams.size(); ++i) {
+      for (int m = 0; m < operators::kPeerMetricCount; ++m) {
+        const operators::PeerPosition& p = s_.teams[i]->peers[m];
+        if (!p.compared) continue;
+        extra_.assign(",metric=\"").append(operators::PeerMetricName(static_cast<operators::PeerMetric>(m)));
+        extra_.append("\",window=\"").append(window).append("\"");
+        Line(name, i, extra_, p.z);
+      }
+    }
+  }
   template <typename Get>
   void Gauge(std::string_view name, std::string_view help, Get get) {
     Header(name, "gauge", help, out_);
@@ -187,7 +202,10 @@ void RenderTeams(const MetricsSnapshot& s, std::string* out) {
   r.Gauge("ccpulse_team_backlog_health", "Backlog health: 0 green, 1 amber, 2 red.",
           [&](size_t i) { return static_cast<double>(s.teams[i]->windows.front().health); });
   r.Gauge("ccpulse_team_service_level_target", "Service-level target of the team.",
-          [&](size_t) { return s.sl_target; });
+          [&](size_t i) { return s.teams[i]->windows.front().sl_target; });
+  r.PeerScores("ccpulse_team_peer_z_score",
+               "Team's ratio against its tenant's teams in the longest window: z-score in the funnel, "
+               "over-dispersion included; beyond +-3.09 the team is outside the 99.8 % limits (info only).");
 }
 
 }  // namespace

@@ -1,0 +1,147 @@
+// Live outputs at 10,000 teams (default windows 5m, 15m, 1h, today): the cost of a snapshot
+// (the cheap 100 ms one and the full recompute when the windows move), of rendering /metrics
+// from it, and what production-style publication and scrapes cost the worker's throughput.
+//
+//   build/release/benchmarks/metrics_benchmark --benchmark_repetitions=5
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "benchmarks/stream.h"
+#include "operators/engine.h"
+#include "operators/snapshot.h"
+#include "pipeline/metrics/exposition.h"
+#include "pipeline/metrics/publisher.h"
+#include "schemas/json_decoder.h"
+
+namespace {
+
+using ccpulse::benchmarks::Stream;
+using ccpulse::operators::Engine;
+using ccpulse::operators::MetricOptions;
+using ccpulse::operators::MetricsSnapshot;
+using ccpulse::operators::SnapshotBuilder;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Applies `records` to `engine`; with `publish`, the worker also builds a snapshot every 100 ms
+// of wall time (as `ccpulse run` does) and publishes it.
+void Process(Engine& engine, size_t count, SnapshotBuilder* builder,
+             ccpulse::metrics::Publisher<MetricsSnapshot>* publisher) {
+  const auto& records = Stream();
+  ccpulse::schemas::JsonEventDecoder decoder;
+  ccpulse::schemas::Event event;
+  int64_t last_publish = WallMs();
+  for (size_t i = 0; i < count; ++i) {
+    if (!decoder.Decode(records[i], &event).ok()) continue;
+    event.position.offset = static_cast<int64_t>(i);
+    engine.OnEvent(event, 0);
+    engine.Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
+    if (builder != nullptr && (i & 255) == 0) {
+      const int64_t now = WallMs();
+      if (now - last_publish >= 100) {
+        last_publish = now;
+        publisher->Publish(builder->Build(engine, now));
+      }
+    }
+  }
+}
+
+// An engine that has seen the whole stream: every team with full windows.
+Engine& Loaded() {
+  static Engine* engine = [] {
+    auto* e = new Engine(MetricOptions{});
+    Process(*e, Stream().size(), nullptr, nullptr);
+    return e;
+  }();
+  return *engine;
+}
+
+void BM_SnapshotRecompute(benchmark::State& state) {
+  Engine& engine = Loaded();
+  for (auto _ : state) {
+    SnapshotBuilder builder;  // a new builder recomputes every team view
+    benchmark::DoNotOptimize(builder.Build(engine, WallMs()));
+  }
+  state.counters["teams"] = static_cast<double>(engine.team_count());
+}
+BENCHMARK(BM_SnapshotRecompute)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_SnapshotLive(benchmark::State& state) {
+  Engine& engine = Loaded();
+  SnapshotBuilder builder;
+  builder.Build(engine, WallMs());
+  for (auto _ : state) benchmark::DoNotOptimize(builder.Build(engine, WallMs()));  // windows unmoved
+}
+BENCHMARK(BM_SnapshotLive)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_RenderMetrics(benchmark::State& state) {
+  Engine& engine = Loaded();
+  SnapshotBuilder builder;
+  const auto snapshot = builder.Build(engine, WallMs());
+  ccpulse::metrics::SelfMetrics self;
+  std::string body;
+  for (auto _ : state) {
+    body.clear();
+    ccpulse::metrics::RenderMetrics(self, snapshot.get(), WallMs(), &body);
+    benchmark::DoNotOptimize(body.data());
+  }
+  size_t lines = 0;
+  for (char c : body) lines += c == '\n';
+  state.counters["teams"] = static_cast<double>(engine.team_count());
+  state.counters["bytes"] = static_cast<double>(body.size());
+  state.counters["lines"] = static_cast<double>(lines);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_RenderMetrics)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Decode + operators over the stream: Arg 0 without publication; Arg 1 with a snapshot every
+// 100 ms on the worker and a scraper thread rendering /metrics once a second.
+void BM_ProcessingWithScrapes(benchmark::State& state) {
+  const bool scrape = state.range(0) == 1;
+  const size_t count = Stream().size();
+  size_t scrapes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto engine = std::make_unique<Engine>(MetricOptions{});
+    SnapshotBuilder builder;
+    ccpulse::metrics::Publisher<MetricsSnapshot> publisher;
+    ccpulse::metrics::SelfMetrics self;
+    std::atomic<bool> done{false};
+    std::thread scraper;
+    if (scrape) {
+      scraper = std::thread([&] {
+        std::string body;
+        while (!done) {
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          if (auto snapshot = publisher.Latest()) {
+            body.clear();
+            ccpulse::metrics::RenderMetrics(self, snapshot.get(), WallMs(), &body);
+            ++scrapes;
+          }
+        }
+      });
+    }
+    state.ResumeTiming();
+    Process(*engine, count, scrape ? &builder : nullptr, &publisher);
+    state.PauseTiming();
+    done = true;
+    if (scraper.joinable()) scraper.join();
+    engine.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(count));
+  state.counters["scrapes"] = static_cast<double>(scrapes);
+}
+BENCHMARK(BM_ProcessingWithScrapes)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();
