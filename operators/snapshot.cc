@@ -2,6 +2,7 @@
 #include "operators/snapshot.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace ccpulse::operators {
 namespace {
@@ -80,13 +81,15 @@ void SnapshotBuilder::ComparePeers(size_t window) {
 }
 
 std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, int64_t now_ms,
-                                                              int64_t last_input_ms) {
+                                                              int64_t last_input_ms, bool force) {
   const bool moved = engine.windows_end() != built_end_ || engine.team_count() != built_teams_;
-  if (moved && now_ms - last_refresh_ms_ >= refresh_ms_) {
+  if (moved && (force || now_ms >= next_refresh_ms_)) {
+    const auto started = std::chrono::steady_clock::now();
     Recompute(engine);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     built_end_ = engine.windows_end();
     built_teams_ = engine.team_count();
-    last_refresh_ms_ = now_ms;
+    next_refresh_ms_ = now_ms + std::max<int64_t>(refresh_ms_, 20 * took.count());
   }
   auto snapshot = std::make_shared<MetricsSnapshot>();
   snapshot->published_ms = now_ms;

@@ -102,7 +102,7 @@ class ReplayServer {
     if (!force && now - last_ms_ < 1000 && engine.counters().applied == last_applied_) return;
     last_applied_ = engine.counters().applied;
     last_ms_ = now;
-    snapshots_.Publish(builder_.Build(engine, now, now));
+    snapshots_.Publish(builder_.Build(engine, now, now, force));
     StreamCounters counters;
     counters.records = input.records;
     counters.decoded = input.records - input.invalid_total();

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include <prometheus/text_serializer.h>
 
@@ -17,13 +18,18 @@ using operators::Ratio;
 using operators::TeamMetrics;
 using operators::TeamView;
 
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
 void AppendNumber(double v, std::string* out) {
   if (std::isnan(v)) {
     out->append("NaN");
     return;
   }
   char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  // Counts are most of the body: integers take the short path.
+  const auto i = static_cast<int64_t>(v);
+  auto [end, ec] = static_cast<double>(i) == v && std::abs(v) < 9e15 ? std::to_chars(buf, buf + sizeof(buf), i)
+                                                                    : std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, end);
 }
 
@@ -77,7 +83,8 @@ class TeamRenderer {
   }
   void Histogram(std::string_view name, std::string_view help, bool wait) {
     Header(name, "histogram", help, out_);
-    const std::string bucket = std::string(name) + "_bucket";
+    const std::string bucket = std::string(name) + "_bucket", sum = std::string(name) + "_sum",
+                      count = std::string(name) + "_count";
     for (size_t i = 0; i < s_.teams.size(); ++i) {
       const auto& totals = s_.teams[i]->totals;
       const auto& buckets = wait ? totals.wait_buckets : totals.handle_buckets;
@@ -90,8 +97,8 @@ class TeamRenderer {
         extra_.push_back('"');
         Line(bucket, i, extra_, static_cast<double>(cumulative));
       }
-      Line(std::string(name) + "_sum", i, "", static_cast<double>(wait ? totals.wait_ms : totals.handle_ms) / 1000.0);
-      Line(std::string(name) + "_count", i, "", static_cast<double>(cumulative));
+      Line(sum, i, "", static_cast<double>(wait ? totals.wait_ms : totals.handle_ms) / 1000.0);
+      Line(count, i, "", static_cast<double>(cumulative));
     }
   }
   // A gauge per team and window; `get` returns NaN to skip the series.
@@ -142,8 +149,8 @@ class TeamRenderer {
   std::string extra_;
 };
 
-double RatioOrNaN(const Ratio& r) { return r.value().value_or(std::nan("")); }
-double OrNaN(const std::optional<double>& v) { return v.value_or(std::nan("")); }
+double RatioOrNaN(const Ratio& r) { return r.value().value_or(kNaN); }
+double OrNaN(const std::optional<double>& v) { return v.value_or(kNaN); }
 
 void RenderTeams(const MetricsSnapshot& s, std::string* out) {
   TeamRenderer r(s, out);
@@ -187,7 +194,7 @@ void RenderTeams(const MetricsSnapshot& s, std::string* out) {
   r.Windowed("ccpulse_team_wait_p90_seconds", "90th percentile wait over the window (2 % relative error).",
              [](const TeamMetrics& m) { return OrNaN(m.wait_p90_s); });
   r.Windowed("ccpulse_team_required_agents", "Erlang C agents for the service-level target at the window's arrival rate and AHT.",
-             [](const TeamMetrics& m) { return m.required_agents ? double(*m.required_agents) : std::nan(""); });
+             [](const TeamMetrics& m) { return m.required_agents ? double(*m.required_agents) : kNaN; });
   r.Windowed("ccpulse_team_arrivals_per_minute", "Contacts queued per minute over the window.",
              [](const TeamMetrics& m) { return m.inflow_per_min; });
   r.Windowed("ccpulse_team_outflow_per_minute", "Outcomes and abandons per minute over the window.",
@@ -315,6 +322,7 @@ void RenderMetrics(const SelfMetrics& self, const MetricsSnapshot* snapshot, int
                    std::string* out) {
   out->append(prometheus::TextSerializer().Serialize(self.registry()->Collect()));
   if (snapshot == nullptr) return;
+  out->reserve(out->size() + snapshot->teams.size() * 6000);  // about 5.5 KB per team at the default windows
   auto single = [&](std::string_view name, std::string_view help, int64_t ms) {
     Header(name, "gauge", help, out);
     out->append(name).push_back(' ');
