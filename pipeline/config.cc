@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <cmath>
 #include <algorithm>
 #include <functional>
 #include <sstream>
@@ -91,12 +92,20 @@ class Reader {
       return 0;
     }
     const std::string unit = text.substr(used);
-    if (unit == "" || unit == "B") return value;
-    if (unit == "KiB") return value << 10;
-    if (unit == "MiB") return value << 20;
-    if (unit == "GiB") return value << 30;
-    Fail(node, path, "expected a size like 64MiB (units B, KiB, MiB, GiB)");
-    return 0;
+    int shift = -1;
+    if (unit == "" || unit == "B") shift = 0;
+    else if (unit == "KiB") shift = 10;
+    else if (unit == "MiB") shift = 20;
+    else if (unit == "GiB") shift = 30;
+    if (shift < 0) {
+      Fail(node, path, "expected a size like 64MiB (units B, KiB, MiB, GiB)");
+      return 0;
+    }
+    if (value < 0 || value > (int64_t{1} << 50) >> shift) {
+      Fail(node, path, fmt::format("\"{}\" is out of range (0 to 1PiB)", text));
+      return 0;
+    }
+    return value << shift;
   }
   std::map<std::string, std::string> Properties(const YAML::Node& node, const std::string& path) {
     std::map<std::string, std::string> out;
@@ -122,14 +131,41 @@ class Reader {
   std::string error_;
 };
 
+void ReadFormats(Reader& r, const YAML::Node& node, const std::string& path,
+                 std::map<std::string, schemas::RecordFormat, std::less<>>* formats) {
+  r.Map(node, path, {}, [&](const std::string& topic, const YAML::Node& v, const std::string& child) {
+    const std::string name = r.String(v, child);
+    if (!r.ok()) return;
+    if (auto format = schemas::ParseRecordFormat(name)) {
+      (*formats)[topic] = *format;
+    } else {
+      r.Fail(v, child, fmt::format("unknown format \"{}\" (expected one of: {})", name, schemas::RecordFormatNames()));
+    }
+  });
+}
+
+void ReadTeamMap(Reader& r, const YAML::Node& node, const std::string& path, schemas::TeamMap* teams) {
+  r.Map(node, path, {"queues", "agents"}, [&](const std::string& key, const YAML::Node& v, const std::string& child) {
+    auto& map = key == "queues" ? teams->queues : teams->agents;
+    for (auto& [from, team] : r.Properties(v, child)) {
+      if (team.empty() || team.size() > schemas::kMaxNameBytes) {
+        return r.Fail(v[from], fmt::format("{}.{}", child, from),
+                      fmt::format("a team name of 1 to {} bytes", schemas::kMaxNameBytes));
+      }
+      map[from] = team;
+    }
+  });
+}
+
 void ReadKafka(Reader& r, const YAML::Node& node, KafkaConfig* k) {
   r.Map(node, "kafka",
-        {"brokers", "group", "topics", "dead_letter_topic", "properties", "consumer", "producer",
-         "max_queued_bytes"},
+        {"brokers", "group", "topics", "formats", "dead_letter_topic", "properties", "consumer",
+         "producer", "max_queued_bytes"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "brokers") k->brokers = r.String(v, path);
           else if (key == "group") k->group = r.String(v, path);
           else if (key == "topics") k->topics = r.Strings(v, path);
+          else if (key == "formats") ReadFormats(r, v, path, &k->formats);
           else if (key == "dead_letter_topic") k->dead_letter_topic = r.String(v, path);
           else if (key == "properties") k->properties = r.Properties(v, path);
           else if (key == "consumer") k->consumer_properties = r.Properties(v, path);
@@ -243,12 +279,19 @@ void ReadAlerting(Reader& r, const YAML::Node& node, AlertingConfig* a) {
           else if (key == "resolved_resend") a->resolved_resend_ms = r.Duration(v, path);
           else if (key == "ends_after") a->ends_after_ms = r.Duration(v, path);
           else if (key == "timeout") a->timeout_ms = r.Duration(v, path);
-          else if (key == "queue_limit") a->queue_limit = static_cast<size_t>(r.Number(v, path));
+          else if (key == "queue_limit") {
+            const double limit = r.Number(v, path);
+            if (r.ok() && !(limit >= 1 && limit <= 1e7 && limit == std::floor(limit))) {
+              return r.Fail(v, path, "must be a whole number from 1 to 10000000");
+            }
+            a->queue_limit = static_cast<size_t>(limit);
+          }
           if (!r.ok()) return;
           if (key == "alertmanager_url" || key == "pagerduty_url") {
             const std::string& url = key == "alertmanager_url" ? a->alertmanager_url : a->pagerduty_url;
-            if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://")) {
-              r.Fail(v, path, "expected an http:// or https:// URL");
+            const size_t scheme = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+            if (!url.empty() && (scheme == 0 || url.size() == scheme || url[scheme] == '/')) {
+              r.Fail(v, path, "expected an http:// or https:// URL with a host");
             }
           }
         });
@@ -320,7 +363,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
   Reader r(name);
   if (!root.IsMap()) return absl::InvalidArgumentError(fmt::format("{}: expected a YAML mapping at the top", name));
   try {
-    r.Map(root, "", {"kafka", "metrics", "drift", "http", "output", "alerting", "teams"},
+    r.Map(root, "", {"kafka", "metrics", "drift", "http", "output", "alerting", "teams", "team_map"},
           [&](const std::string& key, const YAML::Node& v, const std::string&) {
             if (key == "kafka") ReadKafka(r, v, &config.kafka);
             else if (key == "metrics") ReadMetrics(r, v, &config.metrics);
@@ -329,20 +372,36 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
             else if (key == "output") ReadOutput(r, v, &config.output);
             else if (key == "alerting") ReadAlerting(r, v, &config.alerting);
             else if (key == "teams") ReadTeams(r, v, &config.teams);
+            else if (key == "team_map") ReadTeamMap(r, v, "team_map", &config.team_map);
           });
+    for (const auto& [topic, format] : config.kafka.formats) {
+      if (std::find(config.kafka.topics.begin(), config.kafka.topics.end(), topic) == config.kafka.topics.end()) {
+        r.Fail(root["kafka"]["formats"][topic], "kafka.formats." + topic, "not one of kafka.topics");
+      }
+    }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", name, e.mark.line + 1, e.msg));
   }
   if (!r.ok()) return absl::InvalidArgumentError(r.error());
   if (absl::Status s = config.metrics.Validate(); !s.ok()) {
-    // Validate names the option; point at the metrics block.
-    const int line = root["metrics"].IsDefined() ? root["metrics"].Mark().line + 1 : 0;
-    std::string message(s.message());
-    if (!message.empty() && message[0] == '`') message.insert(1, "metrics.");
-    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", name, line, message));
+    // Validate names the option "`name`: why"; report it under the key as written in the file, at
+    // that key's line (or the metrics block's when the key was left at its default).
+    const std::string message(s.message());
+    const size_t close = message.find('`', 1);
+    std::string option = message.substr(1, close - 1);
+    if (option == "interaction_retention") option = "retention";
+    YAML::Node at = root["metrics"];
+    if (const size_t dot = option.find('.'); dot != std::string::npos) {
+      if (YAML::Node child = at[option.substr(0, dot)][option.substr(dot + 1)]; child.IsDefined()) at = child;
+    } else if (YAML::Node child = at[option]; child.IsDefined()) {
+      at = child;
+    }
+    r.Fail(at, "metrics." + option, message.substr(std::min(message.size(), close + 3)));
+    return absl::InvalidArgumentError(r.error());
   }
   if (config.output.every_ms <= 0 || config.output.every_ms % config.metrics.slice_ms != 0) {
-    return absl::InvalidArgumentError(fmt::format("{}: `output.every`: must be a multiple of metrics.slice", name));
+    r.Fail(root["output"]["every"], "output.every", "must be a positive multiple of metrics.slice");
+    return absl::InvalidArgumentError(r.error());
   }
   return config;
 }
@@ -370,6 +429,24 @@ absl::Status CheckForRun(const Config& config) {
     return absl::InvalidArgumentError(fmt::format("{}: `http.basic_auth.password`: required with a user", config.path));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<schemas::TeamMap> LoadTeamMap(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(fmt::format("{}: cannot open", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  schemas::TeamMap teams;
+  Reader r(path);
+  try {
+    const YAML::Node root = YAML::Load(text.str());
+    if (!root.IsMap()) return absl::InvalidArgumentError(fmt::format("{}: expected a mapping with queues and agents", path));
+    ReadTeamMap(r, root, "", &teams);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
+  }
+  if (!r.ok()) return absl::InvalidArgumentError(r.error());
+  return teams;
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {

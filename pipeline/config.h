@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "operators/options.h"
+#include "schemas/record_decoder.h"
 
 namespace ccpulse {
 
@@ -17,6 +18,8 @@ struct KafkaConfig {
   std::string brokers;
   std::string group = "ccpulse";
   std::vector<std::string> topics;
+  // Wire format per input topic; topics not listed are ccpulse.v1.
+  std::map<std::string, schemas::RecordFormat, std::less<>> formats;
   std::string dead_letter_topic = "ccpulse-dead-letters";
   std::map<std::string, std::string> properties;           // consumer and producers
   std::map<std::string, std::string> consumer_properties;  // consumer only
@@ -73,6 +76,8 @@ struct Config {
   OutputConfig output;
   AlertingConfig alerting;
   std::vector<RosterEntry> teams;
+  // Agent -> team and queue -> team, for formats whose records carry no team.
+  schemas::TeamMap team_map;
 };
 
 // Parses and validates a config file. `run` additionally needs kafka.brokers and kafka.topics
@@ -80,6 +85,9 @@ struct Config {
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 // Same, from text (`name` is used in messages).
 absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& name);
+// A team map file for `replay --team-map` / `validate --team-map`: the `team_map` section of a
+// config on its own ({queues: {...}, agents: {...}}).
+absl::StatusOr<schemas::TeamMap> LoadTeamMap(const std::string& path);
 // What `run` needs beyond a valid file: brokers, topics, a valid HTTP address.
 absl::Status CheckForRun(const Config& config);
 

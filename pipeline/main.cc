@@ -75,6 +75,32 @@ bool FinishMetricOptions(const std::vector<std::string>& windows, const std::vec
   return true;
 }
 
+// --format FORMAT and --team-map FILE, shared by replay and validate.
+void AddFormatFlags(CLI::App* app, std::string* format, std::string* team_map) {
+  std::vector<std::string> names;
+  for (int i = 0; i < ccpulse::schemas::kRecordFormatCount; ++i) {
+    names.emplace_back(ccpulse::schemas::RecordFormatName(static_cast<ccpulse::schemas::RecordFormat>(i)));
+  }
+  app->add_option("--format", *format, "Record format of the input")
+      ->check(CLI::IsMember(names))
+      ->capture_default_str();
+  app->add_option("--team-map", *team_map,
+                  "YAML file with queue -> team and agent -> team maps ({queues: {...}, agents: {...}})");
+}
+
+// Applies --format and --team-map (which wins over a config's team_map); false after an error.
+bool FinishFormatFlags(const std::string& format, const std::string& team_map, ccpulse::ReplayOptions* options) {
+  options->format = *ccpulse::schemas::ParseRecordFormat(format);
+  if (team_map.empty()) return true;
+  auto teams = ccpulse::LoadTeamMap(team_map);
+  if (!teams.ok()) {
+    std::fprintf(stderr, "ccpulse: --team-map: %s\n", std::string(teams.status().message()).c_str());
+    return false;
+  }
+  options->team_map = *std::move(teams);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,7 +110,7 @@ int main(int argc, char** argv) {
   ccpulse::ReplayOptions replay;
   std::vector<std::string> windows, zones;
   CLI::App* replay_cmd = app.add_subcommand(
-      "replay", "Run the operators over JSON Lines files in event time; metrics as JSON Lines on stdout");
+      "replay", "Run the operators over files of records (JSON Lines or --format) in event time; metrics as JSON Lines on stdout");
   replay_cmd->add_option("files", replay.files, "Input files ('-' for stdin)")->required();
   AddDuration(replay_cmd, "--every", &replay.every_ms, "Emit metrics at every multiple of this event time");
   replay_cmd->add_flag("-q,--quiet", replay.quiet, "Do not print bad or late lines to stderr");
@@ -98,11 +124,15 @@ int main(int argc, char** argv) {
                        "Deliver alerts to the configured sinks (off: a backtest pages nobody)");
   bool no_detectors = false;
   replay_cmd->add_flag("--no-detectors", no_detectors, "Do not print the drift detectors at the end");
+  std::string replay_format = "ccpulse.v1", replay_team_map;
+  AddFormatFlags(replay_cmd, &replay_format, &replay_team_map);
   AddMetricFlags(replay_cmd, &replay.metrics, &windows, &zones);
 
   ccpulse::ReplayOptions validate;
-  CLI::App* validate_cmd = app.add_subcommand("validate", "Check JSON Lines files against the event schema");
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check that every line of the files decodes (ccpulse.v1 schema or --format)");
   validate_cmd->add_option("files", validate.files, "Input files ('-' for stdin)")->required();
+  std::string validate_format = "ccpulse.v1", validate_team_map;
+  AddFormatFlags(validate_cmd, &validate_format, &validate_team_map);
 
   ccpulse::SimulateOptions simulate;
   std::string start_text = ccpulse::schemas::FormatRfc3339(simulate.simulator.start_ms);
@@ -230,9 +260,11 @@ int main(int argc, char** argv) {
       }
       replay.config = *config;
       replay.metrics = config->metrics;
+      replay.team_map = config->team_map;
     } else if (!FinishMetricOptions(windows, zones, &replay.metrics)) {
       return 2;
     }
+    if (!FinishFormatFlags(replay_format, replay_team_map, &replay)) return 2;
     if (replay.every_ms <= 0 || replay.every_ms % replay.metrics.slice_ms != 0) {
       std::fprintf(stderr, "ccpulse: --every must be a positive multiple of --slice\n");
       return 2;
@@ -241,6 +273,9 @@ int main(int argc, char** argv) {
     replay.stop = &stop;
     return ccpulse::RunReplay(replay, stdout, stderr);
   }
-  if (validate_cmd->parsed()) return ccpulse::RunValidate(validate, stdout, stderr);
+  if (validate_cmd->parsed()) {
+    if (!FinishFormatFlags(validate_format, validate_team_map, &validate)) return 2;
+    return ccpulse::RunValidate(validate, stdout, stderr);
+  }
   return 2;
 }

@@ -14,7 +14,7 @@
 #include "pipeline/metrics/publisher.h"
 #include "pipeline/line_reader.h"
 #include "pipeline/report.h"
-#include "schemas/json_decoder.h"
+#include "schemas/record_decoder.h"
 #include "schemas/time_format.h"
 
 namespace ccpulse {
@@ -27,18 +27,13 @@ void Flush(std::string* buffer, std::FILE* out) {
   buffer->clear();
 }
 
-schemas::JsonEventDecoder MakeDecoder(const ReplayOptions& options) {
-  schemas::JsonEventDecoder::Options decoder_options;
-  decoder_options.max_record_bytes = options.max_record_bytes;
-  decoder_options.latest_time_ms = absl::ToUnixMillis(absl::Now()) + options.max_future_ms;
-  return schemas::JsonEventDecoder(decoder_options);
-}
-
-// Calls `on_record(file_index, line, status, event)` for every line of every file.
+// Calls `on_record(file_index, line, status, decoded)` for every line of every file.
 template <typename Fn>
 int ForEachRecord(const ReplayOptions& options, std::FILE* err, Fn&& on_record) {
-  schemas::JsonEventDecoder decoder = MakeDecoder(options);
-  schemas::Event event;
+  auto decoder = schemas::MakeRecordDecoder(
+      options.format, {options.max_record_bytes, absl::ToUnixMillis(absl::Now()) + options.max_future_ms,
+                       &options.team_map});
+  schemas::DecodedRecord decoded;
   for (size_t f = 0; f < options.files.size(); ++f) {
     auto reader = LineReader::Open(options.files[f], options.max_record_bytes);
     if (!reader.ok()) {
@@ -55,13 +50,14 @@ int ForEachRecord(const ReplayOptions& options, std::FILE* err, Fn&& on_record) 
       if (!*more) break;
       schemas::DecodeStatus status;
       if (line.oversized) {
+        decoded.count = 0;
         status = {schemas::DecodeError::kTooLarge,
                   fmt::format("record is {} bytes, over the limit of {}", line.length, options.max_record_bytes)};
       } else {
-        status = decoder.Decode(line.text, &event);
-        event.position = {0, static_cast<int64_t>(line.number)};
+        status = decoder->Decode(line.text, &decoded);
+        for (int i = 0; i < decoded.count; ++i) decoded.events[i].position = {0, static_cast<int64_t>(line.number)};
       }
-      on_record(f, line, status, event);
+      on_record(f, line, status, decoded);
     }
   }
   return 0;
@@ -153,7 +149,7 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   };
   const int rc = ForEachRecord(options, err, [&](size_t f, const LineReader::Line& line,
                                                  const schemas::DecodeStatus& status,
-                                                 const schemas::Event& event) {
+                                                 const schemas::DecodedRecord& decoded) {
     ++input.records;
     if (!status.ok()) {
       ++input.invalid[static_cast<size_t>(status.error)];
@@ -163,25 +159,27 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
       }
       return;
     }
-    if (options.speed > 0) {
-      if (first_event_ms == INT64_MIN) first_event_ms = event.time_ms;
-      const double offset_ms = static_cast<double>(event.time_ms - first_event_ms) / options.speed;
-      const auto due = wall_start + std::chrono::microseconds(static_cast<int64_t>(offset_ms * 1000));
-      if (due > std::chrono::steady_clock::now()) {
-        Flush(&buffer, out);
-        std::fflush(out);
-        if (server) server->Publish(engine, input, /*force=*/true);
-        std::this_thread::sleep_until(due);
+    for (const schemas::Event& event : decoded.view()) {
+      if (options.speed > 0) {
+        if (first_event_ms == INT64_MIN) first_event_ms = event.time_ms;
+        const double offset_ms = static_cast<double>(event.time_ms - first_event_ms) / options.speed;
+        const auto due = wall_start + std::chrono::microseconds(static_cast<int64_t>(offset_ms * 1000));
+        if (due > std::chrono::steady_clock::now()) {
+          Flush(&buffer, out);
+          std::fflush(out);
+          if (server) server->Publish(engine, input, /*force=*/true);
+          std::this_thread::sleep_until(due);
+        }
       }
-    }
-    // Replay has one input partition and no wall clock: the watermark follows event time only.
-    const auto accepted = engine.OnEvent(event, /*now_ms=*/0);
-    if (accepted == operators::Engine::Accepted::kLate && !options.quiet) {
-      Report(err, options.files[f], line.number, "late",
-             fmt::format("event time {} is before the watermark {}", schemas::FormatRfc3339(event.time_ms), schemas::FormatRfc3339(engine.watermark())));
-    } else if (accepted == operators::Engine::Accepted::kTooManyEvents && !options.quiet) {
-      Report(err, options.files[f], line.number, "too_many_events",
-             "interaction has more events than the engine keeps per interaction");
+      // Replay has one input partition and no wall clock: the watermark follows event time only.
+      const auto accepted = engine.OnEvent(event, /*now_ms=*/0);
+      if (accepted == operators::Engine::Accepted::kLate && !options.quiet) {
+        Report(err, options.files[f], line.number, "late",
+               fmt::format("event time {} is before the watermark {}", schemas::FormatRfc3339(event.time_ms), schemas::FormatRfc3339(engine.watermark())));
+      } else if (accepted == operators::Engine::Accepted::kTooManyEvents && !options.quiet) {
+        Report(err, options.files[f], line.number, "too_many_events",
+               "interaction has more events than the engine keeps per interaction");
+      }
     }
     engine.Advance(/*now_ms=*/0, options.every_ms, on_boundary);
     alerts.Take(engine, &buffer);
@@ -219,7 +217,7 @@ int RunValidate(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   uint64_t records = 0, invalid = 0;
   const int rc = ForEachRecord(options, err, [&](size_t f, const LineReader::Line& line,
                                                  const schemas::DecodeStatus& status,
-                                                 const schemas::Event&) {
+                                                 const schemas::DecodedRecord&) {
     ++records;
     if (status.ok()) return;
     ++invalid;

@@ -1,5 +1,5 @@
-// `ccpulse replay` and `ccpulse validate`: the engine over JSON Lines files in event time, and
-// the schema check with line numbers.
+// `ccpulse replay` and `ccpulse validate`: the engine over files of records (JSON Lines, or any
+// format of schemas/record_decoder.h) in event time, and the decode check with line numbers.
 #ifndef CCPULSE_PIPELINE_REPLAY_H_
 #define CCPULSE_PIPELINE_REPLAY_H_
 
@@ -15,6 +15,9 @@ namespace ccpulse {
 
 struct ReplayOptions {
   std::vector<std::string> files;  // "-" = standard input
+  // Format of every line, and the team map of the platform formats.
+  schemas::RecordFormat format = schemas::RecordFormat::kCcpulseV1;
+  schemas::TeamMap team_map;
   int64_t every_ms = operators::kMinuteMs;
   operators::MetricOptions metrics;
   size_t max_record_bytes = 1 << 20;

@@ -18,10 +18,10 @@ int64_t WallMs() {
       .count();
 }
 
-schemas::JsonEventDecoder::Options DecoderOptions(size_t max_record_bytes) {
-  schemas::JsonEventDecoder::Options o;
-  o.max_record_bytes = max_record_bytes;
-  return o;
+// "topic[3]" -> "topic".
+std::string_view TopicOf(std::string_view partition_name) {
+  const size_t bracket = partition_name.rfind('[');
+  return bracket == std::string_view::npos ? partition_name : partition_name.substr(0, bracket);
 }
 
 }  // namespace
@@ -33,8 +33,22 @@ StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLett
       dead_letters_(dead_letters),
       on_boundary_(std::move(on_boundary)),
       on_tick_(std::move(on_tick)),
-      engine_(options_.metrics),
-      decoder_(DecoderOptions(options_.max_record_bytes)) {}
+      engine_(options_.metrics) {}
+
+schemas::RecordDecoder& StreamProcessor::DecoderFor(int32_t partition) {
+  const auto index = static_cast<size_t>(partition);
+  if (index >= partition_decoders_.size()) partition_decoders_.resize(index + 1, nullptr);
+  if (schemas::RecordDecoder* decoder = partition_decoders_[index]) return *decoder;
+  const std::string name = source_->PartitionName(partition);
+  auto it = options_.topic_formats.find(TopicOf(name));
+  const auto format = it == options_.topic_formats.end() ? schemas::RecordFormat::kCcpulseV1 : it->second;
+  auto& decoder = decoders_[static_cast<size_t>(format)];
+  if (decoder == nullptr) {
+    decoder = schemas::MakeRecordDecoder(format, {options_.max_record_bytes, INT64_MAX, &options_.team_map});
+  }
+  partition_decoders_[index] = decoder.get();
+  return *decoder;
+}
 
 absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) Step(50);
@@ -95,32 +109,46 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
 void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
   ++counters_.batches;
   last_input_ms_ = now_ms;
-  decoder_.SetLatestTime(now_ms + options_.max_future_ms);
-  schemas::Event event;
+  const int64_t latest_ms = now_ms + options_.max_future_ms;
   for (const SourceRecord& record : batch.records) {
     ++counters_.records;
-    const schemas::DecodeStatus status = decoder_.Decode(record.value, &event);
+    schemas::RecordDecoder& decoder = DecoderFor(record.partition);
+    decoder.SetLatestTime(latest_ms);
+    const schemas::DecodeStatus status = decoder.Decode(record.value, &decoded_);
     if (!status.ok()) {
       ++counters_.invalid[static_cast<size_t>(status.error)];
       DeadLetter(record, schemas::DecodeErrorName(status.error), status.message);
     } else {
       ++counters_.decoded;
-      event.position = {record.partition, record.offset};
-      switch (engine_.OnEvent(event, now_ms)) {
-        case operators::Engine::Accepted::kLate:
-          ++counters_.late;
-          DeadLetter(record, "late",
-                     fmt::format("event time {} is before the watermark {}",
-                                 schemas::FormatRfc3339(event.time_ms),
-                                 schemas::FormatRfc3339(engine_.watermark())));
-          break;
-        case operators::Engine::Accepted::kTooManyEvents:
-          ++counters_.too_many_events;
-          DeadLetter(record, "too_many_events", "the interaction has more events than ccpulse keeps");
-          break;
-        default:
-          break;
+      // A record's events are applied together; the record is dead-lettered once, for its first
+      // event that could not be applied.
+      std::string_view reason;
+      std::string message;
+      for (int i = 0; i < decoded_.count; ++i) {
+        schemas::Event& event = decoded_.events[i];
+        event.position = {record.partition, record.offset};
+        switch (engine_.OnEvent(event, now_ms)) {
+          case operators::Engine::Accepted::kLate:
+            ++counters_.late;
+            if (reason.empty()) {
+              reason = "late";
+              message = fmt::format("event time {} is before the watermark {}",
+                                    schemas::FormatRfc3339(event.time_ms),
+                                    schemas::FormatRfc3339(engine_.watermark()));
+            }
+            break;
+          case operators::Engine::Accepted::kTooManyEvents:
+            ++counters_.too_many_events;
+            if (reason.empty()) {
+              reason = "too_many_events";
+              message = "the interaction has more events than ccpulse keeps";
+            }
+            break;
+          default:
+            break;
+        }
       }
+      if (!reason.empty()) DeadLetter(record, reason, message);
     }
     applied_next_[record.partition] = record.offset + 1;
     if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);

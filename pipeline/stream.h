@@ -9,13 +9,16 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "operators/engine.h"
 #include "pipeline/source.h"
-#include "schemas/json_decoder.h"
+#include "schemas/record_decoder.h"
 
 namespace ccpulse {
 
@@ -51,6 +54,9 @@ class StreamProcessor {
     int64_t tick_interval_ms = 5;  // publish at most this often (and at least every 100 ms)
     // Keep every record's processing latency (ms) for the benchmarks.
     bool keep_latency_samples = false;
+    // Wire format per topic (others are ccpulse.v1) and the team map of the platform formats.
+    std::map<std::string, schemas::RecordFormat, std::less<>> topic_formats;
+    schemas::TeamMap team_map;
   };
   using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
   // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
@@ -83,6 +89,8 @@ class StreamProcessor {
   void Process(SourceBatch& batch, int64_t now_ms);
   void DeadLetter(const SourceRecord& record, std::string_view reason, std::string_view message);
   void Tick(int64_t now_ms);
+  // The decoder of the partition's topic, created on first use.
+  schemas::RecordDecoder& DecoderFor(int32_t partition);
 
   Options options_;
   RecordSource* source_;
@@ -90,7 +98,10 @@ class StreamProcessor {
   BoundaryFn on_boundary_;
   TickFn on_tick_;
   operators::Engine engine_;
-  schemas::JsonEventDecoder decoder_;
+  // One decoder per format in use; partition_decoders_[p] points at the one of p's topic.
+  std::array<std::unique_ptr<schemas::RecordDecoder>, schemas::kRecordFormatCount> decoders_;
+  std::vector<schemas::RecordDecoder*> partition_decoders_;
+  schemas::DecodedRecord decoded_;
   StreamCounters counters_;
   absl::flat_hash_map<int32_t, int64_t> applied_next_;    // partition -> next offset to apply
   absl::flat_hash_map<int32_t, int64_t> committed_next_;  // what was last committed

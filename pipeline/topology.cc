@@ -157,6 +157,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.metrics = config.metrics;
   options.every_ms = config.output.every_ms;
   options.keep_latency_samples = hooks.keep_latency_samples;
+  options.topic_formats = config.kafka.formats;
+  options.team_map = config.team_map;
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),
       [&](operators::Engine& engine, operators::TimeMs) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include "schemas/adapters.h"
 #include "schemas/time_format.h"
 
 namespace ccpulse::schemas {
@@ -15,7 +16,8 @@ constexpr std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames = {
     "none",          "empty_record", "too_large",       "invalid_utf8",
     "invalid_json",  "truncated",    "not_object",      "missing_field",
     "wrong_type",    "unknown_type", "unknown_channel", "field_too_long",
-    "empty_field",   "bad_time",     "time_out_of_range", "duplicate_field"};
+    "empty_field",   "bad_time",     "time_out_of_range", "duplicate_field",
+    "unmapped_team", "malformed_record"};
 
 enum Field : uint8_t {
   kEventId, kType, kTime, kInteractionId, kTeam, kCustomerId, kAgent, kToTeam, kChannel,
@@ -129,28 +131,6 @@ DecodeStatus WrongType(od::value value, std::string_view field, std::string_view
   return Fail(DecodeError::kWrongType, fmt::format("field `{}`: expected {}", field, expected));
 }
 
-// True when `record` stops inside a string or with brackets still open, every closing bracket
-// having matched its opener: it was cut short. Only called on the error path.
-bool EndsOpen(std::string_view record) {
-  std::string open;  // the unclosed '{' and '[' in order
-  bool in_string = false, escaped = false;
-  for (char c : record) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      open.push_back(c);
-    } else if (c == '}' || c == ']') {
-      if (open.empty() || open.back() != (c == '}' ? '{' : '[')) return false;
-      open.pop_back();
-    }
-  }
-  return in_string || !open.empty();
-}
-
 // Fully checks a non-object document, so that garbage is not reported as "not an object".
 simdjson::error_code ValidateRoot(od::document& doc, od::json_type type) {
   switch (type) {
@@ -194,6 +174,32 @@ simdjson::error_code ValidateRoot(od::document& doc, od::json_type type) {
 
 }  // namespace
 
+// True when `record` stops inside a string or with brackets still open, every closing bracket
+// having matched its opener: it was cut short. Only called on the error path.
+namespace adapters {
+
+bool EndsOpen(std::string_view record) {
+  std::string open;  // the unclosed '{' and '[' in order
+  bool in_string = false, escaped = false;
+  for (char c : record) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      open.push_back(c);
+    } else if (c == '}' || c == ']') {
+      if (open.empty() || open.back() != (c == '}' ? '{' : '[')) return false;
+      open.pop_back();
+    }
+  }
+  return in_string || !open.empty();
+}
+
+}  // namespace adapters
+
 std::string_view DecodeErrorName(DecodeError error) {
   return kDecodeErrorNames[static_cast<size_t>(error)];
 }
@@ -216,11 +222,11 @@ DecodeStatus JsonEventDecoder::Decode(std::string_view record, Event* event) {
   std::memset(scratch_.data() + record.size(), ' ', simdjson::SIMDJSON_PADDING);
 
   DecodeStatus status = Parse(record, event);
-  if (status.error == DecodeError::kTruncated && !EndsOpen(record)) {
+  if (status.error == DecodeError::kTruncated && !adapters::EndsOpen(record)) {
     // simdjson also says "ended early" for garbage after a complete object.
     status.error = DecodeError::kInvalidJson;
     status.message = "invalid json: unbalanced brackets or content after the object";
-  } else if (status.error == DecodeError::kInvalidJson && EndsOpen(record)) {
+  } else if (status.error == DecodeError::kInvalidJson && adapters::EndsOpen(record)) {
     // simdjson reports a record cut just after a nested object ({"a":{}) as a structure error.
     status.error = DecodeError::kTruncated;
     status.message = fmt::format("record ends before the json is complete ({})", status.message);

@@ -34,8 +34,13 @@ enum class DecodeError : uint8_t {
   kBadTime,          // `time` is neither RFC 3339 with offset nor integer epoch milliseconds
   kTimeOutOfRange,   // before 1970 or too far after the wall clock
   kDuplicateField,
+  // Only from the platform adapters (schemas/record_decoder.h), never from ccpulse.v1:
+  kUnmappedTeam,     // no team for the record's queue or agent in the team map
+  kMalformedRecord,  // a text record (CSV row, queue_log line) without the fields of its format
 };
-inline constexpr int kDecodeErrorCount = 16;
+inline constexpr int kDecodeErrorCount = 18;
+// The reasons a ccpulse.v1 record can have: kNone .. kDuplicateField.
+inline constexpr int kJsonDecodeErrorCount = 16;
 
 std::string_view DecodeErrorName(DecodeError error);
 

@@ -556,7 +556,7 @@ TEST(JsonEventDecoderRejectTest, RandomEditsNeverBreakTheContract) {
 TEST(JsonEventDecoderRejectTest, EveryReasonHasATableCase) {
   std::set<DecodeError> covered;
   for (const ErrorCase& c : ErrorCases()) covered.insert(c.error);
-  for (int i = 1; i < kDecodeErrorCount; ++i) {
+  for (int i = 1; i < kJsonDecodeErrorCount; ++i) {
     EXPECT_TRUE(covered.count(static_cast<DecodeError>(i)))
         << DecodeErrorName(static_cast<DecodeError>(i));
   }
@@ -711,7 +711,9 @@ TEST(DecodeErrorNameTest, NamesAreStable) {
       {E::kEmptyField, "empty_field"},
       {E::kBadTime, "bad_time"},
       {E::kTimeOutOfRange, "time_out_of_range"},
-      {E::kDuplicateField, "duplicate_field"}};
+      {E::kDuplicateField, "duplicate_field"},
+      {E::kUnmappedTeam, "unmapped_team"},
+      {E::kMalformedRecord, "malformed_record"}};
   ASSERT_EQ(names.size(), static_cast<size_t>(kDecodeErrorCount));
   for (const auto& [error, name] : names) EXPECT_EQ(DecodeErrorName(error), name);
 }

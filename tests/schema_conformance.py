@@ -33,7 +33,8 @@ VALID_DIR = SCHEMAS / "samples" / "valid"
 INVALID_DIR = SCHEMAS / "samples" / "invalid"
 JSONL_SAMPLE = SCHEMAS / "samples" / "interactions.jsonl"
 
-# Every DecodeError reason but "none" (schemas/json_decoder.h).
+# Every DecodeError reason of ccpulse.v1 but "none" (schemas/json_decoder.h; unmapped_team and
+# malformed_record come only from the platform adapters and are tested with them).
 REASONS = {
     "empty_record", "too_large", "invalid_utf8", "invalid_json", "truncated", "not_object",
     "missing_field", "wrong_type", "unknown_type", "unknown_channel", "field_too_long",
