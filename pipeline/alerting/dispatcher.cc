@@ -128,10 +128,11 @@ void AlertDispatcher::Apply(AlertRecord record, int64_t now_ms) {
     if (kafka_send_(record.key_hex, line)) ++kafka.sent;
     else ++kafka.failed;
   }
-  Active& active = active_[key];
-  const bool escalated = record.firing && active.record.firing && active.record.severity != record.severity;
-  if (escalated) {
-    // Alertmanager identifies alerts by labels: resolve the warning's label set.
+  const auto [it, inserted] = active_.try_emplace(key);
+  Active& active = it->second;
+  if (!inserted && record.firing && active.record.firing && active.record.severity != record.severity) {
+    // Escalated (or de-escalated) while firing. Alertmanager identifies alerts by labels: resolve
+    // the previous severity's label set.
     Active superseded;
     superseded.record = active.record;
     superseded.record.firing = false;
@@ -180,7 +181,8 @@ void AlertDispatcher::Apply(AlertRecord record, int64_t now_ms) {
 }
 
 void AlertDispatcher::SendAlertmanager(int64_t now_ms, bool force_all) {
-  if (config_.alertmanager_url.empty()) return;
+  // Resolved alerts are forgotten after resolved_resend whether or not Alertmanager is configured.
+  const bool send = !config_.alertmanager_url.empty();
   std::string body = "[";
   size_t count = 0;
   {
@@ -191,7 +193,7 @@ void AlertDispatcher::SendAlertmanager(int64_t now_ms, bool force_all) {
         it = active_.erase(it);
         continue;
       }
-      if (force_all || a.last_sent_ms == 0 || now_ms - a.last_sent_ms >= config_.resend_ms) {
+      if (send && (force_all || a.last_sent_ms == 0 || now_ms - a.last_sent_ms >= config_.resend_ms)) {
         if (count++ > 0) body += ",";
         body += AlertmanagerJson(a.record, now_ms,
                                  a.record.firing ? now_ms + config_.ends_after_ms : a.resolved_at_ms);
