@@ -308,7 +308,9 @@ TEST_F(ExpositionTest, CountersEndInTotal) {
   }
   EXPECT_GT(counters, 10);
   for (const auto& [family, type] : exposition_.types) {
-    if (type != "counter") EXPECT_FALSE(family.ends_with("_total")) << family << " is a " << type;
+    if (type != "counter") {
+      EXPECT_FALSE(family.ends_with("_total")) << family << " is a " << type;
+    }
   }
 }
 
