@@ -37,10 +37,8 @@ void RepeatContacts::OnContactStart(const Contribution& c, std::vector<Contribut
 }
 
 void RepeatContacts::OnContactEnd(const Contribution& c) {
-  if (tail_ - head_ == ring_.size()) {
-    std::vector<Pending> bigger(ring_.empty() ? 64 : ring_.size() * 2);
-    for (uint64_t seq = head_; seq < tail_; ++seq) bigger[seq & (bigger.size() - 1)] = At(seq);
-    ring_.swap(bigger);
+  if ((tail_ >> kBlockBits) - (head_ >> kBlockBits) == blocks_.size()) {
+    blocks_.push_back(spare_ != nullptr ? std::move(spare_) : std::make_unique<Block>());
   }
   Pending& p = At(tail_);
   p.end = c.time;
@@ -78,11 +76,15 @@ void RepeatContacts::TakeVerdicts(TimeMs before_ms, std::vector<Contribution>* o
       if (it != customers_.end() && it->second == head_) customers_.erase(it);
     }
     ++head_;
+    if ((head_ & kBlockMask) == 0) {  // left the front block
+      spare_ = std::move(blocks_.front());
+      blocks_.pop_front();
+    }
   }
 }
 
 size_t RepeatContacts::MemoryBytes() const {
-  return ring_.capacity() * sizeof(Pending) +
+  return (blocks_.size() + (spare_ != nullptr)) * sizeof(Block) +
          customers_.capacity() * (sizeof(std::pair<uint64_t, uint64_t>) + 1);
 }
 

@@ -6,7 +6,10 @@
 #ifndef CCPULSE_OPERATORS_FCR_H_
 #define CCPULSE_OPERATORS_FCR_H_
 
+#include <array>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,7 +19,8 @@
 namespace ccpulse::operators {
 
 // Worker-local. Memory: one 24-byte pending record per finished contact in the last repeat
-// window, plus one 16-byte map slot per customer with such a contact.
+// window (in blocks of 4096, so at most one block is slack), plus one 16-byte map slot per
+// customer with such a contact.
 class RepeatContacts {
  public:
   explicit RepeatContacts(const MetricOptions* options) : options_(options) {}
@@ -49,13 +53,22 @@ class RepeatContacts {
   };
   static_assert(sizeof(Pending) == 24);
 
+  static constexpr int kBlockBits = 12;
+  static constexpr uint64_t kBlockMask = (uint64_t{1} << kBlockBits) - 1;
+  using Block = std::array<Pending, size_t{1} << kBlockBits>;
+
   Pending* Find(uint64_t customer);
   void Fail(Pending& p, std::vector<Contribution>* effects);
-  Pending& At(uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
-  const Pending& At(uint64_t seq) const { return ring_[seq & (ring_.size() - 1)]; }
+  Pending& At(uint64_t seq) { return (*blocks_[(seq >> kBlockBits) - (head_ >> kBlockBits)])[seq & kBlockMask]; }
+  const Pending& At(uint64_t seq) const {
+    return (*blocks_[(seq >> kBlockBits) - (head_ >> kBlockBits)])[seq & kBlockMask];
+  }
 
   const MetricOptions* options_;
-  std::vector<Pending> ring_;  // power-of-two ring of pending contacts [head_, tail_), end order
+  // Pending contacts [head_, tail_) in end order, by sequence number: blocks_[0] holds the block
+  // of head_. A block that empties is kept as the spare, so the steady state does not allocate.
+  std::deque<std::unique_ptr<Block>> blocks_;
+  std::unique_ptr<Block> spare_;
   uint64_t head_ = 0;
   uint64_t tail_ = 0;
   absl::flat_hash_map<uint64_t, uint64_t> customers_;  // customer -> seq of its latest contact

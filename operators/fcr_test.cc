@@ -1,6 +1,9 @@
 // Repeat-contact tracking: forwards, repeats, windows, reopens, verdicts.
 #include "operators/fcr.h"
 
+#include <map>
+#include <random>
+
 #include "gtest/gtest.h"
 
 namespace ccpulse::operators {
@@ -129,6 +132,75 @@ TEST_F(RepeatContactsTest, MemoryStaysBoundedAsWindowsClose) {
   fcr_.TakeVerdicts(INT64_MAX, &verdicts);
   EXPECT_EQ(verdicts.size(), 10000u);
   EXPECT_EQ(fcr_.tracked_customers(), 0u);
+}
+
+// Across many storage blocks (4096 contacts each): repeats and verdicts equal a plain model that
+// keeps every contact in one vector.
+TEST_F(RepeatContactsTest, ManyContactsAcrossBlocksMatchAPlainModel) {
+  options_.repeat_window_ms = 6 * 3'600'000;
+  struct Model {
+    TimeMs end;
+    TeamIndex team;
+    uint64_t interaction;
+    bool failed;
+  };
+  std::vector<Model> contacts;
+  std::map<uint64_t, size_t> latest;  // customer -> index into contacts
+  size_t head = 0;
+  std::vector<Contribution> expected_verdicts, verdicts;
+  size_t repeats = 0;
+  std::mt19937_64 rng(7);
+  TimeMs t = kT0;
+  for (uint64_t i = 0; i < 30'000; ++i) {
+    t += static_cast<TimeMs>(rng() % 20'000);
+    const uint64_t customer = 1 + rng() % 800;
+    const TeamIndex team = static_cast<TeamIndex>(rng() % 5);
+    const uint64_t interaction = 10'000 + i;
+    // A contact starts (maybe a repeat), then ends a little later in event time.
+    effects_.clear();
+    fcr_.OnContactStart(Start(t, team, interaction, customer), &effects_);
+    std::vector<Contribution> want;
+    if (auto it = latest.find(customer); it != latest.end() && it->second >= head) {
+      Model& m = contacts[it->second];
+      const TimeMs gap = t - m.end;
+      if (gap > options_.forward_gap_ms && gap < options_.repeat_window_ms) {
+        want.push_back(Contribution{t, 0, 0, m.team, 0, Kind::kRepeat, 1});
+        ++repeats;
+        if (!m.failed) want.push_back(Contribution{m.end, 0, 0, m.team, 0, Kind::kFcrProvisional, -1});
+        m.failed = true;
+      }
+    }
+    ASSERT_EQ(effects_.size(), want.size()) << i;
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_EQ(effects_[k].kind, want[k].kind) << i;
+      EXPECT_EQ(effects_[k].team, want[k].team) << i;
+      EXPECT_EQ(effects_[k].time, want[k].time) << i;
+      EXPECT_EQ(effects_[k].sign, want[k].sign) << i;
+    }
+    const bool first_touch = rng() % 4 != 0;
+    fcr_.OnContactEnd(End(t + 1000, team, interaction, first_touch, customer));
+    contacts.push_back({t + 1000, team, interaction, !first_touch});
+    latest[customer] = contacts.size() - 1;
+    fcr_.TakeVerdicts(t, &verdicts);
+    while (head < contacts.size() && contacts[head].end + options_.repeat_window_ms < t) {
+      const Model& m = contacts[head++];
+      expected_verdicts.push_back(Contribution{m.end + options_.repeat_window_ms, 0, 0, m.team, 0,
+                                              m.failed ? Kind::kFcrFailed : Kind::kFcrConfirmed, 1});
+    }
+    ASSERT_EQ(fcr_.tracked_contacts(), contacts.size() - head) << i;
+  }
+  ASSERT_GT(contacts.size() - head, 1000u);  // many held at once, 30,000 in all: several blocks
+  EXPECT_GT(repeats, 1000u);
+  ASSERT_EQ(verdicts.size(), expected_verdicts.size());
+  for (size_t k = 0; k < verdicts.size(); ++k) {
+    EXPECT_EQ(verdicts[k].kind, expected_verdicts[k].kind) << k;
+    EXPECT_EQ(verdicts[k].team, expected_verdicts[k].team) << k;
+    EXPECT_EQ(verdicts[k].time, expected_verdicts[k].time) << k;
+  }
+  // Memory follows what is held: partial first and last blocks and one spare at most, plus the
+  // customer map (800 customers).
+  const size_t held = fcr_.tracked_contacts();
+  EXPECT_LE(fcr_.MemoryBytes(), (held + 3 * 4096) * 24 + 4096 * 17);
 }
 
 }  // namespace
