@@ -104,9 +104,10 @@ void BM_RenderMetrics(benchmark::State& state) {
 BENCHMARK(BM_RenderMetrics)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 
 // Decode + operators over the stream: Arg 0 without publication; Arg 1 with a snapshot every
-// 100 ms on the worker and a scraper thread rendering /metrics once a second.
+// 100 ms on the worker; Arg 2 also with a scraper thread rendering /metrics once a second.
 void BM_ProcessingWithScrapes(benchmark::State& state) {
-  const bool scrape = state.range(0) == 1;
+  const bool publish = state.range(0) >= 1;
+  const bool scrape = state.range(0) == 2;
   const size_t count = Stream().size();
   size_t scrapes = 0;
   for (auto _ : state) {
@@ -131,7 +132,7 @@ void BM_ProcessingWithScrapes(benchmark::State& state) {
       });
     }
     state.ResumeTiming();
-    Process(*engine, count, scrape ? &builder : nullptr, &publisher);
+    Process(*engine, count, publish ? &builder : nullptr, &publisher);
     state.PauseTiming();
     done = true;
     if (scraper.joinable()) scraper.join();
@@ -141,7 +142,7 @@ void BM_ProcessingWithScrapes(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(count));
   state.counters["scrapes"] = static_cast<double>(scrapes);
 }
-BENCHMARK(BM_ProcessingWithScrapes)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_ProcessingWithScrapes)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 }  // namespace
 

@@ -20,18 +20,31 @@ int MetricsSnapshot::Find(std::string_view tenant, std::string_view team) const 
   return static_cast<int>(it - teams.begin());
 }
 
-void SnapshotBuilder::Recompute(Engine& engine) {
-  const auto& order = engine.TeamsInOrder();
-  order_ = order;
-  views_.clear();
-  views_.reserve(order_.size());
+void SnapshotBuilder::StartRecompute(Engine& engine) {
+  const auto started = std::chrono::steady_clock::now();
+  building_ = true;
+  build_end_ = engine.windows_end();
+  build_pos_ = 0;
+  next_order_ = engine.TeamsInOrder();
+  // The views of the recompute before last: usually their last owner, so freeing them is part of
+  // the recompute's cost.
+  next_views_.clear();
+  next_views_.reserve(next_order_.size());
   if (history_.size() < engine.team_count()) history_.resize(engine.team_count());
+  build_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+}
+
+bool SnapshotBuilder::StepRecompute(Engine& engine, int64_t budget_us) {
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed_us = [&] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  };
   const size_t windows = engine.options().windows_ms.size();
   // A history point per minute of event time, from the middle window (15m by default).
-  const TimeMs minute = engine.windows_end() / kMinuteMs * kMinuteMs;
-  const bool new_minute = minute != last_history_minute_;
-  last_history_minute_ = minute;
-  for (TeamIndex i : order_) {
+  const TimeMs minute = build_end_ / kMinuteMs * kMinuteMs;
+  for (; build_pos_ < next_order_.size(); ++build_pos_) {
+    if (budget_us > 0 && build_pos_ % 32 == 0 && elapsed_us() >= budget_us) break;
+    const TeamIndex i = next_order_[build_pos_];
     auto view = std::make_shared<TeamView>();
     const TeamState& team = engine.team(i);
     view->tenant = team.tenant;
@@ -42,7 +55,7 @@ void SnapshotBuilder::Recompute(Engine& engine) {
     view->totals = team.totals;
     if (engine.drift() != nullptr) view->detectors = engine.drift()->Detectors(i);
     auto& history = history_[i];
-    if (new_minute) {
+    if (!history || history->empty() || history->back().time < minute) {
       const TeamMetrics& m = view->windows[std::min<size_t>(1, windows - 1)];
       HistoryPoint p;
       p.time = minute;
@@ -61,9 +74,16 @@ void SnapshotBuilder::Recompute(Engine& engine) {
       history = std::move(next);
     }
     view->history = history;
-    views_.push_back(std::move(view));
+    next_views_.push_back(std::move(view));
   }
-  ComparePeers(windows - 1);
+  const bool done = build_pos_ == next_order_.size();
+  if (done) {
+    order_.swap(next_order_);
+    views_.swap(next_views_);
+    ComparePeers(windows - 1);
+  }
+  build_us_ += elapsed_us();
+  return done;
 }
 
 void SnapshotBuilder::ComparePeers(size_t window) {
@@ -82,14 +102,23 @@ void SnapshotBuilder::ComparePeers(size_t window) {
 
 std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, int64_t now_ms,
                                                               int64_t last_input_ms, bool force) {
+  if (building_ && (engine.windows_end() != build_end_ || engine.team_count() != next_order_.size())) {
+    ++restarts_;  // the windows moved under the recompute: its views would mix two ends
+    StartRecompute(engine);
+  }
   const bool moved = engine.windows_end() != built_end_ || engine.team_count() != built_teams_;
-  if (moved && (force || now_ms >= next_refresh_ms_)) {
-    const auto started = std::chrono::steady_clock::now();
-    Recompute(engine);
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    built_end_ = engine.windows_end();
-    built_teams_ = engine.team_count();
-    next_refresh_ms_ = now_ms + std::max<int64_t>(refresh_ms_, 20 * took.count());
+  if (!building_ && moved && (force || now_ms >= next_refresh_ms_)) {
+    restarts_ = 0;
+    StartRecompute(engine);
+  }
+  if (building_) {
+    const bool whole = force || built_end_ == INT64_MIN || restarts_ >= 2;
+    if (StepRecompute(engine, whole ? 0 : step_budget_us_)) {
+      building_ = false;
+      built_end_ = build_end_;
+      built_teams_ = order_.size();
+      next_refresh_ms_ = now_ms + std::max<int64_t>(refresh_ms_, 20 * build_us_ / 1000);
+    }
   }
   auto snapshot = std::make_shared<MetricsSnapshot>();
   snapshot->published_ms = now_ms;

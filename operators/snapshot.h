@@ -60,32 +60,53 @@ struct MetricsSnapshot {
 };
 
 // Builds snapshots on the worker thread. Not thread-safe.
+//
+// The live part (backlog now, counters) is taken on every Build. The team views (all windowed
+// metrics, detectors, history, peer positions) are recomputed when the windows' end moves, at
+// most every `refresh_ms` of wall time and never more often than keeps recomputing under 5 % of
+// the worker's time. A recompute of 10,000 teams takes ~100 ms, so it is spread over successive
+// Builds, at most `step_budget_us` of work each: records wait behind one step, not a whole
+// recompute. The views are published together when the last team is done, all at the same
+// windows' end; if the windows move mid-way the recompute starts over, and after two restarts it
+// finishes in one go (a fast replay moves the windows every few milliseconds).
 class SnapshotBuilder {
  public:
   static constexpr size_t kHistoryPoints = 60;
 
-  // Team views are recomputed when the windows' end moves, at most every `refresh_ms` of wall
-  // time, and never more often than keeps recomputing under 5 % of the worker's time
-  // (10,000 teams take about 100 ms: every 2 s).
-  explicit SnapshotBuilder(int64_t refresh_ms = 1000) : refresh_ms_(refresh_ms) {}
+  explicit SnapshotBuilder(int64_t refresh_ms = 1000, int64_t step_budget_us = 2000)
+      : refresh_ms_(refresh_ms), step_budget_us_(step_budget_us) {}
 
-  // `force`: recompute now if the windows moved, whatever the refresh schedule (end of input).
+  // `force`: complete a recompute now if the windows moved, whatever the schedule (end of input).
+  // The first Build always recomputes in full.
   std::shared_ptr<const MetricsSnapshot> Build(Engine& engine, int64_t now_ms, int64_t last_input_ms = 0,
                                                bool force = false);
 
+  // Whether a recompute is under way (some team views computed, not yet published).
+  bool recomputing() const { return building_; }
+
  private:
-  void Recompute(Engine& engine);
+  void StartRecompute(Engine& engine);
+  // Computes team views until done (true) or until `budget_us` has passed (0 = no limit).
+  bool StepRecompute(Engine& engine, int64_t budget_us);
   void ComparePeers(size_t window);
 
-  int64_t refresh_ms_;
+  const int64_t refresh_ms_;
+  const int64_t step_budget_us_;
   int64_t next_refresh_ms_ = INT64_MIN;
   TimeMs built_end_ = INT64_MIN;
   size_t built_teams_ = 0;
+  // Published: by position in order_; replaced (never changed) once published.
   std::vector<TeamIndex> order_;
-  // By position in order_; replaced (never changed) once published.
   std::vector<std::shared_ptr<TeamView>> views_;
+  // The recompute under way.
+  bool building_ = false;
+  int restarts_ = 0;
+  TimeMs build_end_ = INT64_MIN;
+  size_t build_pos_ = 0;
+  int64_t build_us_ = 0;  // worker time spent on it so far
+  std::vector<TeamIndex> next_order_;
+  std::vector<std::shared_ptr<TeamView>> next_views_;
   std::vector<std::shared_ptr<std::vector<HistoryPoint>>> history_;  // by TeamIndex
-  TimeMs last_history_minute_ = INT64_MIN;
 };
 
 }  // namespace ccpulse::operators
