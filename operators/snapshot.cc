@@ -29,6 +29,7 @@ void SnapshotBuilder::StartRecompute(Engine& engine) {
   // The views of the recompute before last: usually their last owner, so freeing them is part of
   // the recompute's cost.
   next_views_.clear();
+  retired_.reset();
   next_views_.reserve(next_order_.size());
   if (history_.size() < engine.team_count()) history_.resize(engine.team_count());
   build_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
@@ -81,6 +82,8 @@ bool SnapshotBuilder::StepRecompute(Engine& engine, int64_t budget_us) {
     order_.swap(next_order_);
     views_.swap(next_views_);
     ComparePeers(windows - 1);
+    retired_ = std::move(published_);
+    published_ = std::make_shared<const TeamViews::List>(views_.begin(), views_.end());
   }
   build_us_ += elapsed_us();
   return done;
@@ -128,7 +131,7 @@ std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, in
   snapshot->max_event_time = engine.max_event_time();
   for (int64_t w : engine.options().windows_ms) snapshot->window_labels.push_back(DurationLabel(w));
   snapshot->window_labels.push_back("today");
-  snapshot->teams.assign(views_.begin(), views_.end());
+  snapshot->teams = TeamViews(published_);
   snapshot->live.reserve(order_.size());
   for (TeamIndex i : order_) snapshot->live.push_back({engine.live_waiting(i), engine.live_in_progress(i)});
   snapshot->engine = engine.counters();

@@ -40,6 +40,29 @@ struct LiveGauges {
   int64_t in_progress = 0;
 };
 
+// The team views of a snapshot: one immutable list shared by every snapshot published until the
+// next recompute, so that publishing a snapshot each tick copies one pointer, not one per team.
+class TeamViews {
+ public:
+  using List = std::vector<std::shared_ptr<const TeamView>>;
+
+  TeamViews() : list_(Empty()) {}
+  explicit TeamViews(std::shared_ptr<const List> list) : list_(list ? std::move(list) : Empty()) {}
+
+  size_t size() const { return list_->size(); }
+  bool empty() const { return list_->empty(); }
+  const std::shared_ptr<const TeamView>& operator[](size_t i) const { return (*list_)[i]; }
+  List::const_iterator begin() const { return list_->begin(); }
+  List::const_iterator end() const { return list_->end(); }
+
+ private:
+  static const std::shared_ptr<const List>& Empty() {
+    static const auto* const empty = new std::shared_ptr<const List>(std::make_shared<const List>());
+    return *empty;
+  }
+  std::shared_ptr<const List> list_;
+};
+
 struct MetricsSnapshot {
   int64_t published_ms = 0;   // wall clock
   int64_t last_input_ms = 0;  // wall clock of the last record taken from the input (0 = none)
@@ -47,8 +70,8 @@ struct MetricsSnapshot {
   TimeMs watermark = 0;
   TimeMs max_event_time = 0;
   std::vector<std::string> window_labels;  // "5m", "15m", "1h", "today"
-  std::vector<std::shared_ptr<const TeamView>> teams;  // ordered by (tenant, team)
-  std::vector<LiveGauges> live;                        // parallel to teams
+  TeamViews teams;                          // ordered by (tenant, team)
+  std::vector<LiveGauges> live;             // parallel to teams
   Engine::Counters engine;
   uint64_t duplicates = 0;
   uint64_t interactions_held = 0;
@@ -98,6 +121,8 @@ class SnapshotBuilder {
   // Published: by position in order_; replaced (never changed) once published.
   std::vector<TeamIndex> order_;
   std::vector<std::shared_ptr<TeamView>> views_;
+  std::shared_ptr<const TeamViews::List> published_;  // views_, as snapshots share them
+  std::shared_ptr<const TeamViews::List> retired_;    // the list before, freed at the next start
   // The recompute under way.
   bool building_ = false;
   int restarts_ = 0;
