@@ -80,23 +80,8 @@ void AppendDetectors(operators::Engine& engine, std::string* out) {
     json.BeginObject().Key("detectors").BeginObject();
     json.Key("tenant").String(team.tenant);
     json.Key("team").String(team.team);
-    json.Key("detectors").BeginArray();
-    for (const auto& d : detectors) {
-      json.BeginObject();
-      json.Key("metric").String(operators::drift::MetricName(d.metric));
-      json.Key("state").String(d.state);
-      json.Key("unit").String(d.unit);
-      json.Key("baseline").Double(d.baseline);
-      json.Key("baseline_weight").Double(d.baseline_contacts);
-      json.Key("statistic").Double(d.statistic);
-      json.Key("h_warning").Double(d.h_warning);
-      json.Key("h_critical").Double(d.h_critical);
-      json.Key("arl0_warning").Double(d.arl0_warning);
-      json.Key("arl0_critical").Double(d.arl0_critical);
-      json.Key("arl1_warning").Double(d.arl1_warning);
-      json.EndObject();
-    }
-    json.EndArray().EndObject().EndObject();
+    alerting::WriteDetectors(detectors, json);
+    json.EndObject().EndObject();
     out->push_back('\n');
   }
 }

@@ -154,4 +154,24 @@ void WriteAlert(const AlertRecord& a, JsonWriter& json) {
   json.EndObject();
 }
 
+void WriteDetectors(const std::vector<operators::drift::DetectorInfo>& detectors, JsonWriter& json) {
+  json.Key("detectors").BeginArray();
+  for (const auto& d : detectors) {
+    json.BeginObject();
+    json.Key("metric").String(operators::drift::MetricName(d.metric));
+    json.Key("state").String(d.state);
+    json.Key("unit").String(d.unit);
+    json.Key("baseline").Double(d.baseline);
+    json.Key("baseline_weight").Double(d.baseline_contacts);
+    json.Key("statistic").Double(d.statistic);
+    json.Key("h_warning").Double(d.h_warning);
+    json.Key("h_critical").Double(d.h_critical);
+    json.Key("arl0_warning").Double(d.arl0_warning);
+    json.Key("arl0_critical").Double(d.arl0_critical);
+    json.Key("arl1_warning").Double(d.arl1_warning);
+    json.EndObject();
+  }
+  json.EndArray();
+}
+
 }  // namespace ccpulse::alerting

@@ -51,6 +51,10 @@ AlertRecord Describe(const operators::drift::AlertState& state, std::string_view
 // The alert object ({"key", "status", ...}) into `json`.
 void WriteAlert(const AlertRecord& alert, JsonWriter& json);
 
+// "detectors": [...] (one object per detector: state, baseline, statistic, thresholds, ARLs)
+// into the open object of `json`; shared by the team API and replay's detector records.
+void WriteDetectors(const std::vector<operators::drift::DetectorInfo>& detectors, JsonWriter& json);
+
 }  // namespace ccpulse::alerting
 
 #endif  // CCPULSE_PIPELINE_ALERTING_ALERTS_H_

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "absl/time/clock.h"
+#include "pipeline/alerting/alerts.h"
 #include "pipeline/json_writer.h"
 #include "pipeline/report.h"
 #include "schemas/time_format.h"
@@ -75,23 +76,7 @@ void WriteTeam(const MetricsSnapshot& s, size_t i, const ApiSources& sources, st
     json.Key("wait_seconds").Double(static_cast<double>(t.totals.wait_ms) / 1000.0);
     json.Key("handle_seconds").Double(static_cast<double>(t.totals.handle_ms) / 1000.0);
     json.EndObject();
-    json.Key("detectors").BeginArray();
-    for (const auto& d : t.detectors) {
-      json.BeginObject();
-      json.Key("metric").String(operators::drift::MetricName(d.metric));
-      json.Key("state").String(d.state);
-      json.Key("unit").String(d.unit);
-      json.Key("baseline").Double(d.baseline);
-      json.Key("baseline_weight").Double(d.baseline_contacts);
-      json.Key("statistic").Double(d.statistic);
-      json.Key("h_warning").Double(d.h_warning);
-      json.Key("h_critical").Double(d.h_critical);
-      json.Key("arl0_warning").Double(d.arl0_warning);
-      json.Key("arl0_critical").Double(d.arl0_critical);
-      json.Key("arl1_warning").Double(d.arl1_warning);
-      json.EndObject();
-    }
-    json.EndArray();
+    alerting::WriteDetectors(t.detectors, json);
     // Funnel position against the tenant's teams (info only), in the longest window.
     json.Key("peers").BeginArray();
     for (int m = 0; m < operators::kPeerMetricCount; ++m) {
