@@ -9,7 +9,7 @@ set -euo pipefail
 build=(build-essential cmake ninja-build pkg-config git tzdata ca-certificates
   librdkafka-dev libabsl-dev prometheus-cpp-dev libsimdjson-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev libfmt-dev libcivetweb-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev)
+  libgtest-dev libgmock-dev zlib1g-dev)
 test=(python3 python3-jsonschema curl kcat openjdk-17-jre-headless maven
   prometheus prometheus-alertmanager chromium valgrind)
 # Node.js and npm (the browser test's driver): any install will do, Debian's or another.

@@ -3,6 +3,10 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "operators/state_archive.h"
 #include "pipeline/check.h"
 #include "schemas/ids.h"
 
@@ -411,6 +415,74 @@ Engine::Memory Engine::MemoryUsage() const {
   m.timeline = timeline_.size() * sizeof(Contribution);
   m.histograms = histogram_pool_.MemoryBytes();
   return m;
+}
+
+namespace {
+
+constexpr uint32_t kEngineStateVersion = 1;
+
+// The options the saved state depends on: restoring under others would mix incompatible
+// aggregates. (Thresholds, targets and drift tuning may change across a restart.)
+std::string StateOptions(const MetricOptions& o) {
+  std::vector<std::string> windows;
+  for (int64_t w : o.windows_ms) windows.push_back(DurationLabel(w));
+  std::vector<std::string> expiry;
+  for (int64_t e : o.expiry_ms) expiry.push_back(DurationLabel(e));
+  const std::string_view probe = "ccpulse-checkpoint";
+  return fmt::format(
+      "slice={} windows={} lateness={} retention={} expiry={} sl_threshold={} short_abandon={} "
+      "repeat_window={} forward_gap={} fcr_same_reason={} drift={} customer_hash={:016x}",
+      DurationLabel(o.slice_ms), fmt::join(windows, ","), DurationLabel(o.allowed_lateness_ms),
+      DurationLabel(o.interaction_retention_ms), fmt::join(expiry, ","), DurationLabel(o.sl_threshold_ms),
+      DurationLabel(o.short_abandon_ms), DurationLabel(o.repeat_window_ms), DurationLabel(o.forward_gap_ms),
+      o.fcr_same_reason, o.drift.enabled, schemas::SipHash24(o.hash_key, probe));
+}
+
+}  // namespace
+
+void Engine::SaveState(std::string* out) const {
+  StateWriter ar(out);
+  ar(kEngineStateVersion, StateOptions(options_), watermark_, histogram_pool_, uint64_t{teams_.size()});
+  for (const auto& team : teams_) ar(team->tenant, team->team, *team);
+  ar(interactions_, fcr_, timeline_, end_, counters_, alert_changes_);
+  if (drift_) drift_->Save(ar);
+}
+
+absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
+  if (!teams_.empty() || end_ != INT64_MIN) {
+    return absl::FailedPreconditionError("a checkpoint can only be restored into a fresh engine");
+  }
+  StateReader ar(state);
+  uint32_t version = 0;
+  std::string saved_options;
+  ar(version, saved_options);
+  if (ar.ok() && version != kEngineStateVersion) {
+    return absl::InvalidArgumentError(
+        fmt::format("engine state version {} is not the one this build reads ({})", version, kEngineStateVersion));
+  }
+  if (ar.ok() && saved_options != StateOptions(options_)) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the checkpoint was taken with other metric options ({}) than the config gives ({}); "
+        "restore the old options, or move the checkpoints away to start from empty state",
+        saved_options, StateOptions(options_)));
+  }
+  uint64_t team_count = 0;
+  ar(watermark_, histogram_pool_, team_count);
+  for (uint64_t i = 0; i < team_count && ar.ok(); ++i) {
+    std::string tenant, team;
+    ar(tenant, team);
+    if (!ar.ok()) break;
+    const TeamIndex index = InternTeam(tenant, team);
+    if (index != i) ar.Fail(fmt::format("team {}/{} appears twice", tenant, team));
+    ar(*teams_[index]);
+  }
+  ar(interactions_, fcr_, timeline_, end_, counters_, alert_changes_);
+  if (drift_) drift_->Load(ar);
+  if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
+  if (!ar.ok()) return absl::DataLossError(ar.error());
+  watermark_.Resume(now_ms);
+  ordered_.clear();
+  return absl::OkStatus();
 }
 
 }  // namespace ccpulse::operators

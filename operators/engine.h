@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "operators/contribution.h"
 #include "operators/fcr.h"
@@ -64,6 +65,12 @@ struct TeamState {
   std::string team;
 
   size_t MemoryBytes() const;
+
+  // Checkpoints: everything but the names and the tenant (restored through the team index).
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(windows, today_day, sl_target, backlog, totals, waiting_since);
+  }
 };
 
 class Engine {
@@ -106,6 +113,14 @@ class Engine {
     std::optional<absl::TimeZone> zone;  // of the team's drift hour-of-week cells
   };
   void SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile);
+
+  // Checkpoints (DESIGN §6): appends the engine's whole state to `*out` (worker thread; the
+  // engine is not changed). Restore needs an engine built with the same options that has
+  // seen no event; it fails with a message when the state is corrupt or was saved with
+  // different metric options, and the engine must then be discarded.
+  // `now_ms` (wall clock) restarts the idle clocks of the restored partitions.
+  void SaveState(std::string* out) const;
+  absl::Status RestoreState(std::string_view state, int64_t now_ms);
 
   // Drift alerts that fired, escalated or resolved since the last call, in event-time order.
   std::vector<drift::AlertState> TakeAlertChanges();

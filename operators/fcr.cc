@@ -36,11 +36,16 @@ void RepeatContacts::OnContactStart(const Contribution& c, std::vector<Contribut
   Fail(*p, effects);
 }
 
-void RepeatContacts::OnContactEnd(const Contribution& c) {
+RepeatContacts::Pending& RepeatContacts::Append() {
   if ((tail_ >> kBlockBits) - (head_ >> kBlockBits) == blocks_.size()) {
     blocks_.push_back(spare_ != nullptr ? std::move(spare_) : std::make_unique<Block>());
   }
-  Pending& p = At(tail_);
+  return At(tail_++);
+}
+
+void RepeatContacts::OnContactEnd(const Contribution& c) {
+  const uint64_t seq = tail_;
+  Pending& p = Append();
   p.end = c.time;
   p.customer = c.aux;
   p.team = c.team;
@@ -48,8 +53,7 @@ void RepeatContacts::OnContactEnd(const Contribution& c) {
   const bool first_touch = (c.value & kContactResolvedFirstTouch) != 0;
   p.provisional_counted = first_touch;
   p.failed = !first_touch;
-  if (c.aux != 0) customers_[c.aux] = tail_;
-  ++tail_;
+  if (c.aux != 0) customers_[c.aux] = seq;
 }
 
 void RepeatContacts::OnContactReopen(const Contribution& c, std::vector<Contribution>* effects) {

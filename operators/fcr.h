@@ -42,6 +42,22 @@ class RepeatContacts {
   size_t tracked_customers() const { return customers_.size(); }
   size_t MemoryBytes() const;
 
+  // Checkpoints: the pending contacts in order, then the customer index.
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    uint64_t head = head_, tail = tail_;
+    ar(head, tail);
+    if constexpr (Ar::kLoading) {
+      if (tail < head) ar.Fail("repeat-contact sequence");
+      blocks_.clear();
+      head_ = tail_ = head;
+      for (uint64_t seq = head; seq < tail && ar.ok(); ++seq) ar(Append());
+    } else {
+      for (uint64_t seq = head; seq < tail; ++seq) ar(At(seq));
+    }
+    ar(customers_);
+  }
+
  private:
   struct Pending {
     TimeMs end = 0;            // when the contact finished
@@ -58,6 +74,8 @@ class RepeatContacts {
   using Block = std::array<Pending, size_t{1} << kBlockBits>;
 
   Pending* Find(uint64_t customer);
+  // A new pending contact at tail_ (then tail_ + 1).
+  Pending& Append();
   void Fail(Pending& p, std::vector<Contribution>* effects);
   Pending& At(uint64_t seq) { return (*blocks_[(seq >> kBlockBits) - (head_ >> kBlockBits)])[seq & kBlockMask]; }
   const Pending& At(uint64_t seq) const {

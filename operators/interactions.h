@@ -91,6 +91,11 @@ class InteractionTable {
 
   uint64_t redundant_total() const { return redundant_total_; }
   size_t size() const { return index_.size(); }
+
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(index_, records_, free_slots_, evictions_, live_waiting_, live_working_, redundant_total_);
+  }
   size_t MemoryBytes() const;
 
  private:
@@ -99,6 +104,11 @@ class InteractionTable {
     FoldState state;  // after the last event
     TimeMs evict_at = 0;
     int64_t scheduled_slice = INT64_MAX;  // earliest slice an eviction check is queued for
+
+    template <typename Ar>
+    void Persist(Ar& ar) {
+      ar(events, state, evict_at, scheduled_slice);
+    }
   };
 
   TimeMs EvictTime(const FoldEnd& end) const;

@@ -41,6 +41,12 @@ class TeamWindows {
   bool Empty(size_t slot) const;
   static constexpr size_t kMaxSlots = window::HistogramBlockPool::kMaxSlots;
 
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(counts_, sums_, wait_, handle_);
+    memo_value_ = UINT32_MAX;
+  }
+
  private:
   int slots_;
   window::HistogramBlockPool* pool_;

@@ -31,6 +31,17 @@ void AlertFlow::ApplyRoster(operators::Engine& engine) const {
   }
 }
 
+size_t AlertFlow::Resume(const operators::Engine& engine) {
+  const auto open = engine.OpenAlerts();
+  for (const operators::drift::AlertState& state : open) {
+    const operators::TeamState& team = engine.team(state.team);
+    alerting::AlertRecord record = alerting::Describe(state, team.tenant, team.team, roster_, config_.alerting);
+    record.restored = true;
+    if (dispatcher_) dispatcher_->Submit(std::move(record));
+  }
+  return open.size();
+}
+
 size_t AlertFlow::Take(operators::Engine& engine, std::string* lines) {
   const auto changes = engine.TakeAlertChanges();
   for (const operators::drift::AlertState& change : changes) {

@@ -27,6 +27,9 @@ class AlertFlow {
   // Takes the engine's alert changes; appends {"alert": ...} lines to `*lines` when not null.
   // Returns how many changes there were.
   size_t Take(operators::Engine& engine, std::string* lines);
+  // After a checkpoint is restored: hands the alerts firing in it to the dispatcher again (it
+  // does not outlive the process), marked restored. Returns how many.
+  size_t Resume(const operators::Engine& engine);
 
   // Called with every alert change (the demo prints them).
   void SetObserver(std::function<void(const alerting::AlertRecord&)> observer) { observer_ = std::move(observer); }

@@ -349,6 +349,22 @@ void ReadOutput(Reader& r, const YAML::Node& node, OutputConfig* o) {
   });
 }
 
+void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
+  r.Map(node, "checkpoint", {"dir", "interval", "keep"},
+        [&](const std::string& key, const YAML::Node& v, const std::string& path) {
+          if (key == "dir") {
+            c->dir = r.String(v, path);
+          } else if (key == "interval") {
+            c->interval_ms = r.Duration(v, path);
+            if (c->interval_ms < operators::kSecondMs) r.Fail(v, path, "must be at least 1s");
+          } else if (key == "keep") {
+            const double keep = r.Number(v, path);
+            if (keep < 1 || keep > 100 || keep != static_cast<int>(keep)) r.Fail(v, path, "must be a whole number from 1 to 100");
+            c->keep = static_cast<int>(keep);
+          }
+        });
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& name) {
@@ -363,13 +379,14 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
   Reader r(name);
   if (!root.IsMap()) return absl::InvalidArgumentError(fmt::format("{}: expected a YAML mapping at the top", name));
   try {
-    r.Map(root, "", {"kafka", "metrics", "drift", "http", "output", "alerting", "teams", "team_map"},
+    r.Map(root, "", {"kafka", "metrics", "drift", "http", "output", "alerting", "checkpoint", "teams", "team_map"},
           [&](const std::string& key, const YAML::Node& v, const std::string&) {
             if (key == "kafka") ReadKafka(r, v, &config.kafka);
             else if (key == "metrics") ReadMetrics(r, v, &config.metrics);
             else if (key == "drift") ReadDrift(r, v, &config.metrics.drift);
             else if (key == "http") ReadHttp(r, v, &config.http);
             else if (key == "output") ReadOutput(r, v, &config.output);
+            else if (key == "checkpoint") ReadCheckpoint(r, v, &config.checkpoint);
             else if (key == "alerting") ReadAlerting(r, v, &config.alerting);
             else if (key == "teams") ReadTeams(r, v, &config.teams);
             else if (key == "team_map") ReadTeamMap(r, v, "team_map", &config.team_map);

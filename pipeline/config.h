@@ -68,6 +68,14 @@ struct AlertingConfig {
   size_t queue_limit = 10000;
 };
 
+// Checkpoints (DESIGN §6; `run` only): state and offsets, restored at start.
+struct CheckpointConfig {
+  std::string dir;  // local directory backend; empty = no checkpoints
+  int64_t interval_ms = 10 * operators::kSecondMs;
+  int keep = 3;  // newest checkpoints kept (the older ones are fallbacks for a corrupt newest)
+  bool enabled() const { return !dir.empty(); }
+};
+
 struct Config {
   std::string path;  // where it was loaded from
   KafkaConfig kafka;
@@ -75,6 +83,7 @@ struct Config {
   HttpConfig http;
   OutputConfig output;
   AlertingConfig alerting;
+  CheckpointConfig checkpoint;
   std::vector<RosterEntry> teams;
   // Agent -> team and queue -> team, for formats whose records carry no team.
   schemas::TeamMap team_map;

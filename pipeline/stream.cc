@@ -52,8 +52,14 @@ schemas::RecordDecoder& StreamProcessor::DecoderFor(int32_t partition) {
 
 absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) Step(50);
-  // Clean shutdown: the batch in hand is done; make dead letters durable, then commit.
-  if (dead_letters_ != nullptr) {
+  // Clean shutdown: the batch in hand is done; make dead letters durable, then commit (with
+  // checkpoints: a last one, so a restart continues exactly here).
+  if (options_.checkpoints != nullptr) {
+    if (!TakeCheckpoint(/*wait=*/true)) {
+      std::fprintf(stderr, "ccpulse: the shutdown checkpoint did not become durable; a restart resumes from the "
+                           "previous one\n");
+    }
+  } else if (dead_letters_ != nullptr) {
     if (absl::Status s = dead_letters_->Flush(10000); !s.ok()) {
       std::fprintf(stderr, "ccpulse: %s\n", std::string(s.message()).c_str());
     }
@@ -75,23 +81,30 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       got = true;
       break;
     case SourceBatch::Kind::kAssigned:
-      for (int32_t p : batch.partitions) engine_.AssignPartition(p, now);
+      for (int32_t p : batch.partitions) {
+        engine_.AssignPartition(p, now);
+        partition_count_ = std::max(partition_count_, p + 1);
+      }
       got = true;
       break;
     case SourceBatch::Kind::kRevoked:
       // Everything fetched before the revoke is applied: make it durable and commit it
       // before the partitions go to another consumer.
-      if (dead_letters_ != nullptr) {
-        (void)dead_letters_->Flush(10000);
-        dead_letters_->Poll();
+      if (options_.checkpoints != nullptr) {
+        (void)TakeCheckpoint(/*wait=*/true);
+      } else {
+        if (dead_letters_ != nullptr) {
+          (void)dead_letters_->Flush(10000);
+          dead_letters_->Poll();
+        }
+        CommitApplied(/*sync=*/true);
       }
-      CommitApplied(/*sync=*/true);
       for (int32_t p : batch.partitions) {
         engine_.RemovePartition(p);
         applied_next_.erase(p);
         committed_next_.erase(p);
       }
-      source_->AcknowledgeRevoke();
+  source_->AcknowledgeRevoke();
       got = true;
       break;
     case SourceBatch::Kind::kEmpty:
@@ -101,6 +114,10 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
     if (on_boundary_) on_boundary_(engine_, at);
   });
   if (dead_letters_ != nullptr) dead_letters_->Poll();
+  if (options_.checkpoints != nullptr) {
+    AdvanceCheckpoints();
+    if (now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms) (void)TakeCheckpoint(/*wait=*/false);
+  }
   if (now - last_commit_ms_ >= options_.commit_interval_ms) CommitApplied(/*sync=*/false);
   if (now - last_tick_ms_ >= options_.tick_interval_ms) Tick(now);
   return got;
@@ -112,6 +129,7 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
   const int64_t latest_ms = now_ms + options_.max_future_ms;
   for (const SourceRecord& record : batch.records) {
     ++counters_.records;
+    if (record.partition >= partition_count_) partition_count_ = record.partition + 1;
     schemas::RecordDecoder& decoder = DecoderFor(record.partition);
     decoder.SetLatestTime(latest_ms);
     const schemas::DecodeStatus status = decoder.Decode(record.value, &decoded_);
@@ -173,7 +191,9 @@ void StreamProcessor::DeadLetter(const SourceRecord& record, std::string_view re
 void StreamProcessor::CommitApplied(bool sync) {
   last_commit_ms_ = WallMs();
   std::vector<SourcePosition> positions;
-  for (const auto& [partition, next] : applied_next_) {
+  // With checkpoints, only what a durable checkpoint covers: a restart resumes from there.
+  const auto& applied = options_.checkpoints != nullptr ? durable_next_ : applied_next_;
+  for (const auto& [partition, next] : applied) {
     int64_t safe = next;
     if (dead_letters_ != nullptr) safe = std::min(safe, dead_letters_->LowestPendingOffset(partition));
     auto it = committed_next_.find(partition);
@@ -206,6 +226,109 @@ void StreamProcessor::Tick(int64_t now_ms) {
     if (options_.keep_latency_samples) latency_samples_.push_back(ms);
   }
   pending_latency_ts_.clear();
+}
+
+absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
+  for (size_t i = 0; i < checkpoint.partitions.size(); ++i) {
+    const std::string name = source_->PartitionName(static_cast<int32_t>(i));
+    if (name != checkpoint.partitions[i].first) {
+      return absl::FailedPreconditionError(fmt::format(
+          "checkpoint {}: input partition {} is {} there but {} here", checkpoint.sequence, i,
+          checkpoint.partitions[i].first, name));
+    }
+  }
+  if (absl::Status s = engine_.RestoreState(checkpoint.engine_state, WallMs()); !s.ok()) {
+    return absl::Status(s.code(), fmt::format("checkpoint {}: {}", checkpoint.sequence, std::string(s.message())));
+  }
+  partition_count_ = static_cast<int32_t>(checkpoint.partitions.size());
+  for (int32_t p = 0; p < partition_count_; ++p) {
+    const int64_t next = checkpoint.partitions[static_cast<size_t>(p)].second;
+    if (next < 0) continue;
+    applied_next_[p] = next;
+    durable_next_[p] = next;
+  }
+  checkpoint_sequence_ = checkpoint.sequence;
+  last_checkpoint_ms_ = WallMs();
+  return absl::OkStatus();
+}
+
+bool StreamProcessor::TakeCheckpoint(bool wait) {
+  CheckpointWriter* writer = options_.checkpoints;
+  if (writer == nullptr) return false;
+  auto settle = [&] {  // flush dead letters, hand over, wait for the writer
+    if (dead_letters_ != nullptr) {
+      (void)dead_letters_->Flush(10000);
+      dead_letters_->Poll();
+    }
+    AdvanceCheckpoints();
+    const bool drained = writer->Drain(60000);
+    AdvanceCheckpoints();
+    return drained;
+  };
+  if (saved_ || writing_) {
+    if (!wait) return false;
+    settle();
+    if (saved_) settle();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  Checkpoint header;
+  header.sequence = ++checkpoint_sequence_;
+  header.created_ms = WallMs();
+  SavedCheckpoint saved;
+  saved.sequence = header.sequence;
+  for (int32_t p = 0; p < partition_count_; ++p) {
+    auto it = applied_next_.find(p);
+    const int64_t next = it == applied_next_.end() ? -1 : it->second;
+    header.partitions.emplace_back(source_->PartitionName(p), next);
+    if (next >= 0) saved.offsets[p] = next;
+  }
+  saved.bytes = EncodeCheckpoint(header, &engine_);
+  const double pause_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  CheckpointStats& s = checkpoint_stats_;
+  ++s.taken;
+  s.last_bytes = saved.bytes.size();
+  s.last_pause_ms = pause_ms;
+  s.pause_ms_sum += pause_ms;
+  s.max_pause_ms = std::max(s.max_pause_ms, pause_ms);
+  saved_ = std::move(saved);
+  last_checkpoint_ms_ = WallMs();
+  if (!wait) {
+    AdvanceCheckpoints();
+    return true;
+  }
+  settle();
+  const bool durable = !saved_ && !writing_ && writer->durable_sequence() == header.sequence;
+  if (durable) CommitApplied(/*sync=*/true);
+  return durable;
+}
+
+void StreamProcessor::AdvanceCheckpoints() {
+  CheckpointWriter* writer = options_.checkpoints;
+  if (writing_ && writer->Idle()) {
+    if (writer->durable_sequence() >= writing_->sequence) {
+      durable_next_ = std::move(writing_->offsets);
+      ++checkpoint_stats_.durable;
+      checkpoint_stats_.last_write_ms = writer->last_write_ms();
+    } else {
+      ++checkpoint_stats_.failed;
+      std::fprintf(stderr, "ccpulse: checkpoint %llu failed: %s; offsets stay at the last durable checkpoint\n",
+                   static_cast<unsigned long long>(writing_->sequence), writer->TakeError().c_str());
+    }
+    writing_.reset();
+  }
+  if (saved_ && !writing_) {
+    // Its offsets may only be committed (and it may only be restored from) once the dead
+    // letters of the records before them are durable too.
+    if (dead_letters_ != nullptr) {
+      for (const auto& [partition, next] : saved_->offsets) {
+        if (dead_letters_->LowestPendingOffset(partition) < next) return;
+      }
+    }
+    writer->Submit(saved_->sequence, std::move(saved_->bytes));
+    writing_ = std::move(saved_);
+    saved_.reset();
+  }
 }
 
 std::vector<std::pair<std::string, int64_t>> StreamProcessor::Lag() const {

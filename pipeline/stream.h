@@ -11,12 +11,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "operators/engine.h"
+#include "pipeline/checkpoint.h"
 #include "pipeline/source.h"
 #include "schemas/record_decoder.h"
 
@@ -57,6 +59,10 @@ class StreamProcessor {
     // Wire format per topic (others are ccpulse.v1) and the team map of the platform formats.
     std::map<std::string, schemas::RecordFormat, std::less<>> topic_formats;
     schemas::TeamMap team_map;
+    // Checkpoints (DESIGN §6): when set, the state is saved every checkpoint_interval_ms, on
+    // revoke and at shutdown, and offsets are committed only once a checkpoint covers them.
+    CheckpointWriter* checkpoints = nullptr;
+    int64_t checkpoint_interval_ms = 10000;
   };
   using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
   // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
@@ -69,6 +75,16 @@ class StreamProcessor {
   // Processes until `stop` becomes true: finishes the batch in hand, flushes dead letters and
   // commits. Returns an error only for conditions that need a restart.
   absl::Status Run(const std::atomic<bool>& stop);
+
+  // Restores a checkpoint into the (fresh) engine: state, and the offsets to continue from.
+  // The source must start each partition at the checkpoint's offset and give partitions the
+  // same dense indexes (names are checked).
+  absl::Status Restore(const Checkpoint& checkpoint);
+  // Saves the state now and hands it to the writer (once dead letters before its offsets are
+  // durable); with `wait`, until it is durable and its offsets committed. False when the writer
+  // is busy (or, with `wait`, when it failed or timed out).
+  bool TakeCheckpoint(bool wait);
+  const CheckpointStats& checkpoint_stats() const { return checkpoint_stats_; }
 
   // Processes one batch (or control message) from the source; false when none came.
   bool Step(int poll_timeout_ms);
@@ -89,6 +105,9 @@ class StreamProcessor {
   void Process(SourceBatch& batch, int64_t now_ms);
   void DeadLetter(const SourceRecord& record, std::string_view reason, std::string_view message);
   void Tick(int64_t now_ms);
+  // Hands the saved checkpoint to the writer once its dead letters are durable; picks up the
+  // offsets of the newest durable one.
+  void AdvanceCheckpoints();
   // The decoder of the partition's topic, created on first use.
   schemas::RecordDecoder& DecoderFor(int32_t partition);
 
@@ -106,6 +125,20 @@ class StreamProcessor {
   absl::flat_hash_map<int32_t, int64_t> applied_next_;    // partition -> next offset to apply
   absl::flat_hash_map<int32_t, int64_t> committed_next_;  // what was last committed
   std::vector<std::pair<int32_t, int64_t>> high_watermarks_;
+  int32_t partition_count_ = 0;  // dense indexes seen: 0 .. partition_count_ - 1
+  // Checkpoints: the one saved and waiting for its dead letters, the one being written, and
+  // the offsets of the newest durable one (what may be committed).
+  struct SavedCheckpoint {
+    uint64_t sequence = 0;
+    std::string bytes;
+    absl::flat_hash_map<int32_t, int64_t> offsets;
+  };
+  std::optional<SavedCheckpoint> saved_;
+  std::optional<SavedCheckpoint> writing_;
+  absl::flat_hash_map<int32_t, int64_t> durable_next_;
+  uint64_t checkpoint_sequence_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+  CheckpointStats checkpoint_stats_;
   int64_t last_commit_ms_ = 0;
   int64_t last_tick_ms_ = 0;
   int64_t last_lag_ms_ = 0;

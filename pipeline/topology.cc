@@ -2,6 +2,7 @@
 #include "pipeline/topology.h"
 
 #include <csignal>
+#include <optional>
 #include <chrono>
 #include <thread>
 
@@ -78,6 +79,32 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   source_options.topics = config.kafka.topics;
   source_options.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   source_options.max_queued_bytes = config.kafka.max_queued_bytes;
+  // Checkpoints: the newest one that reads back is restored; its partitions keep their
+  // indexes and continue at its offsets.
+  std::unique_ptr<CheckpointStore> checkpoint_store;
+  std::optional<Checkpoint> restored;
+  if (config.checkpoint.enabled()) {
+    checkpoint_store = MakeDirectoryStore(config.checkpoint.dir, config.checkpoint.keep);
+    std::vector<std::string> problems;
+    auto all = checkpoint_store->LoadAll(&problems);
+    for (const std::string& problem : problems) {
+      std::fprintf(err, "ccpulse: %s; skipping it for an older checkpoint\n", problem.c_str());
+    }
+    if (!all.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(all.status().message()).c_str());
+      return 2;
+    }
+    if (!all->empty()) {
+      restored = std::move(all->front());
+      for (const auto& [name, next] : restored->partitions) {
+        source_options.known_partitions.push_back(name);
+        if (next >= 0) source_options.start_offsets[name] = next;
+      }
+    } else if (!problems.empty()) {
+      std::fprintf(err, "ccpulse: no usable checkpoint in %s: starting from empty state at the committed offsets\n",
+                   checkpoint_store->Describe().c_str());
+    }
+  }
   auto source = kafka::KafkaSource::Create(source_options);
   if (!source.ok()) {
     std::fprintf(err, "ccpulse: %s\n", std::string(source.status().message()).c_str());
@@ -150,6 +177,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  server.url().c_str(), server.url().c_str(), server.url().c_str(), server.url().c_str());
     if (hooks.on_listening) hooks.on_listening(server.url());
   }
+  std::unique_ptr<CheckpointWriter> checkpoint_writer;
+  if (checkpoint_store) checkpoint_writer = std::make_unique<CheckpointWriter>(checkpoint_store.get());
   operators::SnapshotBuilder builder;
   int64_t last_self_update = 0;
   std::string buffer;
@@ -159,6 +188,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.keep_latency_samples = hooks.keep_latency_samples;
   options.topic_formats = config.kafka.formats;
   options.team_map = config.team_map;
+  options.checkpoints = checkpoint_writer.get();
+  options.checkpoint_interval_ms = config.checkpoint.interval_ms;
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),
       [&](operators::Engine& engine, operators::TimeMs) {
@@ -182,6 +213,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
           self_metrics.Update(self.counters(), engine, self.Lag(), dlq ? dlq->delivered() : 0,
                               dlq ? dlq->failed() : 0);
           self_metrics.UpdateAlerts(*alerts.dispatcher(), alerts.Unrostered(engine));
+          if (checkpoint_writer) self_metrics.UpdateCheckpoints(self.checkpoint_stats());
         }
         ready = true;
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
@@ -192,7 +224,29 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   std::fprintf(err, "ccpulse: consuming %s from %s as group %s; dead letters to %s\n",
                fmt::format("{}", fmt::join(config.kafka.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
-  absl::Status status = processor.Run(stop);
+  absl::Status status = absl::OkStatus();
+  if (restored) {
+    const auto start = std::chrono::steady_clock::now();
+    status = processor.Restore(*restored);
+    if (status.ok()) {
+      const size_t firing = alerts.Resume(processor.engine());
+      std::vector<std::string> positions;
+      for (const auto& [name, next] : restored->partitions) positions.push_back(fmt::format("{}@{}", name, next));
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(err,
+                   "ccpulse: restored checkpoint %llu from %s (%.1f MB of state, %zu teams, %zu interactions, %zu "
+                   "alerts firing) in %.0f ms; resuming at %s\n",
+                   static_cast<unsigned long long>(restored->sequence), checkpoint_store->Describe().c_str(),
+                   static_cast<double>(restored->engine_state.size()) / 1e6, processor.engine().team_count(),
+                   processor.engine().interactions().size(), firing, ms,
+                   fmt::format("{}", fmt::join(positions, ", ")).c_str());
+    } else {
+      status = absl::Status(status.code(), fmt::format("cannot restore from {}: {}", checkpoint_store->Describe(),
+                                                       std::string(status.message())));
+    }
+    restored.reset();
+  }
+  if (status.ok()) status = processor.Run(stop);
   ready = false;
   (*source)->Close();
   alerts.dispatcher()->Stop();

@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "operators/drift/arl.h"
+#include "operators/state_archive.h"
 #include "schemas/ids.h"
 
 namespace ccpulse::operators::drift {
@@ -112,6 +113,12 @@ struct DriftMonitor::TeamDrift {
     size_t recent_cap = 0;
     double recent_events = 0;
     TimeMs below_since = -1;
+
+    template <typename Ar>
+    void Persist(Ar& ar) {
+      ar(cells, hours, total, s, last_zero, since_zero_trials, since_zero_events, alert, recent, recent_cap,
+         recent_events, below_since);
+    }
   };
   struct Duration {
     std::array<Moments, kCells> cells;
@@ -142,6 +149,10 @@ struct DriftMonitor::TeamDrift {
   TimeMs first_seen = INT64_MIN;
   uint16_t clock = 0;  // index into clocks_ (the zone of the hour-of-week cells)
   bool open = false;   // in open_teams_
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(proportions, durations, backlog, keys, seeded, first_seen, clock, open);
+  }
   bool Mature(TimeMs now, int64_t min_history) const { return first_seen != INT64_MIN && now - first_seen >= min_history; }
 };
 
@@ -662,6 +673,23 @@ size_t DriftMonitor::MemoryBytes() const {
     if (t) bytes += sizeof(TeamDrift);
   }
   return bytes;
+}
+
+void DriftMonitor::Save(StateWriter& out) const {
+  std::vector<absl::TimeZone> zones;
+  for (const Clock& clock : clocks_) zones.push_back(clock.zone);
+  out(teams_, changes_, open_teams_, epoch_, last_time_, zones);
+}
+
+void DriftMonitor::Load(StateReader& in) {
+  std::vector<absl::TimeZone> zones;
+  in(teams_, changes_, open_teams_, epoch_, last_time_, zones);
+  if (zones.empty()) in.Fail("drift clocks");
+  clocks_.clear();
+  for (const absl::TimeZone& zone : zones) clocks_.push_back(Clock{zone});
+  for (const auto& team : teams_) {
+    if (team != nullptr && team->clock >= clocks_.size()) in.Fail("drift clock index");
+  }
 }
 
 }  // namespace ccpulse::operators::drift

@@ -16,6 +16,11 @@
 #include "absl/time/time.h"
 #include "operators/contribution.h"
 
+namespace ccpulse::operators {
+class StateWriter;
+class StateReader;
+}  // namespace ccpulse::operators
+
 namespace ccpulse::operators::drift {
 
 enum class Metric : uint8_t {
@@ -127,6 +132,10 @@ class DriftMonitor {
   // Every detector of `team` (for the API; computes ARLs, not for the hot path).
   std::vector<DetectorInfo> Detectors(TeamIndex team) const;
   size_t MemoryBytes() const;
+
+  // Checkpoints: every team's baselines, statistics and alarms (the options are configuration).
+  void Save(StateWriter& out) const;
+  void Load(StateReader& in);
 
   // Dedup key of (tenant, team, metric, direction): SipHash of the names, stable across
   // restarts and versions.

@@ -43,6 +43,9 @@ struct AlertRecord {
   double statistic = 0, threshold = 0, arl0 = 0;
   uint64_t recent_contacts = 0;
   bool rostered = false;
+  // Firing when a checkpoint was restored: the log and the alerts topic had it before the
+  // restart; Alertmanager and PagerDuty get it again (idempotent: same labels, same dedup key).
+  bool restored = false;
 };
 
 AlertRecord Describe(const operators::drift::AlertState& state, std::string_view tenant,

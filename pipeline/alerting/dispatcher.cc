@@ -120,11 +120,11 @@ void AlertDispatcher::Apply(AlertRecord record, int64_t now_ms) {
   json.BeginObject().Key("alert");
   WriteAlert(record, json);
   json.EndObject();
-  if (config_.log) {
+  if (config_.log && !record.restored) {
     std::fprintf(stderr, "%s\n", line.c_str());
     ++log.sent;
   }
-  if (kafka_send_) {
+  if (kafka_send_ && !record.restored) {
     if (kafka_send_(record.key_hex, line)) ++kafka.sent;
     else ++kafka.failed;
   }

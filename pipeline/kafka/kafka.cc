@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -105,6 +106,14 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions o
   auto conf = ConsumerConf(options);
   if (!conf.ok()) return conf.status();
   std::unique_ptr<KafkaSource> source(new KafkaSource(std::move(options)));
+  for (const std::string& name : source->options_.known_partitions) {
+    const size_t bracket = name.rfind('[');
+    if (bracket == std::string::npos || name.back() != ']') {
+      return absl::InvalidArgumentError(fmt::format("kafka: bad partition name \"{}\"", name));
+    }
+    source->IndexOf(std::string_view(name).substr(0, bracket),
+                    static_cast<int32_t>(std::strtol(name.c_str() + bracket + 1, nullptr, 10)));
+  }
   rd_kafka_conf_set_opaque(conf->get(), source.get());
   rd_kafka_conf_set_rebalance_cb(
       conf->get(), [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -168,6 +177,14 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
     change.partitions.push_back(IndexOf(parts->elems[i].topic, parts->elems[i].partition));
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // A restored checkpoint's partitions continue at its offsets (once; a later assignment
+    // starts from the committed offset, which a durable checkpoint covers).
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto it = options_.start_offsets.find(PartitionName(change.partitions[static_cast<size_t>(i)]));
+      if (it == options_.start_offsets.end()) continue;
+      parts->elems[i].offset = it->second;
+      options_.start_offsets.erase(it);
+    }
     if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
       std::fprintf(stderr, "ccpulse: kafka incremental assign: %s\n", rd_kafka_error_string(e));
       rd_kafka_error_destroy(e);
@@ -189,7 +206,7 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
       revoke_acknowledged_ = false;
     }
     change.kind = SourceBatch::Kind::kRevoked;
-    Enqueue(std::move(change));
+    Enqueue(change);  // a copy: the partitions are dropped from assigned_ below
     absl::MutexLock lock(&revoke_mu_);
     revoke_mu_.AwaitWithTimeout(absl::Condition(&revoke_acknowledged_), absl::Seconds(30));
   } else if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {

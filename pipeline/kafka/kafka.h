@@ -42,6 +42,10 @@ struct SourceOptions {
   Properties properties;             // consumer properties (after the shared ones)
   size_t max_queued_bytes = 64 << 20;  // pause fetching above this, resume below half
   int batch_size = 2000;
+  // Restoring a checkpoint: partitions ("topic[3]") that take the first dense indexes, in this
+  // order, and where each starts when first assigned (instead of the committed offset).
+  std::vector<std::string> known_partitions;
+  std::map<std::string, int64_t> start_offsets;  // "topic[3]" -> next offset
 };
 
 // Builds the librdkafka configurations `Create` would build, without connecting: unknown or

@@ -259,6 +259,35 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
                         .Register(*registry_);
 }
 
+void SelfMetrics::UpdateCheckpoints(const CheckpointStats& stats) {
+  if (checkpoints_ == nullptr) {  // registered only when checkpoints are on
+    checkpoints_ = &prometheus::BuildCounter()
+                        .Name("ccpulse_checkpoints_total")
+                        .Help("Checkpoints by result: taken (state saved), durable, failed (the write).")
+                        .Register(*registry_);
+    checkpoint_pause_ = &prometheus::BuildCounter()
+                             .Name("ccpulse_checkpoint_pause_seconds_total")
+                             .Help("Worker time spent saving state for checkpoints (processing stalls meanwhile).")
+                             .Register(*registry_)
+                             .Add({});
+    auto gauge = [&](const std::string& name, const std::string& help) {
+      return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+    };
+    checkpoint_bytes_ = gauge("ccpulse_checkpoint_bytes", "Size of the latest checkpoint.");
+    checkpoint_last_pause_ = gauge("ccpulse_checkpoint_last_pause_seconds", "Worker pause of the latest checkpoint.");
+    checkpoint_last_write_ = gauge("ccpulse_checkpoint_last_write_seconds",
+                                   "Time to make the latest durable checkpoint durable (writer thread).");
+  }
+  checkpoints_->Add({{"result", "taken"}}).Increment(static_cast<double>(stats.taken - last_checkpoints_.taken));
+  checkpoints_->Add({{"result", "durable"}}).Increment(static_cast<double>(stats.durable - last_checkpoints_.durable));
+  checkpoints_->Add({{"result", "failed"}}).Increment(static_cast<double>(stats.failed - last_checkpoints_.failed));
+  checkpoint_pause_->Increment((stats.pause_ms_sum - last_checkpoints_.pause_ms_sum) / 1000.0);
+  checkpoint_bytes_->Set(static_cast<double>(stats.last_bytes));
+  checkpoint_last_pause_->Set(stats.last_pause_ms / 1000.0);
+  checkpoint_last_write_->Set(stats.last_write_ms / 1000.0);
+  last_checkpoints_ = stats;
+}
+
 void SelfMetrics::UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams) {
   alerts_firing_->Set(static_cast<double>(dispatcher.firing()));
   unrostered_->Set(static_cast<double>(unrostered_teams));
@@ -309,7 +338,17 @@ void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& 
   duplicates_->Increment(delta(engine.duplicates(), last_duplicates_));
   dead_letters_delivered_->Increment(delta(dead_letters_delivered, last_delivered_));
   dead_letter_failures_->Increment(delta(dead_letters_failed, last_failed_));
-  for (const auto& [partition, records] : lag) lag_->Add({{"partition", partition}}).Set(static_cast<double>(records));
+  // One series per partition owned now: a revoked partition's series goes away.
+  std::map<std::string, prometheus::Gauge*> owned;
+  for (const auto& [partition, records] : lag) {
+    prometheus::Gauge* gauge = &lag_->Add({{"partition", partition}});
+    gauge->Set(static_cast<double>(records));
+    owned.emplace(partition, gauge);
+  }
+  for (const auto& [partition, gauge] : lag_gauges_) {
+    if (!owned.contains(partition)) lag_->Remove(gauge);
+  }
+  lag_gauges_ = std::move(owned);
   interactions_held_->Set(static_cast<double>(engine.interactions().size()));
   teams_->Set(static_cast<double>(engine.team_count()));
   const auto memory = engine.MemoryUsage();

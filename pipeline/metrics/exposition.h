@@ -5,6 +5,7 @@
 #define CCPULSE_PIPELINE_METRICS_EXPOSITION_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ class SelfMetrics {
               uint64_t dead_letters_failed);
   // Alert delivery counters and teams missing from the roster.
   void UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams);
+  // Checkpoint counts, size and the worker's pause (run with checkpoints).
+  void UpdateCheckpoints(const CheckpointStats& stats);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
@@ -45,6 +48,7 @@ class SelfMetrics {
   prometheus::Counter* dead_letter_failures_;
   prometheus::Family<prometheus::Counter>* invalid_;
   prometheus::Family<prometheus::Gauge>* lag_;
+  std::map<std::string, prometheus::Gauge*> lag_gauges_;
   prometheus::Histogram* latency_;
   prometheus::Gauge* interactions_held_;
   prometheus::Gauge* teams_;
@@ -52,6 +56,12 @@ class SelfMetrics {
   prometheus::Gauge* alerts_firing_;
   prometheus::Gauge* unrostered_;
   prometheus::Family<prometheus::Counter>* notifications_;
+  prometheus::Family<prometheus::Counter>* checkpoints_ = nullptr;
+  prometheus::Counter* checkpoint_pause_ = nullptr;
+  prometheus::Gauge* checkpoint_bytes_ = nullptr;
+  prometheus::Gauge* checkpoint_last_pause_ = nullptr;
+  prometheus::Gauge* checkpoint_last_write_ = nullptr;
+  CheckpointStats last_checkpoints_;
   std::map<std::string, uint64_t> last_notifications_;
   StreamCounters last_stream_;
   uint64_t last_applied_ = 0, last_duplicates_ = 0, last_delivered_ = 0, last_failed_ = 0;

@@ -45,6 +45,14 @@ class HistogramBlockPool {
   const uint32_t* Counts(uint32_t block) const { return data_.data() + size_t{block} * stride_; }
   size_t MemoryBytes() const { return data_.capacity() * sizeof(uint32_t); }
 
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(data_);
+    if constexpr (Ar::kLoading) {
+      if (data_.empty() || data_.size() % stride_ != 0) ar.Fail("histogram pool size");
+    }
+  }
+
  private:
   int slots_;
   size_t stride_;  // uint32 per block: kBlockBuckets * slots, laid out [bucket][slot]

@@ -104,6 +104,16 @@ class SlidingWindows {
     return false;
   }
 
+  // Checkpoints (operators/state_archive.h): the lengths are configuration, not state.
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(end_, head_, tail_, ring_, cursors_, agg_);
+    if constexpr (Ar::kLoading) {
+      const bool ring_ok = (ring_.size() & (ring_.size() - 1)) == 0 && tail_ - head_ <= ring_.size();
+      if (!ring_ok) ar.Fail("sliding window ring");
+    }
+  }
+
   // Bytes held by this object, for the memory benchmarks.
   size_t HeapBytes() const {
     return ring_.capacity() * sizeof(Stored);

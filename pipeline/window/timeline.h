@@ -49,6 +49,13 @@ class Timeline {
     return slice;
   }
 
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(slices_, size_);
+    cached_slice_ = INT64_MIN;
+    cached_ = nullptr;
+  }
+
   size_t size() const { return size_; }
   size_t slice_count() const { return slices_.size(); }
 

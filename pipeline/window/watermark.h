@@ -39,6 +39,16 @@ class WatermarkTracker {
   // End of input: the watermark jumps to the largest event time seen (DESIGN §3, replay).
   int64_t AdvanceToEnd();
 
+  template <typename Ar>
+  void Persist(Ar& ar) {
+    ar(partitions_, watermark_, max_event_time_);
+  }
+  // After a restore: partitions count as seen at `now_ms`, so none idles out while the
+  // consumer is still catching up to where the checkpoint was taken.
+  void Resume(int64_t now_ms) {
+    for (Partition& p : partitions_) p.last_seen_wall_ms = now_ms;
+  }
+
   int64_t watermark() const { return watermark_; }
   int64_t max_event_time() const { return max_event_time_; }
   bool IsLate(int64_t time_ms) const { return watermark_ != kNoWatermark && time_ms < watermark_; }

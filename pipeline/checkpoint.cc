@@ -1,0 +1,283 @@
+// Checkpoint files and the directory backend; see checkpoint.h.
+#include "pipeline/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "operators/engine.h"
+#include "operators/state_archive.h"
+
+namespace ccpulse {
+namespace {
+
+constexpr std::string_view kMagic = "CCPCKPT\n";
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
+
+uint32_t Crc32(std::string_view data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths: feed large payloads in pieces.
+  for (size_t done = 0; done < data.size();) {
+    const size_t n = std::min<size_t>(data.size() - done, 1u << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + done), static_cast<uInt>(n));
+    done += n;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+template <typename T>
+T Read(std::string_view bytes, size_t at) {
+  T value;
+  std::memcpy(&value, bytes.data() + at, sizeof(value));
+  return value;
+}
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+absl::Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(fmt::format("checkpoint: cannot write {}: {}", path, ErrnoText()));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint: cannot open {}: {}", path, ErrnoText()));
+  const int rc = ::fsync(fd);
+  const std::string error = ErrnoText();
+  ::close(fd);
+  if (rc != 0) return absl::UnavailableError(fmt::format("checkpoint: fsync {}: {}", path, error));
+  return absl::OkStatus();
+}
+
+class DirectoryStore final : public CheckpointStore {
+ public:
+  DirectoryStore(std::string dir, int keep) : dir_(std::move(dir)), keep_(std::max(keep, 1)) {}
+
+  absl::Status Write(uint64_t sequence, std::string_view bytes) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) return absl::UnavailableError(fmt::format("checkpoint: cannot create {}: {}", dir_, ec.message()));
+    const std::string path = PathOf(sequence);
+    const std::string temp = path + ".tmp";
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint: cannot create {}: {}", temp, ErrnoText()));
+    absl::Status status = WriteAll(fd, bytes, temp);
+    if (status.ok() && ::fsync(fd) != 0) {
+      status = absl::UnavailableError(fmt::format("checkpoint: fsync {}: {}", temp, ErrnoText()));
+    }
+    ::close(fd);
+    if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
+      status = absl::UnavailableError(fmt::format("checkpoint: rename {} -> {}: {}", temp, path, ErrnoText()));
+    }
+    if (status.ok()) status = FsyncPath(dir_, O_RDONLY | O_DIRECTORY);
+    if (!status.ok()) {
+      ::unlink(temp.c_str());
+      return status;
+    }
+    // Retention: the newest `keep_`, so a corrupt newest one still has a predecessor.
+    std::vector<uint64_t> sequences = List();
+    for (size_t i = static_cast<size_t>(keep_); i < sequences.size(); ++i) {
+      std::filesystem::remove(PathOf(sequences[i]), ec);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>* problems) override {
+    std::vector<Checkpoint> good;
+    for (uint64_t sequence : List()) {
+      const std::string path = PathOf(sequence);
+      std::string bytes;
+      if (absl::Status s = ReadFile(path, &bytes); !s.ok()) {
+        problems->push_back(std::string(s.message()));
+        continue;
+      }
+      auto checkpoint = DecodeCheckpoint(bytes, path);
+      if (!checkpoint.ok()) {
+        problems->push_back(std::string(checkpoint.status().message()));
+        continue;
+      }
+      good.push_back(*std::move(checkpoint));
+    }
+    return good;
+  }
+
+  std::string Describe() const override { return fmt::format("directory {}", dir_); }
+
+ private:
+  std::string PathOf(uint64_t sequence) const { return fmt::format("{}/checkpoint-{:020}.ckpt", dir_, sequence); }
+
+  // Sequences of the checkpoint files present, newest first.
+  std::vector<uint64_t> List() const {
+    std::vector<uint64_t> sequences;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string name = entry.path().filename().string();
+      uint64_t sequence = 0;
+      if (name.size() == 36 && name.starts_with("checkpoint-") && name.ends_with(".ckpt") &&
+          std::sscanf(name.c_str() + 11, "%20lu", &sequence) == 1) {
+        sequences.push_back(sequence);
+      }
+    }
+    std::sort(sequences.rbegin(), sequences.rend());
+    return sequences;
+  }
+
+  static absl::Status ReadFile(const std::string& path, std::string* out) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint {}: cannot open: {}", path, ErrnoText()));
+    char buffer[1 << 16];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof(buffer))) != 0) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const std::string error = ErrnoText();
+        ::close(fd);
+        return absl::UnavailableError(fmt::format("checkpoint {}: cannot read: {}", path, error));
+      }
+      out->append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  }
+
+  std::string dir_;
+  int keep_;
+};
+
+}  // namespace
+
+std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engine* engine) {
+  std::string out(kHeaderBytes, '\0');
+  operators::StateWriter ar(&out);
+  ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions);
+  if (engine == nullptr) {
+    ar(checkpoint.engine_state);
+  } else {
+    // The same encoding as a std::string: its size, then its bytes.
+    const size_t size_at = out.size();
+    ar(uint64_t{0});
+    engine->SaveState(&out);
+    const uint64_t state_bytes = out.size() - size_at - sizeof(uint64_t);
+    std::memcpy(out.data() + size_at, &state_bytes, sizeof(state_bytes));
+  }
+  const std::string_view payload = std::string_view(out).substr(kHeaderBytes);
+  const uint32_t crc = Crc32(payload);
+  const uint64_t size = payload.size();
+  std::memcpy(out.data(), kMagic.data(), kMagic.size());
+  std::memcpy(out.data() + 8, &kFormatVersion, sizeof(kFormatVersion));
+  std::memcpy(out.data() + 12, &crc, sizeof(crc));
+  std::memcpy(out.data() + 16, &size, sizeof(size));
+  return out;
+}
+
+absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view where) {
+  if (bytes.size() < kHeaderBytes || bytes.substr(0, kMagic.size()) != kMagic) {
+    return absl::DataLossError(fmt::format("checkpoint {}: not a ccpulse checkpoint ({} bytes, no header)", where,
+                                           bytes.size()));
+  }
+  const auto version = Read<uint32_t>(bytes, 8);
+  const auto crc = Read<uint32_t>(bytes, 12);
+  const auto size = Read<uint64_t>(bytes, 16);
+  if (version != kFormatVersion) {
+    return absl::DataLossError(
+        fmt::format("checkpoint {}: format version {}, this build reads {}", where, version, kFormatVersion));
+  }
+  const std::string_view payload = bytes.substr(kHeaderBytes);
+  if (payload.size() != size) {
+    return absl::DataLossError(fmt::format("checkpoint {}: truncated: the header says {} bytes of state, the file has {}",
+                                           where, size, payload.size()));
+  }
+  if (Crc32(payload) != crc) {
+    return absl::DataLossError(fmt::format("checkpoint {}: checksum mismatch (the file is corrupt)", where));
+  }
+  Checkpoint checkpoint;
+  operators::StateReader ar(payload);
+  ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions, checkpoint.engine_state);
+  if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the checkpoint");
+  if (!ar.ok()) return absl::DataLossError(fmt::format("checkpoint {}: {}", where, ar.error()));
+  return checkpoint;
+}
+
+std::unique_ptr<CheckpointStore> MakeDirectoryStore(std::string dir, int keep) {
+  return std::make_unique<DirectoryStore>(std::move(dir), keep);
+}
+
+CheckpointWriter::CheckpointWriter(CheckpointStore* store) : store_(store), thread_([this] { Run(); }) {}
+
+CheckpointWriter::~CheckpointWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+bool CheckpointWriter::Idle() const {
+  absl::MutexLock lock(&mu_);
+  return !busy_;
+}
+
+void CheckpointWriter::Submit(uint64_t sequence, std::string bytes) {
+  absl::MutexLock lock(&mu_);
+  sequence_ = sequence;
+  bytes_ = std::move(bytes);
+  busy_ = true;
+}
+
+std::string CheckpointWriter::TakeError() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(error_, {});
+}
+
+double CheckpointWriter::last_write_ms() const {
+  absl::MutexLock lock(&mu_);
+  return last_write_ms_;
+}
+
+bool CheckpointWriter::Drain(int timeout_ms) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !busy_; };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Milliseconds(timeout_ms));
+}
+
+void CheckpointWriter::Run() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return busy_ || stop_; };
+    mu_.Await(absl::Condition(&ready));
+    if (!busy_) return;  // stopping with nothing in flight
+    const uint64_t sequence = sequence_;
+    std::string bytes = std::move(bytes_);
+    mu_.Unlock();
+    const auto start = std::chrono::steady_clock::now();
+    const absl::Status status = store_->Write(sequence, bytes);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    bytes.clear();
+    mu_.Lock();
+    last_write_ms_ = ms;
+    if (status.ok()) {
+      durable_.store(sequence, std::memory_order_release);
+    } else {
+      error_ = std::string(status.message());
+    }
+    busy_ = false;
+  }
+}
+
+}  // namespace ccpulse

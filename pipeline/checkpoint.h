@@ -1,0 +1,108 @@
+// Checkpoints (DESIGN §6): the engine's whole state plus the input offsets it reflects, in a
+// versioned binary file with a checksum, kept by a state backend: a local directory (write,
+// fsync, rename) or a compacted Kafka topic (chunks, so state can follow a consumer to another
+// machine). A background writer makes them durable without stalling the worker; the worker
+// commits consumer-group offsets only once the checkpoint that covers them is durable.
+#ifndef CCPULSE_PIPELINE_CHECKPOINT_H_
+#define CCPULSE_PIPELINE_CHECKPOINT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ccpulse {
+namespace operators {
+class Engine;
+}  // namespace operators
+
+struct Checkpoint {
+  uint64_t sequence = 0;
+  int64_t created_ms = 0;  // wall clock
+  // Every input partition the worker has indexed, in its dense-index order ("topic[3]"), with
+  // the next offset to apply (-1: nothing applied yet).
+  std::vector<std::pair<std::string, int64_t>> partitions;
+  std::string engine_state;  // operators::Engine::SaveState
+};
+
+// File layout (little-endian): magic "CCPCKPT\n", u32 format version, u32 CRC-32 of the
+// payload, u64 payload size, payload. The payload holds the sequence, time, partitions and
+// engine state. `where` names the source in error messages.
+// With `engine`, its state is saved in place of checkpoint.engine_state (no extra copy).
+std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engine* engine = nullptr);
+absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view where);
+
+// A state backend. Write is called from the writer thread, Load* before processing starts.
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+  // Makes checkpoint `sequence` durable; older ones beyond the retention may be deleted.
+  virtual absl::Status Write(uint64_t sequence, std::string_view bytes) = 0;
+  // Checkpoints that decode, newest first (a corrupt or truncated one is skipped with a message
+  // in `*problems` naming it and why).
+  virtual absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>* problems) = 0;
+  virtual std::string Describe() const = 0;
+};
+
+// checkpoint-<sequence>.ckpt files in a directory: written to a temporary name, fsynced,
+// renamed, directory fsynced; the newest `keep` are kept.
+std::unique_ptr<CheckpointStore> MakeDirectoryStore(std::string dir, int keep = 3);
+
+struct CheckpointStats {
+  uint64_t taken = 0;
+  uint64_t durable = 0;
+  uint64_t failed = 0;
+  uint64_t last_bytes = 0;
+  double last_pause_ms = 0;    // worker time to save the state
+  double last_write_ms = 0;    // writer time to make it durable
+  double pause_ms_sum = 0;
+  double max_pause_ms = 0;
+};
+
+// The background writer: one checkpoint in flight at a time.
+class CheckpointWriter {
+ public:
+  explicit CheckpointWriter(CheckpointStore* store);
+  ~CheckpointWriter();
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  // False while the previous checkpoint is still being written.
+  bool Idle() const;
+  // Hands over an encoded checkpoint (worker thread).
+  void Submit(uint64_t sequence, std::string bytes);
+  // The newest durable sequence, and the error of the last failed write (empty when none).
+  uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
+  std::string TakeError();
+  // Waits until nothing is in flight (up to timeout_ms); false on timeout.
+  bool Drain(int timeout_ms);
+  double last_write_ms() const;
+
+ private:
+  void Run();
+
+  CheckpointStore* store_;
+  std::atomic<uint64_t> durable_{0};
+  mutable absl::Mutex mu_;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string bytes_ ABSL_GUARDED_BY(mu_);
+  std::string error_ ABSL_GUARDED_BY(mu_);
+  double last_write_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace ccpulse
+
+#endif  // CCPULSE_PIPELINE_CHECKPOINT_H_

@@ -1,0 +1,298 @@
+// Checkpoints (pipeline/checkpoint.h): the file format rejects corrupt and truncated files, the
+// directory backend keeps the newest and falls back past a bad one, and a processor that
+// crashes and restores from its checkpoints produces exactly what an uninterrupted one does.
+#include "pipeline/checkpoint.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "operators/simulator.h"
+#include "pipeline/alert_flow.h"
+#include "pipeline/report.h"
+#include "pipeline/stream.h"
+
+namespace ccpulse {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/ccpulse-checkpoint-test-XXXXXX";
+    path_ = ::mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+Checkpoint Sample(uint64_t sequence) {
+  Checkpoint c;
+  c.sequence = sequence;
+  c.created_ms = 1'700'000'000'000 + static_cast<int64_t>(sequence);
+  c.partitions = {{"events[0]", 42}, {"events[1]", -1}};
+  c.engine_state = fmt::format("state of checkpoint {}", sequence);
+  return c;
+}
+
+TEST(CheckpointFormatTest, RoundTrips) {
+  auto decoded = DecodeCheckpoint(EncodeCheckpoint(Sample(7)), "memory");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->sequence, 7u);
+  EXPECT_EQ(decoded->created_ms, 1'700'000'000'007);
+  EXPECT_EQ(decoded->partitions, Sample(7).partitions);
+  EXPECT_EQ(decoded->engine_state, "state of checkpoint 7");
+}
+
+TEST(CheckpointFormatTest, RejectsCorruptTruncatedAndForeignBytes) {
+  const std::string good = EncodeCheckpoint(Sample(1));
+  std::string flipped = good;
+  flipped[good.size() - 3] ^= 0x10;
+  EXPECT_THAT(std::string(DecodeCheckpoint(flipped, "f.ckpt").status().message()),
+              HasSubstr("checkpoint f.ckpt: checksum mismatch"));
+  EXPECT_THAT(std::string(DecodeCheckpoint(good.substr(0, good.size() - 5), "t.ckpt").status().message()),
+              HasSubstr("truncated: the header says"));
+  EXPECT_THAT(std::string(DecodeCheckpoint("hello", "x").status().message()), HasSubstr("not a ccpulse checkpoint"));
+  std::string version = good;
+  version[8] = 9;
+  EXPECT_THAT(std::string(DecodeCheckpoint(version, "v").status().message()), HasSubstr("format version 9"));
+}
+
+TEST(DirectoryStoreTest, KeepsTheNewestAndFallsBackPastACorruptOne) {
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path(), /*keep=*/2);
+  for (uint64_t s = 1; s <= 4; ++s) ASSERT_TRUE(store->Write(s, EncodeCheckpoint(Sample(s))).ok());
+  std::vector<std::string> problems;
+  auto all = store->LoadAll(&problems);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u) << "older than the newest 2 are deleted";
+  EXPECT_EQ((*all)[0].sequence, 4u);
+  EXPECT_EQ((*all)[1].sequence, 3u);
+  EXPECT_TRUE(problems.empty());
+
+  // A crash mid-write leaves a temporary file (ignored); a corrupt newest file is reported and
+  // skipped.
+  std::ofstream(dir.path() + "/checkpoint-00000000000000000005.ckpt.tmp") << "partial";
+  const std::string newest = dir.path() + "/checkpoint-00000000000000000004.ckpt";
+  std::filesystem::resize_file(newest, std::filesystem::file_size(newest) - 1);
+  all = store->LoadAll(&problems);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].sequence, 3u);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0], HasSubstr(newest));
+  EXPECT_THAT(problems[0], HasSubstr("truncated"));
+}
+
+// The partitions of a topic as an in-memory log: batches of a few records, alternating between
+// partitions, from given start offsets.
+class LogSource final : public RecordSource {
+ public:
+  LogSource(const std::vector<std::vector<std::string>>* log, std::vector<int64_t> start)
+      : log_(log), next_(std::move(start)) {}
+  SourceBatch Poll(int) override {
+    SourceBatch batch;
+    for (size_t tries = 0; tries < log_->size() && batch.records.empty(); ++tries) {
+      const size_t p = turn_++ % log_->size();
+      for (int i = 0; i < 7 && next_[p] < static_cast<int64_t>((*log_)[p].size()); ++i, ++next_[p]) {
+        batch.records.push_back({{}, (*log_)[p][static_cast<size_t>(next_[p])], static_cast<int32_t>(p), next_[p]});
+      }
+    }
+    if (!batch.records.empty()) batch.kind = SourceBatch::Kind::kRecords;
+    return batch;
+  }
+  void Release(SourceBatch&) override {}
+  void Commit(const std::vector<SourcePosition>& positions, bool) override {
+    for (const auto& p : positions) committed[p.partition] = p.next_offset;
+  }
+  void AcknowledgeRevoke() override {}
+  std::string PartitionName(int32_t partition) const override { return fmt::format("events[{}]", partition); }
+  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override { return {}; }
+  int64_t consumed() const {
+    int64_t n = 0;
+    for (int64_t next : next_) n += next;
+    return n;
+  }
+
+  std::map<int32_t, int64_t> committed;
+
+ private:
+  const std::vector<std::vector<std::string>>* log_;
+  std::vector<int64_t> next_;
+  size_t turn_ = 0;
+};
+
+// Everything a run shows the outside: window records per boundary, alert changes, and the
+// final records and detectors after the input ends.
+struct Observed {
+  std::map<operators::TimeMs, std::string> boundaries;
+  std::set<std::string> alerts;
+  std::string final_state;
+};
+
+StreamProcessor::Options TestOptions() {
+  StreamProcessor::Options options;
+  options.checkpoint_interval_ms = INT64_MAX;  // taken by the test
+  // Detectors arm after an hour, so alerts fire within the simulated day.
+  options.metrics.drift.min_history_ms = operators::kHourMs;
+  options.metrics.drift.min_baseline = 50;
+  options.metrics.drift.warning_arl = 300;  // alerts (some false) in a short test stream
+  options.metrics.drift.critical_arl = 3000;
+  return options;
+}
+
+std::unique_ptr<StreamProcessor> MakeProcessor(StreamProcessor::Options options, RecordSource* source,
+                                               Observed* seen, std::string* mismatch) {
+  auto processor = std::make_unique<StreamProcessor>(
+      std::move(options), source, nullptr,
+      [seen, mismatch](operators::Engine& engine, operators::TimeMs at) {
+        std::string text;
+        AppendBoundaryRecords(engine, /*final=*/false, &text);
+        auto [it, inserted] = seen->boundaries.try_emplace(at, text);
+        if (!inserted && it->second != text && mismatch->empty()) {
+          *mismatch = fmt::format("boundary {} emitted twice with different records", at);
+        }
+      },
+      nullptr);
+  return processor;
+}
+
+void Drain(StreamProcessor& processor, Observed* seen, int64_t until_consumed, const LogSource& source) {
+  while (source.consumed() < until_consumed && processor.Step(0)) {
+    for (const auto& a : processor.engine().TakeAlertChanges()) {
+      seen->alerts.insert(fmt::format("{:016x} firing={} severity={} at={}", a.key, a.firing,
+                                      static_cast<int>(a.severity), a.changed_at));
+    }
+  }
+}
+
+void Finish(StreamProcessor& processor, Observed* seen) {
+  operators::Engine& engine = processor.engine();
+  engine.Finish(operators::kMinuteMs, [](operators::TimeMs) {});
+  AppendBoundaryRecords(engine, /*final=*/true, &seen->final_state);
+  AppendDetectors(engine, &seen->final_state);
+  for (const auto& a : engine.TakeAlertChanges()) {
+    seen->alerts.insert(fmt::format("{:016x} firing={} severity={} at={}", a.key, a.firing,
+                                    static_cast<int>(a.severity), a.changed_at));
+  }
+}
+
+TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
+  // Six teams over a day, one drifting; events keyed by customer into two partitions.
+  operators::SimulatorOptions sim;
+  sim.seed = 5;
+  sim.teams = 6;
+  sim.duration_ms = 14 * operators::kHourMs;
+  sim.drift = operators::SimulatorOptions::Drift::kEscalationDoubles;
+  sim.drift_team = 1;
+  sim.drift_after_ms = 6 * operators::kHourMs;
+  operators::Simulator simulator(sim);
+  std::vector<std::vector<std::string>> log(2);
+  operators::SimEvent event;
+  while (simulator.Next(&event)) {
+    const std::string& key = event.customer_id.empty() ? event.interaction_id : event.customer_id;
+    log[std::hash<std::string>{}(key) % 2].push_back(event.ToJson(sim.tenant));
+  }
+  const int64_t total = static_cast<int64_t>(log[0].size() + log[1].size());
+
+  Observed reference;
+  std::string mismatch;
+  {
+    LogSource source(&log, {0, 0});
+    auto processor = MakeProcessor(TestOptions(), &source, &reference, &mismatch);
+    Drain(*processor, &reference, total, source);
+    Finish(*processor, &reference);
+  }
+  ASSERT_GT(reference.boundaries.size(), 600u);
+  ASSERT_GE(reference.alerts.size(), 4u) << "alerts fire and resolve in the test stream";
+
+  // Crash (destroy without a shutdown checkpoint) at seeded points, each some way past the last
+  // checkpoint, and restore from the newest one on disk.
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path());
+  Observed crashed;
+  std::mt19937_64 rng(99);
+  std::vector<int64_t> start = {0, 0};
+  bool restored = false;
+  int crashes = 0;
+  for (; crashes < 4; ++crashes) {
+    CheckpointWriter writer(store.get());
+    StreamProcessor::Options options = TestOptions();
+    options.checkpoints = &writer;
+    LogSource source(&log, start);
+    auto processor = MakeProcessor(options, &source, &crashed, &mismatch);
+    if (restored) {
+      std::vector<std::string> problems;
+      auto all = store->LoadAll(&problems);
+      ASSERT_TRUE(all.ok() && !all->empty());
+      ASSERT_TRUE(processor->Restore(all->front()).ok());
+    }
+    const int64_t checkpoint_at = source.consumed() + static_cast<int64_t>(rng() % (total / 5)) + 1;
+    Drain(*processor, &crashed, checkpoint_at, source);
+    ASSERT_TRUE(processor->TakeCheckpoint(/*wait=*/true));
+    EXPECT_EQ(source.committed.size(), 2u) << "offsets committed once durable";
+    Drain(*processor, &crashed, source.consumed() + static_cast<int64_t>(rng() % 3000), source);
+    // The restarted consumer starts where the checkpoint's offsets say.
+    std::vector<std::string> problems;
+    auto all = store->LoadAll(&problems);
+    ASSERT_TRUE(all.ok() && !all->empty());
+    for (size_t p = 0; p < 2; ++p) start[p] = std::max<int64_t>(0, all->front().partitions[p].second);
+    restored = true;
+  }
+  {
+    CheckpointWriter writer(store.get());
+    StreamProcessor::Options options = TestOptions();
+    options.checkpoints = &writer;
+    LogSource source(&log, start);
+    auto processor = MakeProcessor(options, &source, &crashed, &mismatch);
+    std::vector<std::string> problems;
+    auto all = store->LoadAll(&problems);
+    ASSERT_TRUE(all.ok() && !all->empty());
+    ASSERT_TRUE(processor->Restore(all->front()).ok());
+    Drain(*processor, &crashed, total, source);
+    Finish(*processor, &crashed);
+  }
+  EXPECT_EQ(mismatch, "");
+  EXPECT_EQ(crashes, 4);
+  ASSERT_EQ(crashed.boundaries.size(), reference.boundaries.size());
+  for (const auto& [at, text] : reference.boundaries) {
+    ASSERT_EQ(crashed.boundaries[at], text) << "boundary " << at;
+  }
+  EXPECT_EQ(crashed.alerts, reference.alerts);
+  EXPECT_EQ(crashed.final_state, reference.final_state);
+}
+
+TEST(CheckpointRestoreTest, RefusesStateSavedWithOtherWindows) {
+  operators::Engine engine{operators::MetricOptions{}};
+  std::string state;
+  engine.SaveState(&state);
+  operators::MetricOptions other;
+  other.windows_ms = {operators::kHourMs};
+  operators::Engine restored(other);
+  const absl::Status s = restored.RestoreState(state, 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("other metric options"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("windows=5m,15m,1h"));
+
+  operators::Engine same{operators::MetricOptions{}};
+  EXPECT_TRUE(same.RestoreState(state, 0).ok());
+  operators::Engine truncated{operators::MetricOptions{}};
+  EXPECT_EQ(truncated.RestoreState(state.substr(0, state.size() - 4), 0).code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace ccpulse

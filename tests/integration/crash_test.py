@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Crash tests of checkpoints (DESIGN §6) on a real Apache Kafka broker (tests/support/kafka.sh,
+127.0.0.1, free ports, always stopped).
+
+    tests/integration/crash_test.py BUILD/pipeline/ccpulse [test-name ...]
+
+Tests:
+  single_instance  one `ccpulse run` with checkpoints every second, killed with SIGKILL at 10
+                   seeded random points while a simulated stream is produced, and restarted each
+                   time; the window records and alerts of all its lives together equal an
+                   uninterrupted `ccpulse replay` of the same events exactly: at every boundary
+                   the same records, every alert change once (no loss, no double counting).
+  two_instances    two instances in one consumer group (static membership), one of them killed
+  three_instances  and restarted at 5 seeded points: every count, numerator and denominator of
+                   every team window, summed over the instances, equals the replay (events are
+                   keyed by customer, so each interaction and each customer's repeat contacts
+                   stay on one instance; DESIGN §6 and the README's deviations explain why
+                   drift and quantiles are per instance).
+Only python3 stdlib, kcat and the Kafka jars are used.
+"""
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kafka_test as kt  # noqa: E402  (shares the broker, ccpulse and produce helpers)
+
+check, log, wait_for, Failure = kt.check, kt.log, kt.wait_for, kt.Failure
+
+
+def config_text(brokers, topic, group, instance, output, checkpoint_dir):
+    return "\n".join([
+        "kafka:",
+        f"  brokers: \"{brokers}\"",
+        f"  group: {group}",
+        f"  topics: [{topic}]",
+        "  consumer:",
+        f"    group.instance.id: {instance}",  # static membership: a restart keeps its partitions
+        "    session.timeout.ms: \"45000\"",
+        "metrics:",
+        # Longer than any pause of the test's producer (a partition that idles out stops
+        # holding the watermark back, and its next events could be late).
+        "  idle_partition: 20s",
+        "drift:",  # detectors arm within the test stream, so alerts fire and resolve
+        "  min_history: 1h",
+        "  min_baseline: 50",
+        "  warning_arl: 300",
+        "  critical_arl: 3000",
+        "alerting:",
+        "  log: false",
+        "http:",
+        "  address: 127.0.0.1:0",
+        "output:",
+        f"  path: \"{output}\"",
+        "  every: 1m",
+        "checkpoint:",
+        f"  dir: {checkpoint_dir}",
+        "  interval: 1s",
+    ]) + "\n"
+
+
+class Instance:
+    """One instance (its group.instance.id and checkpoint directory) over several process lives."""
+
+    def __init__(self, binary, work, name, brokers, topic, group):
+        self.binary, self.work, self.name = binary, work, name
+        self.brokers, self.topic, self.group = brokers, topic, group
+        self.checkpoints = os.path.join(work, f"{name}-checkpoints")
+        self.outputs = []
+        self.lives = 0
+        self.proc = None
+        self.url = None
+
+    def start(self):
+        self.lives += 1
+        out = os.path.join(self.work, f"{self.name}-life{self.lives}.jsonl")
+        self.outputs.append(out)
+        cfg = os.path.join(self.work, f"{self.name}-life{self.lives}.yaml")
+        with open(cfg, "w") as f:
+            f.write(config_text(self.brokers, self.topic, self.group, self.name, out, self.checkpoints))
+        self.err_path = os.path.join(self.work, f"{self.name}-life{self.lives}.err")
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([self.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=self.err)
+        self.url = wait_for(self._url, 30, f"{self.name} life {self.lives} to listen")
+
+    def _url(self):
+        text = open(self.err_path).read()
+        check(self.proc.poll() is None, f"{self.name} exited early: {text}")
+        for line in text.splitlines():
+            if "serving http://" in line:
+                return line.split("serving ", 1)[1].split()[0]
+        return None
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.err.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=60)
+        else:
+            rc = self.proc.returncode
+        self.err.close()
+        check(rc == 0, f"{self.name} exited {rc}: {open(self.err_path).read()[-2000:]}")
+
+    def metrics_text(self):
+        import urllib.request
+        return urllib.request.urlopen(f"{self.url}/metrics", timeout=5).read().decode()
+
+    def owned_partitions(self):
+        try:
+            text = self.metrics_text()
+        except OSError:
+            return set()
+        return {line.split('partition="', 1)[1].split('"', 1)[0] for line in text.splitlines()
+                if line.startswith("ccpulse_consumer_lag_records{")}
+
+    def log_text(self):
+        return "".join(open(os.path.join(self.work, f"{self.name}-life{i}.err")).read() for i in range(1, self.lives + 1))
+
+
+def read_lines(paths):
+    """Complete JSON lines of every life (a kill may cut the last line of a file)."""
+    lines = []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        for line in open(path).read().split("\n"):
+            try:
+                json.loads(line)
+                lines.append(line)
+            except ValueError:
+                pass
+    return lines
+
+
+def parse(stamp_text):
+    return datetime.datetime.strptime(stamp_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def stamp(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def alert_time(line):
+    return parse(json.loads(line)["alert"]["changed_at"][:19] + "Z")
+
+
+def group_of(line):
+    r = json.loads(line)
+    return r.get("time"), "alert" if "alert" in r else "window"
+
+
+def produce_with_kills(broker, topic, lines, instances, victim, kills, rng, what):
+    """Produces `lines` in chunks; before `kills` seeded chunks, SIGKILLs `victim` at a random
+    moment and restarts it."""
+    chunks = 30
+    size = (len(lines) + chunks - 1) // chunks
+    kill_at = set(rng.sample(range(1, chunks), kills))
+    for i in range(chunks):
+        kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
+        if i in kill_at:
+            time.sleep(rng.uniform(0.0, 2.5))
+            victim.kill()
+            log(f"{what}: killed {victim.name} (life {victim.lives}) after chunk {i + 1}/{chunks}")
+            victim.start()
+
+
+def wait_caught_up(broker, group, partitions, timeout):
+    def done():
+        lag = kt.group_lag(broker, group)
+        return len(lag) == partitions and all(v[2] == "0" for v in lag.values())
+    wait_for(done, timeout, "committed offsets at the end of every partition", interval=2)
+
+
+def prepare(binary, broker, work, name, partitions, seed, teams, duration):
+    topic = f"crash-{name}"
+    kt.create_topic(broker, topic, partitions)
+    events_path = os.path.join(work, f"{name}.jsonl")
+    events = kt.simulate(binary, events_path, seed=seed, teams=teams, duration=duration)
+    lines = [(kt.key_of(e), json.dumps(e, separators=(",", ":"))) for e in events]
+    cfg = os.path.join(work, f"{name}-replay.yaml")
+    with open(cfg, "w") as f:
+        f.write(config_text("unused:9092", topic, "unused", "unused", "-", os.path.join(work, "unused")))
+    out = subprocess.run([binary, "replay", "--quiet", "--no-detectors", "--config", cfg, events_path],
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    replay = [line for line in out.splitlines() if line and not {"final", "summary"} & json.loads(line).keys()]
+    # Where the comparison must at least reach: the event time 95 % of the events precede.
+    times = sorted(parse(e["time"][:19] + "Z") for e in events)
+    return topic, lines, replay, stamp(times[len(times) * 95 // 100])
+
+
+def test_single_instance(binary, broker, work):
+    topic, lines, replay, reach = prepare(binary, broker, work, "single", 3, seed=41, teams=8, duration="10h")
+    group = "g-crash-single"
+    rng = random.Random(20261123)
+    inst = Instance(binary, work, "solo", broker.bootstrap, topic, group)
+    inst.start()
+    try:
+        produce_with_kills(broker, topic, lines, [inst], inst, 10, rng, "single_instance")
+        wait_caught_up(broker, group, 3, 180)
+        time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
+    finally:
+        inst.stop()
+    log_text = inst.log_text()
+    restores = log_text.count("restored checkpoint")
+    check(restores >= 9, f"expected a restore after (nearly) every kill, saw {restores}:\n{log_text[-3000:]}")
+
+    run_lines = read_lines(inst.outputs)
+    replay_by = defaultdict(set)
+    for line in replay:
+        replay_by[group_of(line)].add(line)
+    run_by = defaultdict(set)
+    for line in run_lines:
+        run_by[group_of(line)].add(line)
+    # The run's windows end where the watermark stops (newest event - lateness); replay's end
+    # after its last event. Every boundary the run reached is compared.
+    last = max(t for t, kind in run_by if kind == "window")
+    check(last >= reach, f"the run's windows stopped at {last}, before {reach}")
+    for key in sorted(k for k in replay_by if k[1] == "window" and k[0] <= last):
+        got, want = run_by.get(key, set()), replay_by[key]
+        if got != want:
+            extra = sorted(got - want)
+            missing = sorted(want - got)
+            raise Failure(f"boundary {key[0]}: {len(missing)} replay records missing, {len(extra)} differ; e.g. "
+                          f"{(extra or missing)[0][:300]}")
+    run_alerts = {line for line in run_lines if '"alert"' in line and alert_time(line) < parse(last)}
+    replay_alerts = {line for line in replay if '"alert"' in line and alert_time(line) < parse(last)}
+    check(replay_alerts, "the replay has no alerts: the test stream should make some")
+    check(run_alerts == replay_alerts, f"alerts differ: {len(run_alerts - replay_alerts)} extra, "
+                                       f"{len(replay_alerts - run_alerts)} missing")
+    windows = sum(len(v) for k, v in replay_by.items() if k[1] == "window" and k[0] <= last)
+    log(f"single_instance: {inst.lives} lives, {restores} restores; {windows} window records at "
+        f"{sum(1 for k in replay_by if k[1] == 'window' and k[0] <= last)} boundaries and {len(replay_alerts)} alert changes "
+        "equal the uninterrupted replay")
+
+
+COUNT_FIELDS = ["inflow", "answered", "abandoned", "abandoned_short", "handled", "resolved", "closed", "transferred",
+                "escalated", "reopened", "expired", "gaps"]
+
+
+def additive(record):
+    """The counts of a window record that add up across instances."""
+    m = record["metrics"]
+    values = {f: m[f] for f in COUNT_FIELDS}
+    for name, v in m.items():
+        if isinstance(v, dict) and "numerator" in v:
+            values[name + ".num"] = v["numerator"]
+            values[name + ".den"] = v["denominator"]
+    values["backlog.waiting"] = m["backlog"]["waiting"]
+    values["backlog.in_progress"] = m["backlog"]["in_progress"]
+    return values
+
+
+def test_instances(binary, broker, work, count):
+    name = f"multi{count}"
+    partitions = 6
+    topic, lines, replay, reach = prepare(binary, broker, work, name, partitions, seed=50 + count, teams=8,
+                                          duration="6h")
+    group = f"g-crash-{name}"
+    rng = random.Random(1000 + count)
+    instances = [Instance(binary, work, f"{name}-{i}", broker.bootstrap, topic, group) for i in range(count)]
+    try:
+        for inst in instances:
+            inst.start()
+        # Nothing is produced until the group has settled: every instance owns partitions, each
+        # partition one owner, the same for 5 s.
+        def assignment():
+            sets = [inst.owned_partitions() for inst in instances]
+            if all(sets) and sum(map(len, sets)) == partitions and len(set().union(*sets)) == partitions:
+                return {inst.name: sorted(s) for inst, s in zip(instances, sets)}
+            return None
+        stable = {"since": None, "value": None}
+        def settled():
+            value = assignment()
+            if value != stable["value"]:
+                stable.update(since=time.time(), value=value)
+            return value if value and time.time() - stable["since"] >= 5 else None
+        owned = wait_for(settled, 120, "every instance to own partitions, stably", interval=1)
+        log(f"{name}: assignment {owned}")
+        victim = instances[rng.randrange(count)]
+        produce_with_kills(broker, topic, lines, instances, victim, 5, rng, name)
+        wait_caught_up(broker, group, partitions, 180)
+        time.sleep(25)
+        after = assignment()
+        check(after == owned, f"the assignment changed ({owned} -> {after}): state would not have followed")
+    finally:
+        for inst in instances:
+            if inst.proc is not None:
+                inst.stop()
+
+    want = {}
+    for line in replay:
+        r = json.loads(line)
+        if "window" in r and r["window"] != "today":
+            want[(r["time"], r["tenant"], r["team"], r["window"])] = additive(r)
+    got = defaultdict(lambda: defaultdict(int))
+    lasts = []  # each instance's windows end where its own partitions' watermark stops
+    for inst in instances:
+        seen = {}
+        for line in read_lines(inst.outputs):
+            r = json.loads(line)
+            if "window" not in r or r["window"] == "today":
+                continue
+            key = (r["time"], r["tenant"], r["team"], r["window"])
+            values = additive(r)
+            if key in seen:
+                check(seen[key] == values, f"{inst.name}: {key} emitted twice with different counts")
+                continue
+            seen[key] = values
+            for f, v in values.items():
+                got[key][f] += v
+        lasts.append(max(k[0] for k in seen))
+    last = min(lasts)
+    compared = 0
+    for key, values in want.items():
+        if key[0] > last:
+            continue
+        summed = got.get(key, {})
+        for f, v in values.items():
+            if summed.get(f, 0) != v:
+                raise Failure(f"{name}: {key} {f}: instances sum to {summed.get(f, 0)}, replay has {v}")
+        compared += 1
+    check(last >= reach, f"{name}: the instances' windows stopped at {last}, before {reach}")
+    victim_restores = victim.log_text().count("restored checkpoint")
+    log(f"{name}: {victim.name} killed 5 times ({victim_restores} restores); {compared} team windows summed over "
+        f"{count} instances equal the replay in every count, numerator and denominator")
+
+
+TESTS = {
+    "single_instance": test_single_instance,
+    "two_instances": lambda b, k, w: test_instances(b, k, w, 2),
+    "three_instances": lambda b, k, w: test_instances(b, k, w, 3),
+}
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    names = sys.argv[2:] or list(TESTS)
+    work = tempfile.mkdtemp(prefix="ccpulse-crash-")
+    broker = kt.Broker(work)
+    failures = []
+    started = time.time()
+    try:
+        log(f"broker at {broker.start()} ({time.time() - started:.1f} s)")
+        for name in names:
+            t0 = time.time()
+            try:
+                TESTS[name](binary, broker, work)
+                log(f"PASS {name} ({time.time() - t0:.1f} s)")
+            except Exception as e:  # noqa: BLE001 - report every failure, keep going
+                failures.append(name)
+                log(f"FAIL {name}: {e}")
+    finally:
+        broker.stop()
+    log(f"{len(names) - len(failures)} passed, {len(failures)} failed in {time.time() - started:.0f} s; logs in {work}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
