@@ -350,10 +350,14 @@ void ReadOutput(Reader& r, const YAML::Node& node, OutputConfig* o) {
 }
 
 void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
-  r.Map(node, "checkpoint", {"dir", "interval", "keep"},
+  r.Map(node, "checkpoint", {"dir", "kafka_topic", "name", "interval", "keep"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "dir") {
             c->dir = r.String(v, path);
+          } else if (key == "kafka_topic") {
+            c->kafka_topic = r.String(v, path);
+          } else if (key == "name") {
+            c->name = r.String(v, path);
           } else if (key == "interval") {
             c->interval_ms = r.Duration(v, path);
             if (c->interval_ms < operators::kSecondMs) r.Fail(v, path, "must be at least 1s");
@@ -363,6 +367,9 @@ void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
             c->keep = static_cast<int>(keep);
           }
         });
+  if (!c->dir.empty() && !c->kafka_topic.empty()) {
+    r.Fail(node["kafka_topic"], "checkpoint.kafka_topic", "choose one backend: checkpoint.dir or checkpoint.kafka_topic");
+  }
 }
 
 }  // namespace

@@ -70,10 +70,14 @@ struct AlertingConfig {
 
 // Checkpoints (DESIGN §6; `run` only): state and offsets, restored at start.
 struct CheckpointConfig {
-  std::string dir;  // local directory backend; empty = no checkpoints
+  // One backend: a local directory, or a compacted Kafka topic (state can then be restored on
+  // another machine by an instance of the same name). Neither: no checkpoints.
+  std::string dir;
+  std::string kafka_topic;
+  std::string name;  // the instance's key in the topic; default: group.instance.id, else the host name
   int64_t interval_ms = 10 * operators::kSecondMs;
   int keep = 3;  // newest checkpoints kept (the older ones are fallbacks for a corrupt newest)
-  bool enabled() const { return !dir.empty(); }
+  bool enabled() const { return !dir.empty() || !kafka_topic.empty(); }
 };
 
 struct Config {

@@ -1,6 +1,8 @@
 // Wiring of run, demo and simulate-to-Kafka; see topology.h.
 #include "pipeline/topology.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <optional>
 #include <chrono>
@@ -67,6 +69,22 @@ absl::Status CheckRunConfig(const Config& config) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The instance's name in a checkpoint topic: checkpoint.name, else its static group member id,
+// else the host name (a StatefulSet pod keeps its name when it moves to another node).
+std::string CheckpointName(const Config& config) {
+  if (!config.checkpoint.name.empty()) return config.checkpoint.name;
+  for (const auto* properties : {&config.kafka.consumer_properties, &config.kafka.properties}) {
+    if (auto it = properties->find("group.instance.id"); it != properties->end()) return it->second;
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return fmt::format("{}/{}", config.kafka.group, host);
+}
+
+}  // namespace
+
 int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* err,
                 const RunHooks& hooks) {
   if (absl::Status s = CheckRunConfig(config); !s.ok()) {
@@ -81,10 +99,23 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   source_options.max_queued_bytes = config.kafka.max_queued_bytes;
   // Checkpoints: the newest one that reads back is restored; its partitions keep their
   // indexes and continue at its offsets.
+  kafka::ProducerOptions producer_options;
+  producer_options.brokers = config.kafka.brokers;
+  producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
   std::unique_ptr<CheckpointStore> checkpoint_store;
   std::optional<Checkpoint> restored;
   if (config.checkpoint.enabled()) {
-    checkpoint_store = MakeDirectoryStore(config.checkpoint.dir, config.checkpoint.keep);
+    if (!config.checkpoint.dir.empty()) {
+      checkpoint_store = MakeDirectoryStore(config.checkpoint.dir, config.checkpoint.keep);
+    } else {
+      auto store = kafka::MakeTopicCheckpointStore(producer_options, config.checkpoint.kafka_topic,
+                                                   CheckpointName(config));
+      if (!store.ok()) {
+        std::fprintf(err, "ccpulse: %s\n", std::string(store.status().message()).c_str());
+        return 2;
+      }
+      checkpoint_store = std::move(*store);
+    }
     std::vector<std::string> problems;
     auto all = checkpoint_store->LoadAll(&problems);
     for (const std::string& problem : problems) {
@@ -110,9 +141,6 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     std::fprintf(err, "ccpulse: %s\n", std::string(source.status().message()).c_str());
     return 2;
   }
-  kafka::ProducerOptions producer_options;
-  producer_options.brokers = config.kafka.brokers;
-  producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
   absl::Mutex alert_producer_mu;
   auto dead_letters = kafka::KafkaDeadLetters::Create(producer_options, config.kafka.dead_letter_topic);
   if (!dead_letters.ok()) {

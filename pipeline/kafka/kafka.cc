@@ -394,7 +394,7 @@ void KafkaProducer::DeliveryTrampoline(rd_kafka_s* rk, const void* message, void
 
 absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
                                     std::string_view value, const std::vector<Header>& headers,
-                                    const void* copy_headers_from, void* opaque) {
+                                    const void* copy_headers_from, void* opaque, int32_t partition) {
   rd_kafka_headers_t* hdrs = nullptr;
   if (copy_headers_from != nullptr) {
     rd_kafka_headers_t* original = nullptr;
@@ -415,7 +415,7 @@ absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(producer_.get(), 10);
@@ -439,11 +439,27 @@ absl::Status KafkaProducer::Flush(int timeout_ms) {
 
 size_t KafkaProducer::in_flight() const { return static_cast<size_t>(rd_kafka_outq_len(producer_.get())); }
 
-absl::Status KafkaProducer::CreateTopic(std::string_view topic, int partitions, int timeout_ms) {
+absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int timeout_ms) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, t, &metadata, timeout_ms);
+  rd_kafka_topic_destroy(t);
+  int count = 0;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count = metadata->topics[0].partition_cnt;
+  }
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  if (count < 1) return absl::UnavailableError(fmt::format("topic {}: no partitions in the metadata ({})", topic, rd_kafka_err2str(err)));
+  return count;
+}
+
+absl::Status KafkaProducer::CreateTopic(std::string_view topic, int partitions, int timeout_ms,
+                                       const Properties& configs) {
   char error[512];
   const std::string name(topic);
   rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(name.c_str(), partitions, -1, error, sizeof(error));
   if (new_topic == nullptr) return absl::InvalidArgumentError(fmt::format("topic {}: {}", topic, error));
+  for (const auto& [key, value] : configs) rd_kafka_NewTopic_set_config(new_topic, key.c_str(), value.c_str());
   rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
   rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, error, sizeof(error));
@@ -469,6 +485,191 @@ absl::Status KafkaProducer::CreateTopic(std::string_view topic, int partitions, 
   rd_kafka_NewTopic_destroy(new_topic);
   rd_kafka_queue_destroy(queue);
   return status;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints in a compacted topic
+
+namespace {
+
+constexpr size_t kChunkBytes = 512 << 10;  // well below the broker's default 1 MB message limit
+
+class TopicCheckpointStore final : public CheckpointStore {
+ public:
+  TopicCheckpointStore(ProducerOptions options, std::string topic, std::string name)
+      : options_(std::move(options)), topic_(std::move(topic)), name_(std::move(name)) {}
+
+  absl::Status Open() {
+    auto producer = KafkaProducer::Create(options_, &TopicCheckpointStore::OnDelivery, this);
+    if (!producer.ok()) return producer.status();
+    producer_ = std::move(*producer);
+    if (absl::Status s = producer_->CreateTopic(topic_, 1, 10000, {{"cleanup.policy", "compact"}}); !s.ok()) return s;
+    auto partitions = producer_->PartitionCount(topic_);
+    if (!partitions.ok()) return partitions.status();
+    uint64_t hash = 1469598103934665603ULL;  // FNV-1a: stable across processes and versions
+    for (unsigned char c : name_) hash = (hash ^ c) * 1099511628211ULL;
+    partition_ = static_cast<int32_t>(hash % static_cast<uint64_t>(*partitions));
+    return absl::OkStatus();
+  }
+
+  absl::Status Write(uint64_t sequence, std::string_view bytes) override {
+    const std::string prefix = fmt::format("{}/{}/", name_, sequence % 2);
+    const size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
+    failures_ = 0;
+    std::string value;
+    for (size_t i = 0; i < chunks; ++i) {
+      value.assign(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
+      value.append(bytes.substr(i * kChunkBytes, kChunkBytes));
+      if (absl::Status s = Produce(fmt::format("{}chunk/{}", prefix, i), value); !s.ok()) return s;
+    }
+    // The manifest only once every chunk is acknowledged.
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    const std::string manifest = fmt::format("{} {} {}", sequence, chunks, bytes.size());
+    if (absl::Status s = Produce(prefix + "manifest", manifest); !s.ok()) return s;
+    return Flush();
+  }
+
+  absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>* problems) override {
+    auto records = ReadPartition();
+    if (!records.ok()) return records.status();
+    std::vector<Checkpoint> good;
+    for (int slot = 0; slot < 2; ++slot) {
+      const std::string prefix = fmt::format("{}/{}/", name_, slot);
+      const std::string where = fmt::format("{} key {}*", Describe(), prefix);
+      auto manifest = records->find(prefix + "manifest");
+      if (manifest == records->end()) continue;
+      unsigned long long sequence = 0, chunks = 0, size = 0;
+      if (std::sscanf(manifest->second.c_str(), "%llu %llu %llu", &sequence, &chunks, &size) != 3) {
+        problems->push_back(fmt::format("checkpoint {}: unreadable manifest", where));
+        continue;
+      }
+      std::string bytes;
+      std::string missing;
+      for (unsigned long long i = 0; i < chunks && missing.empty(); ++i) {
+        auto chunk = records->find(fmt::format("{}chunk/{}", prefix, i));
+        uint64_t chunk_sequence = 0;
+        if (chunk != records->end() && chunk->second.size() >= sizeof(uint64_t)) {
+          std::memcpy(&chunk_sequence, chunk->second.data(), sizeof(chunk_sequence));
+        }
+        if (chunk_sequence != sequence) {
+          missing = fmt::format("chunk {} of checkpoint {} is missing or from another checkpoint", i, sequence);
+        } else {
+          bytes.append(chunk->second, sizeof(uint64_t));
+        }
+      }
+      if (!missing.empty()) {
+        problems->push_back(fmt::format("checkpoint {}: {}", where, missing));
+        continue;
+      }
+      auto checkpoint = DecodeCheckpoint(bytes, where);
+      if (!checkpoint.ok()) {
+        problems->push_back(std::string(checkpoint.status().message()));
+        continue;
+      }
+      good.push_back(*std::move(checkpoint));
+    }
+    std::sort(good.begin(), good.end(), [](const Checkpoint& a, const Checkpoint& b) { return a.sequence > b.sequence; });
+    return good;
+  }
+
+  std::string Describe() const override { return fmt::format("topic {}[{}]", topic_, partition_); }
+
+ private:
+  static void OnDelivery(void* context, void*, bool delivered, const char* error) {
+    auto* self = static_cast<TopicCheckpointStore*>(context);
+    if (!delivered) {
+      ++self->failures_;
+      self->last_error_ = error != nullptr ? error : "not delivered";
+    }
+  }
+
+  absl::Status Produce(const std::string& key, std::string_view value) {
+    return producer_->Produce(topic_, key, value, {}, nullptr, nullptr, partition_);
+  }
+
+  absl::Status Flush() {
+    if (absl::Status s = producer_->Flush(60000); !s.ok()) return s;
+    producer_->Poll(0);
+    if (failures_ > 0) {
+      return absl::UnavailableError(
+          fmt::format("checkpoint: {} writes to {} failed: {}", failures_, Describe(), last_error_));
+    }
+    return absl::OkStatus();
+  }
+
+  // The latest value of every key of this instance in its partition (compaction keeps at least
+  // that), read from the beginning to the high watermark.
+  absl::StatusOr<std::map<std::string, std::string>> ReadPartition() {
+    auto conf = BuildConf({{"bootstrap.servers", options_.brokers}, {"enable.partition.eof", "true"}},
+                          options_.properties,
+                          {{"group.id", "ccpulse-checkpoint-reader"}, {"enable.auto.commit", "false"}});
+    if (!conf.ok()) return conf.status();
+    char error[512];
+    KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), error, sizeof(error)));
+    if (!consumer) return absl::UnavailableError(fmt::format("checkpoint reader: {}", error));
+    (void)conf->release();  // owned by the consumer now
+    int64_t low = 0, high = 0;
+    if (rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(consumer.get(), topic_.c_str(), partition_, &low, &high, 30000)) {
+      return absl::UnavailableError(fmt::format("checkpoint: {}: {}", Describe(), rd_kafka_err2str(err)));
+    }
+    std::map<std::string, std::string> latest;
+    if (high <= low) return latest;
+    ListPtr parts(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(parts.get(), topic_.c_str(), partition_)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer.get(), parts.get())) {
+      return absl::UnavailableError(fmt::format("checkpoint: {}: {}", Describe(), rd_kafka_err2str(err)));
+    }
+    const std::string prefix = name_ + "/";
+    const int64_t deadline = NowMs() + 120000;
+    absl::Status status = absl::DeadlineExceededError(fmt::format("checkpoint: reading {} took over 120 s", Describe()));
+    while (NowMs() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 500);
+      if (m == nullptr) continue;
+      const bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && !eof) {
+        status = absl::UnavailableError(fmt::format("checkpoint: reading {}: {}", Describe(), rd_kafka_message_errstr(m)));
+        rd_kafka_message_destroy(m);
+        break;
+      }
+      if (!eof && m->key != nullptr) {
+        std::string key(static_cast<const char*>(m->key), m->key_len);
+        if (key.starts_with(prefix)) {
+          if (m->payload == nullptr) {
+            latest.erase(key);  // tombstone
+          } else {
+            latest[std::move(key)].assign(static_cast<const char*>(m->payload), m->len);
+          }
+        }
+      }
+      const bool done = eof || m->offset + 1 >= high;
+      rd_kafka_message_destroy(m);
+      if (done) {
+        status = absl::OkStatus();
+        break;
+      }
+    }
+    rd_kafka_consumer_close(consumer.get());
+    if (!status.ok()) return status;
+    return latest;
+  }
+
+  ProducerOptions options_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::string topic_;
+  std::string name_;
+  int32_t partition_ = 0;
+  int failures_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CheckpointStore>> MakeTopicCheckpointStore(const ProducerOptions& options,
+                                                                         std::string topic, std::string name) {
+  auto store = std::make_unique<TopicCheckpointStore>(options, std::move(topic), std::move(name));
+  if (absl::Status s = store->Open(); !s.ok()) return s;
+  return store;
 }
 
 // ---------------------------------------------------------------------------------------------

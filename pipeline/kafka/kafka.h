@@ -18,6 +18,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "pipeline/checkpoint.h"
 #include "pipeline/source.h"
 #include "pipeline/spsc_queue.h"
 
@@ -127,11 +128,14 @@ class KafkaProducer {
   // Queues a message; waits (serving deliveries) while librdkafka's queue is full.
   absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
                        const std::vector<Header>& headers = {}, const void* copy_headers_from = nullptr,
-                       void* opaque = nullptr);
+                       void* opaque = nullptr, int32_t partition = -1);
   void Poll(int timeout_ms = 0);
   absl::Status Flush(int timeout_ms);
   // Creates a topic (through the admin API) unless it exists.
-  absl::Status CreateTopic(std::string_view topic, int partitions, int timeout_ms = 10000);
+  absl::Status CreateTopic(std::string_view topic, int partitions, int timeout_ms = 10000,
+                           const Properties& configs = {});
+  // The number of partitions of `topic` (metadata request).
+  absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms = 10000);
   size_t in_flight() const;
 
  private:
@@ -169,6 +173,14 @@ class KafkaDeadLetters final : public DeadLetterSink {
   absl::btree_map<int32_t, absl::btree_multiset<int64_t>> pending_;
   uint64_t delivered_ = 0, failed_ = 0, retried_ = 0;
 };
+
+// Checkpoints in a compacted topic (DESIGN §6), so an instance's state can be restored on
+// another machine: all keys of instance `name` go to one partition (a hash of the name); a
+// checkpoint is chunks "<name>/<slot>/chunk/<i>" (sequence + bytes), acknowledged before
+// "<name>/<slot>/manifest", in two alternating slots, so an interrupted write leaves the other
+// slot whole. Creates the topic (cleanup.policy=compact) when missing.
+absl::StatusOr<std::unique_ptr<CheckpointStore>> MakeTopicCheckpointStore(const ProducerOptions& options,
+                                                                         std::string topic, std::string name);
 
 // librdkafka's in-process mock cluster (no network, no broker): the demo's Kafka.
 class MockCluster {

@@ -5,11 +5,12 @@
     tests/integration/crash_test.py BUILD/pipeline/ccpulse [test-name ...]
 
 Tests:
-  single_instance  one `ccpulse run` with checkpoints every second, killed with SIGKILL at 10
+  single_instance  one `ccpulse run` with checkpoints every second (local directory), killed with SIGKILL at 10
                    seeded random points while a simulated stream is produced, and restarted each
                    time; the window records and alerts of all its lives together equal an
                    uninterrupted `ccpulse replay` of the same events exactly: at every boundary
                    the same records, every alert change once (no loss, no double counting).
+  topic_backend    the same with checkpoints in a compacted Kafka topic and no local state, 4 kills.
   two_instances    two instances in one consumer group (static membership), one of them killed
   three_instances  and restarted at 5 seeded points: every count, numerator and denominator of
                    every team window, summed over the instances, equals the replay (events are
@@ -35,7 +36,7 @@ import kafka_test as kt  # noqa: E402  (shares the broker, ccpulse and produce h
 check, log, wait_for, Failure = kt.check, kt.log, kt.wait_for, kt.Failure
 
 
-def config_text(brokers, topic, group, instance, output, checkpoint_dir):
+def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpoint_topic=None):
     return "\n".join([
         "kafka:",
         f"  brokers: \"{brokers}\"",
@@ -61,7 +62,7 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir):
         f"  path: \"{output}\"",
         "  every: 1m",
         "checkpoint:",
-        f"  dir: {checkpoint_dir}",
+        f"  kafka_topic: {checkpoint_topic}" if checkpoint_topic else f"  dir: {checkpoint_dir}",
         "  interval: 1s",
     ]) + "\n"
 
@@ -69,9 +70,10 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir):
 class Instance:
     """One instance (its group.instance.id and checkpoint directory) over several process lives."""
 
-    def __init__(self, binary, work, name, brokers, topic, group):
+    def __init__(self, binary, work, name, brokers, topic, group, checkpoint_topic=None):
         self.binary, self.work, self.name = binary, work, name
         self.brokers, self.topic, self.group = brokers, topic, group
+        self.checkpoint_topic = checkpoint_topic
         self.checkpoints = os.path.join(work, f"{name}-checkpoints")
         self.outputs = []
         self.lives = 0
@@ -84,7 +86,8 @@ class Instance:
         self.outputs.append(out)
         cfg = os.path.join(self.work, f"{self.name}-life{self.lives}.yaml")
         with open(cfg, "w") as f:
-            f.write(config_text(self.brokers, self.topic, self.group, self.name, out, self.checkpoints))
+            f.write(config_text(self.brokers, self.topic, self.group, self.name, out, self.checkpoints,
+                                self.checkpoint_topic))
         self.err_path = os.path.join(self.work, f"{self.name}-life{self.lives}.err")
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen([self.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=self.err)
@@ -199,21 +202,27 @@ def prepare(binary, broker, work, name, partitions, seed, teams, duration):
     return topic, lines, replay, stamp(times[len(times) * 95 // 100])
 
 
-def test_single_instance(binary, broker, work):
-    topic, lines, replay, reach = prepare(binary, broker, work, "single", 3, seed=41, teams=8, duration="10h")
-    group = "g-crash-single"
+def test_single_instance(binary, broker, work, backend="dir", kills=10, duration="10h"):
+    name = f"single-{backend}"
+    topic, lines, replay, reach = prepare(binary, broker, work, name, 3, seed=41, teams=8, duration=duration)
+    group = f"g-crash-{name}"
     rng = random.Random(20261123)
-    inst = Instance(binary, work, "solo", broker.bootstrap, topic, group)
+    # With the topic backend no life has local state: as if each restart were on another machine.
+    inst = Instance(binary, work, f"solo-{backend}", broker.bootstrap, topic, group,
+                    checkpoint_topic="ccpulse-checkpoints" if backend == "topic" else None)
     inst.start()
     try:
-        produce_with_kills(broker, topic, lines, [inst], inst, 10, rng, "single_instance")
+        produce_with_kills(broker, topic, lines, [inst], inst, kills, rng, name)
         wait_caught_up(broker, group, 3, 180)
         time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
     finally:
         inst.stop()
     log_text = inst.log_text()
     restores = log_text.count("restored checkpoint")
-    check(restores >= 9, f"expected a restore after (nearly) every kill, saw {restores}:\n{log_text[-3000:]}")
+    check(restores >= kills - 1, f"expected a restore after (nearly) every kill, saw {restores}:\n{log_text[-3000:]}")
+    if backend == "topic":
+        check("from topic ccpulse-checkpoints[" in log_text, f"not restored from the topic:\n{log_text[-2000:]}")
+        check(not os.path.exists(inst.checkpoints), "the topic backend wrote a local directory")
 
     run_lines = read_lines(inst.outputs)
     replay_by = defaultdict(set)
@@ -239,7 +248,7 @@ def test_single_instance(binary, broker, work):
     check(run_alerts == replay_alerts, f"alerts differ: {len(run_alerts - replay_alerts)} extra, "
                                        f"{len(replay_alerts - run_alerts)} missing")
     windows = sum(len(v) for k, v in replay_by.items() if k[1] == "window" and k[0] <= last)
-    log(f"single_instance: {inst.lives} lives, {restores} restores; {windows} window records at "
+    log(f"{name}: {inst.lives} lives, {restores} restores; {windows} window records at "
         f"{sum(1 for k in replay_by if k[1] == 'window' and k[0] <= last)} boundaries and {len(replay_alerts)} alert changes "
         "equal the uninterrupted replay")
 
@@ -338,6 +347,7 @@ def test_instances(binary, broker, work, count):
 
 TESTS = {
     "single_instance": test_single_instance,
+    "topic_backend": lambda b, k, w: test_single_instance(b, k, w, backend="topic", kills=4, duration="4h"),
     "two_instances": lambda b, k, w: test_instances(b, k, w, 2),
     "three_instances": lambda b, k, w: test_instances(b, k, w, 3),
 }
