@@ -162,8 +162,11 @@ class DirectoryStore final : public CheckpointStore {
 
 }  // namespace
 
-std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engine* engine) {
-  std::string out(kHeaderBytes, '\0');
+std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engine* engine, size_t reserve,
+                             bool seal) {
+  std::string out;
+  out.reserve(reserve);
+  out.resize(kHeaderBytes);
   operators::StateWriter ar(&out);
   ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions);
   if (engine == nullptr) {
@@ -176,6 +179,12 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engi
     const uint64_t state_bytes = out.size() - size_at - sizeof(uint64_t);
     std::memcpy(out.data() + size_at, &state_bytes, sizeof(state_bytes));
   }
+  if (seal) SealCheckpoint(&out);
+  return out;
+}
+
+void SealCheckpoint(std::string* bytes) {
+  std::string& out = *bytes;
   const std::string_view payload = std::string_view(out).substr(kHeaderBytes);
   const uint32_t crc = Crc32(payload);
   const uint64_t size = payload.size();
@@ -183,7 +192,6 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engi
   std::memcpy(out.data() + 8, &kFormatVersion, sizeof(kFormatVersion));
   std::memcpy(out.data() + 12, &crc, sizeof(crc));
   std::memcpy(out.data() + 16, &size, sizeof(size));
-  return out;
 }
 
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view where) {
@@ -266,6 +274,7 @@ void CheckpointWriter::Run() {
     std::string bytes = std::move(bytes_);
     mu_.Unlock();
     const auto start = std::chrono::steady_clock::now();
+    SealCheckpoint(&bytes);
     const absl::Status status = store_->Write(sequence, bytes);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     bytes.clear();

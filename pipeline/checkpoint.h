@@ -39,7 +39,12 @@ struct Checkpoint {
 // payload, u64 payload size, payload. The payload holds the sequence, time, partitions and
 // engine state. `where` names the source in error messages.
 // With `engine`, its state is saved in place of checkpoint.engine_state (no extra copy).
-std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engine* engine = nullptr);
+// `reserve`: expected size (the previous checkpoint's), to spare the string's regrowth.
+// Unsealed, the header's checksum and size are left for SealCheckpoint (the writer thread does
+// it, so the worker's pause is the serialization alone).
+std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engine* engine = nullptr,
+                             size_t reserve = 0, bool seal = true);
+void SealCheckpoint(std::string* bytes);
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view where);
 
 // A state backend. Write is called from the writer thread, Load* before processing starts.
@@ -79,7 +84,7 @@ class CheckpointWriter {
 
   // False while the previous checkpoint is still being written.
   bool Idle() const;
-  // Hands over an encoded checkpoint (worker thread).
+  // Hands over an encoded, unsealed checkpoint (worker thread).
   void Submit(uint64_t sequence, std::string bytes);
   // The newest durable sequence, and the error of the last failed write (empty when none).
   uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }

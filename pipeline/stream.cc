@@ -282,7 +282,8 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
     header.partitions.emplace_back(source_->PartitionName(p), next);
     if (next >= 0) saved.offsets[p] = next;
   }
-  saved.bytes = EncodeCheckpoint(header, &engine_);
+  saved.bytes = EncodeCheckpoint(header, &engine_, checkpoint_stats_.last_bytes + checkpoint_stats_.last_bytes / 8,
+                                 /*seal=*/false);
   const double pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CheckpointStats& s = checkpoint_stats_;

@@ -97,6 +97,11 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   source_options.topics = config.kafka.topics;
   source_options.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   source_options.max_queued_bytes = config.kafka.max_queued_bytes;
+  // With checkpoints, the instance keeps its partitions across a restart (static membership),
+  // so its restored state meets the same partitions.
+  if (config.checkpoint.enabled() && !source_options.properties.contains("group.instance.id")) {
+    source_options.properties["group.instance.id"] = CheckpointName(config);
+  }
   // Checkpoints: the newest one that reads back is restored; its partitions keep their
   // indexes and continue at its offsets.
   kafka::ProducerOptions producer_options;

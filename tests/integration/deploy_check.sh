@@ -159,11 +159,11 @@ for path in sorted(glob.glob("deploy/kubernetes/*.yaml")):
         if doc:
             kinds[doc["kind"]] = doc
 problems = []
-for kind in ("Deployment", "Service", "ConfigMap"):
+for kind in ("StatefulSet", "Service", "ConfigMap"):
     if kind not in kinds:
         problems.append(f"no {kind}")
 if not problems:
-    pod = kinds["Deployment"]["spec"]["template"]
+    pod = kinds["StatefulSet"]["spec"]["template"]
     ann = pod["metadata"].get("annotations", {})
     if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/port") != "9650":
         problems.append("pod template lacks prometheus.io/scrape and prometheus.io/port annotations")
@@ -174,7 +174,7 @@ if not problems:
         problems.append("readiness probe is not /readyz")
     if not main.get("resources", {}).get("requests"):
         problems.append("no resource requests")
-    if pod["metadata"]["labels"] != kinds["Deployment"]["spec"]["selector"]["matchLabels"] | pod["metadata"]["labels"]:
+    if pod["metadata"]["labels"] != kinds["StatefulSet"]["spec"]["selector"]["matchLabels"] | pod["metadata"]["labels"]:
         problems.append("selector does not match the pod labels")
     if not set(kinds["Service"]["spec"]["selector"].items()) <= set(pod["metadata"]["labels"].items()):
         problems.append("Service selector does not match the pod labels")
