@@ -328,6 +328,19 @@ TEST(ConfigTest, TopLevelMustBeAMapping) {
 
 // --- What `run` needs beyond a valid file ----------------------------------------------------
 
+TEST(ConfigTest, CheckpointBackendsIntervalAndKeep) {
+  auto config = ParseConfig(std::string(kMinimal) + "checkpoint:\n  dir: /var/lib/ccpulse\n  interval: 30s\n  keep: 5\n", "c.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->checkpoint.enabled());
+  EXPECT_EQ(config->checkpoint.dir, "/var/lib/ccpulse");
+  EXPECT_EQ(config->checkpoint.interval_ms, 30 * operators::kSecondMs);
+  EXPECT_EQ(config->checkpoint.keep, 5);
+  EXPECT_FALSE(ParseConfig(kMinimal, "c.yaml")->checkpoint.enabled()) << "off by default";
+  ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  kafka_topic: t\n", 6, "checkpoint.kafka_topic");
+  ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  interval: 500ms\n", 6, "checkpoint.interval");
+  ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  keep: 0\n", 6, "checkpoint.keep");
+}
+
 TEST(ConfigTest, CheckForRunRequiresBrokersAndTopics) {
   absl::StatusOr<Config> no_brokers = ParseConfig("kafka:\n  topics: t\n", kName);
   ASSERT_TRUE(no_brokers.ok());
