@@ -276,6 +276,68 @@ TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   EXPECT_EQ(crashed.final_state, reference.final_state);
 }
 
+// Records of two partitions, then partition 1 is revoked: its offsets are committed by the
+// checkpoint taken at the revoke and never again by this consumer.
+class RevokingSource final : public RecordSource {
+ public:
+  SourceBatch Poll(int) override {
+    SourceBatch batch;
+    if (step_ == 0) {
+      batch.kind = SourceBatch::Kind::kRecords;
+      for (int i = 0; i < 4; ++i) {
+        values_.push_back(fmt::format(
+            R"({{"event_id":"e{0}","type":"queued","time":"2026-03-02T09:00:00Z","interaction_id":"i{0}","team":"care"}})", i));
+      }
+      for (int i = 0; i < 4; ++i) batch.records.push_back({{}, values_[static_cast<size_t>(i)], i % 2, i / 2});
+    } else if (step_ == 1) {
+      batch.kind = SourceBatch::Kind::kRevoked;
+      batch.partitions = {1};
+    }
+    ++step_;
+    return batch;
+  }
+  void Release(SourceBatch&) override {}
+  void Commit(const std::vector<SourcePosition>& positions, bool) override {
+    for (const auto& p : positions) commits.emplace_back(p.partition, p.next_offset);
+  }
+  void AcknowledgeRevoke() override { acknowledged = true; }
+  std::string PartitionName(int32_t partition) const override { return fmt::format("events[{}]", partition); }
+  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override { return {}; }
+
+  std::vector<std::pair<int32_t, int64_t>> commits;
+  bool acknowledged = false;
+
+ private:
+  int step_ = 0;
+  std::vector<std::string> values_;
+};
+
+TEST(CheckpointRestoreTest, ARevokedPartitionIsCommittedAtTheRevokeAndNeverAfter) {
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path());
+  CheckpointWriter writer(store.get());
+  StreamProcessor::Options options;
+  options.checkpoints = &writer;
+  options.checkpoint_interval_ms = INT64_MAX;
+  RevokingSource source;
+  StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);
+  ASSERT_TRUE(processor.Step(0));
+  EXPECT_TRUE(source.commits.empty()) << "nothing is committed before a checkpoint covers it";
+  ASSERT_TRUE(processor.Step(0));  // the revoke: checkpoint, commit, acknowledge
+  EXPECT_TRUE(source.acknowledged);
+  EXPECT_THAT(source.commits, ::testing::UnorderedElementsAre(std::pair<int32_t, int64_t>{0, 2},
+                                                               std::pair<int32_t, int64_t>{1, 2}));
+  source.commits.clear();
+  processor.CommitApplied(/*sync=*/false);  // the periodic commit, before the next checkpoint
+  ASSERT_TRUE(processor.TakeCheckpoint(/*wait=*/true));
+  for (const auto& [partition, next] : source.commits) EXPECT_NE(partition, 1) << "committed " << next;
+  std::vector<std::string> problems;
+  auto all = store->LoadAll(&problems);
+  ASSERT_TRUE(all.ok() && !all->empty());
+  EXPECT_EQ(all->front().partitions[1], (std::pair<std::string, int64_t>{"events[1]", -1}));
+  EXPECT_EQ(all->front().partitions[0], (std::pair<std::string, int64_t>{"events[0]", 2}));
+}
+
 TEST(CheckpointRestoreTest, RefusesStateSavedWithOtherWindows) {
   operators::Engine engine{operators::MetricOptions{}};
   std::string state;

@@ -103,8 +103,12 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
         engine_.RemovePartition(p);
         applied_next_.erase(p);
         committed_next_.erase(p);
+        // Never commit for a partition another consumer now owns.
+        durable_next_.erase(p);
+        if (saved_) saved_->offsets.erase(p);
+        if (writing_) writing_->offsets.erase(p);
       }
-  source_->AcknowledgeRevoke();
+      source_->AcknowledgeRevoke();
       got = true;
       break;
     case SourceBatch::Kind::kEmpty:
