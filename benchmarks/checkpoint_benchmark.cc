@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -73,14 +74,16 @@ BENCHMARK(BM_Seal)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 
 void BM_DirectoryWrite(benchmark::State& state) {
   const std::string encoded = ccpulse::EncodeCheckpoint(Header(), &FullEngine());
-  const std::string dir = "/tmp/ccpulse-checkpoint-benchmark";
+  // CCPULSE_KEEP_CHECKPOINTS=DIR keeps the files there (restart_to_serving.sh restores one).
+  const char* keep = std::getenv("CCPULSE_KEEP_CHECKPOINTS");
+  const std::string dir = keep != nullptr ? keep : "/tmp/ccpulse-checkpoint-benchmark";
   auto store = ccpulse::MakeDirectoryStore(dir, 2);
   uint64_t sequence = 0;
   for (auto _ : state) {
     if (!store->Write(++sequence, encoded).ok()) state.SkipWithError("write failed");
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(encoded.size()));
-  std::filesystem::remove_all(dir);
+  if (keep == nullptr) std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_DirectoryWrite)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 

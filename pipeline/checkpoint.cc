@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -99,8 +100,23 @@ class DirectoryStore final : public CheckpointStore {
   }
 
   absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>* problems) override {
+    return Load(problems, SIZE_MAX);
+  }
+
+  absl::StatusOr<std::optional<Checkpoint>> LoadNewest(std::vector<std::string>* problems) override {
+    std::vector<Checkpoint> newest = Load(problems, 1);
+    if (newest.empty()) return std::nullopt;
+    return std::move(newest.front());
+  }
+
+  std::string Describe() const override { return fmt::format("directory {}", dir_); }
+
+ private:
+  // Up to `limit` checkpoints that decode, newest first.
+  std::vector<Checkpoint> Load(std::vector<std::string>* problems, size_t limit) {
     std::vector<Checkpoint> good;
     for (uint64_t sequence : List()) {
+      if (good.size() >= limit) break;
       const std::string path = PathOf(sequence);
       std::string bytes;
       if (absl::Status s = ReadFile(path, &bytes); !s.ok()) {
@@ -117,9 +133,6 @@ class DirectoryStore final : public CheckpointStore {
     return good;
   }
 
-  std::string Describe() const override { return fmt::format("directory {}", dir_); }
-
- private:
   std::string PathOf(uint64_t sequence) const { return fmt::format("{}/checkpoint-{:020}.ckpt", dir_, sequence); }
 
   // Sequences of the checkpoint files present, newest first.
@@ -141,16 +154,18 @@ class DirectoryStore final : public CheckpointStore {
   static absl::Status ReadFile(const std::string& path, std::string* out) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint {}: cannot open: {}", path, ErrnoText()));
-    char buffer[1 << 16];
+    std::error_code ec;
+    out->reserve(static_cast<size_t>(std::filesystem::file_size(path, ec)));  // 0 on error
+    std::vector<char> buffer(1 << 20);
     ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof(buffer))) != 0) {
+    while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
       if (n < 0) {
         if (errno == EINTR) continue;
         const std::string error = ErrnoText();
         ::close(fd);
         return absl::UnavailableError(fmt::format("checkpoint {}: cannot read: {}", path, error));
       }
-      out->append(buffer, static_cast<size_t>(n));
+      out->append(buffer.data(), static_cast<size_t>(n));
     }
     ::close(fd);
     return absl::OkStatus();

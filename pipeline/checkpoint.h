@@ -56,6 +56,13 @@ class CheckpointStore {
   // Checkpoints that decode, newest first (a corrupt or truncated one is skipped with a message
   // in `*problems` naming it and why).
   virtual absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>* problems) = 0;
+  // The newest checkpoint that decodes (none: nullopt), reading older ones only as needed.
+  virtual absl::StatusOr<std::optional<Checkpoint>> LoadNewest(std::vector<std::string>* problems) {
+    auto all = LoadAll(problems);
+    if (!all.ok()) return all.status();
+    if (all->empty()) return std::nullopt;
+    return std::move(all->front());
+  }
   virtual std::string Describe() const = 0;
 };
 

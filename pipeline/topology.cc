@@ -109,6 +109,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
   std::unique_ptr<CheckpointStore> checkpoint_store;
   std::optional<Checkpoint> restored;
+  double load_ms = 0;
   if (config.checkpoint.enabled()) {
     if (!config.checkpoint.dir.empty()) {
       checkpoint_store = MakeDirectoryStore(config.checkpoint.dir, config.checkpoint.keep);
@@ -122,16 +123,18 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       checkpoint_store = std::move(*store);
     }
     std::vector<std::string> problems;
-    auto all = checkpoint_store->LoadAll(&problems);
+    const auto load_start = std::chrono::steady_clock::now();
+    auto newest = checkpoint_store->LoadNewest(&problems);
+    load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
     for (const std::string& problem : problems) {
       std::fprintf(err, "ccpulse: %s; skipping it for an older checkpoint\n", problem.c_str());
     }
-    if (!all.ok()) {
-      std::fprintf(err, "ccpulse: %s\n", std::string(all.status().message()).c_str());
+    if (!newest.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(newest.status().message()).c_str());
       return 2;
     }
-    if (!all->empty()) {
-      restored = std::move(all->front());
+    if (newest->has_value()) {
+      restored = std::move(**newest);
       for (const auto& [name, next] : restored->partitions) {
         source_options.known_partitions.push_back(name);
         if (next >= 0) source_options.start_offsets[name] = next;
@@ -268,10 +271,10 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       std::fprintf(err,
                    "ccpulse: restored checkpoint %llu from %s (%.1f MB of state, %zu teams, %zu interactions, %zu "
-                   "alerts firing) in %.0f ms; resuming at %s\n",
+                   "alerts firing): read in %.0f ms, restored in %.0f ms; resuming at %s\n",
                    static_cast<unsigned long long>(restored->sequence), checkpoint_store->Describe().c_str(),
                    static_cast<double>(restored->engine_state.size()) / 1e6, processor.engine().team_count(),
-                   processor.engine().interactions().size(), firing, ms,
+                   processor.engine().interactions().size(), firing, load_ms, ms,
                    fmt::format("{}", fmt::join(positions, ", ")).c_str());
     } else {
       status = absl::Status(status.code(), fmt::format("cannot restore from {}: {}", checkpoint_store->Describe(),

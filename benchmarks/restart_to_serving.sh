@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Restart-to-serving with a large checkpoint (issue 6 target: <= 5 s for 1 GB): writes the
+# benchmark stream's full state (462 MB) as a checkpoint, starts a real broker with the
+# checkpoint's input topic, then times `ccpulse run` from exec to /readyz answering 200
+# (restore done, consuming, first snapshot published). Not a test; figures in README.md.
+#   benchmarks/restart_to_serving.sh [BUILD_DIR]   (default build/release)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build/release}"
+work="$(mktemp -d /tmp/ccpulse-restart-XXXXXX)"
+trap '"$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+CCPULSE_KEEP_CHECKPOINTS="$work/checkpoints" "$build/benchmarks/checkpoint_benchmark" \
+  --benchmark_filter=BM_DirectoryWrite >&2
+brokers="$("$root/tests/support/kafka.sh" start "$work/kafka" | tail -1)"
+java -cp "${CCPULSE_KAFKA_LIBS:-$HOME/.cache/ccpulse/kafka-3.9.1/libs}/*" org.apache.kafka.tools.TopicCommand \
+  --bootstrap-server "$brokers" --create --topic events --partitions 1 --replication-factor 1 >/dev/null
+cat >"$work/run.yaml" <<YAML
+kafka: {brokers: "$brokers", group: restart, topics: [events]}
+http: {address: "127.0.0.1:0"}
+checkpoint: {dir: "$work/checkpoints"}
+YAML
+ls -l "$work/checkpoints" >&2
+for run in 1 2 3; do
+  sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true  # cold page cache when allowed
+  start=$(date +%s.%N)
+  "$build/pipeline/ccpulse" run --config "$work/run.yaml" 2>"$work/err" &
+  pid=$!
+  url=""
+  while [[ -z "$url" ]]; do url="$(grep -o 'serving http://[0-9.:]*' "$work/err" | cut -d' ' -f2 || true)"; sleep 0.01; done
+  until curl -sf -o /dev/null "$url/readyz"; do sleep 0.01; done
+  ready=$(date +%s.%N)
+  grep -o 'restored checkpoint.* ms;' "$work/err" | sed 's/;.*//' >&2
+  echo "run $run: restart to serving $(echo "$ready - $start" | bc) s"
+  kill -TERM "$pid"; wait "$pid" || true
+done
