@@ -472,6 +472,8 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
     std::string tenant, team;
     ar(tenant, team);
     if (!ar.ok()) break;
+    // Builds the team as on first sight (roster profile included); the drift state loaded
+    // below replaces the seeds the profile gave.
     const TeamIndex index = InternTeam(tenant, team);
     if (index != i) ar.Fail(fmt::format("team {}/{} appears twice", tenant, team));
     ar(*teams_[index]);

@@ -123,12 +123,7 @@ class DirectoryStore final : public CheckpointStore {
         problems->push_back(std::string(s.message()));
         continue;
       }
-      auto checkpoint = DecodeCheckpoint(bytes, path);
-      if (!checkpoint.ok()) {
-        problems->push_back(std::string(checkpoint.status().message()));
-        continue;
-      }
-      good.push_back(*std::move(checkpoint));
+      DecodeInto(bytes, path, &good, problems);
     }
     return good;
   }
@@ -235,6 +230,16 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the checkpoint");
   if (!ar.ok()) return absl::DataLossError(fmt::format("checkpoint {}: {}", where, ar.error()));
   return checkpoint;
+}
+
+void DecodeInto(std::string_view bytes, std::string_view where, std::vector<Checkpoint>* good,
+                std::vector<std::string>* problems) {
+  auto checkpoint = DecodeCheckpoint(bytes, where);
+  if (checkpoint.ok()) {
+    good->push_back(*std::move(checkpoint));
+  } else {
+    problems->push_back(std::string(checkpoint.status().message()));
+  }
 }
 
 std::unique_ptr<CheckpointStore> MakeDirectoryStore(std::string dir, int keep) {

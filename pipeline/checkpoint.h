@@ -46,6 +46,9 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engi
                              size_t reserve = 0, bool seal = true);
 void SealCheckpoint(std::string* bytes);
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view where);
+// For the backends' LoadAll: appends the decoded checkpoint to `*good`, or its error to `*problems`.
+void DecodeInto(std::string_view bytes, std::string_view where, std::vector<Checkpoint>* good,
+                std::vector<std::string>* problems);
 
 // A state backend. Write is called from the writer thread, Load* before processing starts.
 class CheckpointStore {
@@ -78,7 +81,6 @@ struct CheckpointStats {
   double last_pause_ms = 0;    // worker time to save the state
   double last_write_ms = 0;    // writer time to make it durable
   double pause_ms_sum = 0;
-  double max_pause_ms = 0;
 };
 
 // The background writer: one checkpoint in flight at a time.

@@ -157,7 +157,7 @@ StreamProcessor::Options TestOptions() {
 
 std::unique_ptr<StreamProcessor> MakeProcessor(StreamProcessor::Options options, RecordSource* source,
                                                Observed* seen, std::string* mismatch) {
-  auto processor = std::make_unique<StreamProcessor>(
+  return std::make_unique<StreamProcessor>(
       std::move(options), source, nullptr,
       [seen, mismatch](operators::Engine& engine, operators::TimeMs at) {
         std::string text;
@@ -168,16 +168,17 @@ std::unique_ptr<StreamProcessor> MakeProcessor(StreamProcessor::Options options,
         }
       },
       nullptr);
-  return processor;
+}
+
+void TakeAlerts(operators::Engine& engine, Observed* seen) {
+  for (const auto& a : engine.TakeAlertChanges()) {
+    seen->alerts.insert(fmt::format("{:016x} firing={} severity={} at={}", a.key, a.firing,
+                                    static_cast<int>(a.severity), a.changed_at));
+  }
 }
 
 void Drain(StreamProcessor& processor, Observed* seen, int64_t until_consumed, const LogSource& source) {
-  while (source.consumed() < until_consumed && processor.Step(0)) {
-    for (const auto& a : processor.engine().TakeAlertChanges()) {
-      seen->alerts.insert(fmt::format("{:016x} firing={} severity={} at={}", a.key, a.firing,
-                                      static_cast<int>(a.severity), a.changed_at));
-    }
-  }
+  while (source.consumed() < until_consumed && processor.Step(0)) TakeAlerts(processor.engine(), seen);
 }
 
 void Finish(StreamProcessor& processor, Observed* seen) {
@@ -185,10 +186,7 @@ void Finish(StreamProcessor& processor, Observed* seen) {
   engine.Finish(operators::kMinuteMs, [](operators::TimeMs) {});
   AppendBoundaryRecords(engine, /*final=*/true, &seen->final_state);
   AppendDetectors(engine, &seen->final_state);
-  for (const auto& a : engine.TakeAlertChanges()) {
-    seen->alerts.insert(fmt::format("{:016x} firing={} severity={} at={}", a.key, a.firing,
-                                    static_cast<int>(a.severity), a.changed_at));
-  }
+  TakeAlerts(engine, seen);
 }
 
 TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {

@@ -259,20 +259,22 @@ absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
 bool StreamProcessor::TakeCheckpoint(bool wait) {
   CheckpointWriter* writer = options_.checkpoints;
   if (writer == nullptr) return false;
-  auto settle = [&] {  // flush dead letters, hand over, wait for the writer
-    if (dead_letters_ != nullptr) {
-      (void)dead_letters_->Flush(10000);
-      dead_letters_->Poll();
+  // Flushes dead letters, hands the saved checkpoint over, waits for the writer. Twice at most:
+  // one in flight, then one that waited for its dead letters.
+  auto settle = [&] {
+    for (int round = 0; round < 2 && (saved_ || writing_); ++round) {
+      if (dead_letters_ != nullptr) {
+        (void)dead_letters_->Flush(10000);
+        dead_letters_->Poll();
+      }
+      AdvanceCheckpoints();
+      (void)writer->Drain(60000);
+      AdvanceCheckpoints();
     }
-    AdvanceCheckpoints();
-    const bool drained = writer->Drain(60000);
-    AdvanceCheckpoints();
-    return drained;
   };
   if (saved_ || writing_) {
     if (!wait) return false;
     settle();
-    if (saved_) settle();
   }
   const auto start = std::chrono::steady_clock::now();
   Checkpoint header;
@@ -295,7 +297,6 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   s.last_bytes = saved.bytes.size();
   s.last_pause_ms = pause_ms;
   s.pause_ms_sum += pause_ms;
-  s.max_pause_ms = std::max(s.max_pause_ms, pause_ms);
   saved_ = std::move(saved);
   last_checkpoint_ms_ = WallMs();
   if (!wait) {

@@ -561,12 +561,7 @@ class TopicCheckpointStore final : public CheckpointStore {
         problems->push_back(fmt::format("checkpoint {}: {}", where, missing));
         continue;
       }
-      auto checkpoint = DecodeCheckpoint(bytes, where);
-      if (!checkpoint.ok()) {
-        problems->push_back(std::string(checkpoint.status().message()));
-        continue;
-      }
-      good.push_back(*std::move(checkpoint));
+      DecodeInto(bytes, where, &good, problems);
     }
     std::sort(good.begin(), good.end(), [](const Checkpoint& a, const Checkpoint& b) { return a.sequence > b.sequence; });
     return good;

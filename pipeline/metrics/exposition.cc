@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include <prometheus/text_serializer.h>
 
@@ -215,16 +216,24 @@ void RenderTeams(const MetricsSnapshot& s, std::string* out) {
                "over-dispersion included; beyond +-3.09 the team is outside the 99.8 % limits (info only).");
 }
 
+// A metric with no labels, registered in `registry`.
+template <typename T>
+T* Unlabelled(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  if constexpr (std::is_same_v<T, prometheus::Counter>) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  } else {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+  }
+}
+
 }  // namespace
 
 SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  using prometheus::BuildCounter;
-  using prometheus::BuildGauge;
   auto counter = [&](const std::string& name, const std::string& help) {
-    return &BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+    return Unlabelled<prometheus::Counter>(*registry_, name, help);
   };
   auto gauge = [&](const std::string& name, const std::string& help) {
-    return &BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+    return Unlabelled<prometheus::Gauge>(*registry_, name, help);
   };
   consumed_ = counter("ccpulse_records_consumed_total", "Records taken from the input.");
   decoded_ = counter("ccpulse_records_decoded_total", "Records that decoded into a valid event.");
@@ -265,13 +274,11 @@ void SelfMetrics::UpdateCheckpoints(const CheckpointStats& stats) {
                         .Name("ccpulse_checkpoints_total")
                         .Help("Checkpoints by result: taken (state saved), durable, failed (the write).")
                         .Register(*registry_);
-    checkpoint_pause_ = &prometheus::BuildCounter()
-                             .Name("ccpulse_checkpoint_pause_seconds_total")
-                             .Help("Worker time spent saving state for checkpoints (processing stalls meanwhile).")
-                             .Register(*registry_)
-                             .Add({});
+    checkpoint_pause_ = Unlabelled<prometheus::Counter>(
+        *registry_, "ccpulse_checkpoint_pause_seconds_total",
+        "Worker time spent saving state for checkpoints (processing stalls meanwhile).");
     auto gauge = [&](const std::string& name, const std::string& help) {
-      return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+      return Unlabelled<prometheus::Gauge>(*registry_, name, help);
     };
     checkpoint_bytes_ = gauge("ccpulse_checkpoint_bytes", "Size of the latest checkpoint.");
     checkpoint_last_pause_ = gauge("ccpulse_checkpoint_last_pause_seconds", "Worker pause of the latest checkpoint.");

@@ -26,8 +26,8 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
+import urllib.request
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -116,7 +116,6 @@ class Instance:
         check(rc == 0, f"{self.name} exited {rc}: {open(self.err_path).read()[-2000:]}")
 
     def metrics_text(self):
-        import urllib.request
         return urllib.request.urlopen(f"{self.url}/metrics", timeout=5).read().decode()
 
     def owned_partitions(self):
@@ -163,7 +162,7 @@ def group_of(line):
     return r.get("time"), "alert" if "alert" in r else "window"
 
 
-def produce_with_kills(broker, topic, lines, instances, victim, kills, rng, what):
+def produce_with_kills(broker, topic, lines, victim, kills, rng, what):
     """Produces `lines` in chunks; before `kills` seeded chunks, SIGKILLs `victim` at a random
     moment and restarts it."""
     chunks = 30
@@ -212,7 +211,7 @@ def test_single_instance(binary, broker, work, backend="dir", kills=10, duration
                     checkpoint_topic="ccpulse-checkpoints" if backend == "topic" else None)
     inst.start()
     try:
-        produce_with_kills(broker, topic, lines, [inst], inst, kills, rng, name)
+        produce_with_kills(broker, topic, lines, inst, kills, rng, name)
         wait_caught_up(broker, group, 3, 180)
         time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
     finally:
@@ -297,7 +296,7 @@ def test_instances(binary, broker, work, count):
         owned = wait_for(settled, 120, "every instance to own partitions, stably", interval=1)
         log(f"{name}: assignment {owned}")
         victim = instances[rng.randrange(count)]
-        produce_with_kills(broker, topic, lines, instances, victim, 5, rng, name)
+        produce_with_kills(broker, topic, lines, victim, 5, rng, name)
         wait_caught_up(broker, group, partitions, 180)
         time.sleep(25)
         after = assignment()
@@ -353,28 +352,5 @@ TESTS = {
 }
 
 
-def main():
-    binary = os.path.abspath(sys.argv[1])
-    names = sys.argv[2:] or list(TESTS)
-    work = tempfile.mkdtemp(prefix="ccpulse-crash-")
-    broker = kt.Broker(work)
-    failures = []
-    started = time.time()
-    try:
-        log(f"broker at {broker.start()} ({time.time() - started:.1f} s)")
-        for name in names:
-            t0 = time.time()
-            try:
-                TESTS[name](binary, broker, work)
-                log(f"PASS {name} ({time.time() - t0:.1f} s)")
-            except Exception as e:  # noqa: BLE001 - report every failure, keep going
-                failures.append(name)
-                log(f"FAIL {name}: {e}")
-    finally:
-        broker.stop()
-    log(f"{len(names) - len(failures)} passed, {len(failures)} failed in {time.time() - started:.0f} s; logs in {work}")
-    sys.exit(1 if failures else 0)
-
-
 if __name__ == "__main__":
-    main()
+    kt.run_tests(TESTS, "ccpulse-crash-")

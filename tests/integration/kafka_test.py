@@ -333,10 +333,12 @@ TESTS = {
 }
 
 
-def main():
+def run_tests(tests, prefix):
+    """Runs `tests` (name -> fn(binary, broker, work)) named on the command line (default: all)
+    against one broker, reporting every failure; exits 1 if any failed."""
     binary = os.path.abspath(sys.argv[1])
-    names = sys.argv[2:] or list(TESTS)
-    work = tempfile.mkdtemp(prefix="ccpulse-kafka-")
+    names = sys.argv[2:] or list(tests)
+    work = tempfile.mkdtemp(prefix=prefix)
     broker = Broker(work)
     failures = []
     started = time.time()
@@ -346,7 +348,7 @@ def main():
         for name in names:
             t0 = time.time()
             try:
-                TESTS[name](binary, broker, work)
+                tests[name](binary, broker, work)
                 log(f"PASS {name} ({time.time() - t0:.1f} s)")
             except Exception as e:  # noqa: BLE001 - report every failure, keep going
                 failures.append(name)
@@ -358,4 +360,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_tests(TESTS, "ccpulse-kafka-")
