@@ -1,10 +1,12 @@
 // The benchmarks' seeded synthetic stream: 10,000 teams of 10-15 agents and 1,000,000
 // customers at their morning peak for 2 hours of event time (about 7 million records), 1 %
-// late and 0.5 % duplicate deliveries. Built once per process.
+// late and 0.5 % duplicate deliveries. Built once per process. CCPULSE_BENCH_TEAMS=N scales
+// it (N teams, 100 customers per team): 22000 gives about 1 GB of checkpointed state.
 #ifndef CCPULSE_BENCHMARKS_STREAM_H_
 #define CCPULSE_BENCHMARKS_STREAM_H_
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,9 @@ inline const std::vector<std::string>& Stream() {
   static const std::vector<std::string> stream = [] {
     operators::SimulatorOptions options;
     options.seed = 42;
-    options.teams = 10000;
-    options.customers = 1'000'000;
+    const char* teams = std::getenv("CCPULSE_BENCH_TEAMS");
+    options.teams = teams != nullptr ? std::atoi(teams) : 10000;
+    options.customers = options.teams * 100;
     options.start_ms += 8 * schemas::kHourMs;  // 08:00, the ramp to the peak
     options.duration_ms = 2 * schemas::kHourMs;
     options.out_of_order_share = 0.01;

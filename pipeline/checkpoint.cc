@@ -2,6 +2,11 @@
 #include "pipeline/checkpoint.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,6 +48,20 @@ T Read(std::string_view bytes, size_t at) {
 }
 
 std::string ErrnoText() { return std::strerror(errno); }
+
+// Appends what `fd` holds up to its end to `*out`; on a read error, false with errno set.
+bool ReadToEnd(int fd, std::string* out) {
+  std::vector<char> buffer(1 << 20);
+  ssize_t n;
+  while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    out->append(buffer.data(), static_cast<size_t>(n));
+  }
+  return true;
+}
 
 absl::Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
   while (!bytes.empty()) {
@@ -151,18 +170,10 @@ class DirectoryStore final : public CheckpointStore {
     if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint {}: cannot open: {}", path, ErrnoText()));
     std::error_code ec;
     out->reserve(static_cast<size_t>(std::filesystem::file_size(path, ec)));  // 0 on error
-    std::vector<char> buffer(1 << 20);
-    ssize_t n;
-    while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const std::string error = ErrnoText();
-        ::close(fd);
-        return absl::UnavailableError(fmt::format("checkpoint {}: cannot read: {}", path, error));
-      }
-      out->append(buffer.data(), static_cast<size_t>(n));
-    }
+    const bool read = ReadToEnd(fd, out);
+    const std::string error = read ? "" : ErrnoText();
     ::close(fd);
+    if (!read) return absl::UnavailableError(fmt::format("checkpoint {}: cannot read: {}", path, error));
     return absl::OkStatus();
   }
 
@@ -246,6 +257,91 @@ std::unique_ptr<CheckpointStore> MakeDirectoryStore(std::string dir, int keep) {
   return std::make_unique<DirectoryStore>(std::move(dir), keep);
 }
 
+absl::StatusOr<ForkedEncoding> ForkedEncoding::Start(const Checkpoint& header, const operators::Engine& engine,
+                                                     size_t reserve) {
+  const int fd = ::memfd_create("ccpulse-checkpoint", MFD_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(fmt::format("checkpoint: cannot create a memory file for the snapshot: {}", ErrnoText()));
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const std::string error = ErrnoText();
+    ::close(fd);
+    return absl::UnavailableError(fmt::format("checkpoint: cannot fork for the snapshot: {}", error));
+  }
+  if (pid == 0) {
+    // The child: this thread alone, the engine as it was at the fork. It touches the engine,
+    // the allocator (glibc keeps it usable after fork) and the memory file, and ends with
+    // _exit (no destructors, no buffered output). It dies with its parent; Ctrl-C is the
+    // parent's.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(3);
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    const std::string bytes = EncodeCheckpoint(header, &engine, reserve, /*seal=*/true);
+    ::_exit(WriteAll(fd, bytes, "the snapshot's memory file").ok() ? 0 : 2);
+  }
+  return ForkedEncoding(pid, fd);
+}
+
+ForkedEncoding::ForkedEncoding(ForkedEncoding&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      fd_(std::exchange(other.fd_, -1)),
+      mapped_(std::exchange(other.mapped_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+ForkedEncoding& ForkedEncoding::operator=(ForkedEncoding&& other) noexcept {
+  if (this != &other) {
+    Abandon();
+    pid_ = std::exchange(other.pid_, -1);
+    fd_ = std::exchange(other.fd_, -1);
+    mapped_ = std::exchange(other.mapped_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+ForkedEncoding::~ForkedEncoding() { Abandon(); }
+
+void ForkedEncoding::Abandon() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+  if (mapped_ != nullptr) ::munmap(std::exchange(mapped_, nullptr), size_);
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
+
+absl::StatusOr<std::string_view> ForkedEncoding::Collect() {
+  int status = 0;
+  const pid_t pid = std::exchange(pid_, -1);
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return absl::InternalError(fmt::format("checkpoint: cannot reap the snapshot process {}: {}", pid, ErrnoText()));
+    }
+  }
+  struct stat file {};
+  if (::fstat(fd_, &file) != 0) {
+    return absl::InternalError(fmt::format("checkpoint: cannot size the snapshot of process {}: {}", pid, ErrnoText()));
+  }
+  size_ = static_cast<size_t>(file.st_size);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const std::string how = WIFSIGNALED(status) ? fmt::format("was killed by signal {}", WTERMSIG(status))
+                                                : fmt::format("exited with status {}", WEXITSTATUS(status));
+    return absl::InternalError(fmt::format("checkpoint: the snapshot process {} {} after {} bytes", pid, how, size_));
+  }
+  void* mapped = size_ == 0 ? MAP_FAILED : ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
+  if (mapped == MAP_FAILED) {
+    return absl::InternalError(fmt::format("checkpoint: cannot map the snapshot of process {} ({} bytes): {}", pid,
+                                           size_, size_ == 0 ? "empty" : ErrnoText()));
+  }
+  mapped_ = mapped;
+  return std::string_view(static_cast<const char*>(mapped_), size_);
+}
+
 CheckpointWriter::CheckpointWriter(CheckpointStore* store) : store_(store), thread_([this] { Run(); }) {}
 
 CheckpointWriter::~CheckpointWriter() {
@@ -266,6 +362,18 @@ void CheckpointWriter::Submit(uint64_t sequence, std::string bytes) {
   sequence_ = sequence;
   bytes_ = std::move(bytes);
   busy_ = true;
+}
+
+void CheckpointWriter::Submit(uint64_t sequence, ForkedEncoding forked) {
+  absl::MutexLock lock(&mu_);
+  sequence_ = sequence;
+  forked_ = std::move(forked);
+  busy_ = true;
+}
+
+uint64_t CheckpointWriter::last_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return last_bytes_;
 }
 
 std::string CheckpointWriter::TakeError() {
@@ -292,14 +400,23 @@ void CheckpointWriter::Run() {
     if (!busy_) return;  // stopping with nothing in flight
     const uint64_t sequence = sequence_;
     std::string bytes = std::move(bytes_);
+    std::optional<ForkedEncoding> forked = std::move(forked_);
+    forked_.reset();
     mu_.Unlock();
     const auto start = std::chrono::steady_clock::now();
-    SealCheckpoint(&bytes);
-    const absl::Status status = store_->Write(sequence, bytes);
+    absl::StatusOr<std::string_view> sealed;
+    if (forked) {
+      sealed = forked->Collect();  // sealed by the child
+    } else {
+      SealCheckpoint(&bytes);
+      sealed = bytes;
+    }
+    const absl::Status status = sealed.ok() ? store_->Write(sequence, *sealed) : sealed.status();
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    bytes.clear();
+    const size_t size = sealed.ok() ? sealed->size() : 0;
     mu_.Lock();
     last_write_ms_ = ms;
+    if (status.ok()) last_bytes_ = size;
     if (status.ok()) {
       durable_.store(sequence, std::memory_order_release);
     } else {

@@ -50,6 +50,36 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
 void DecodeInto(std::string_view bytes, std::string_view where, std::vector<Checkpoint>* good,
                 std::vector<std::string>* problems);
 
+// A copy-on-write snapshot (DESIGN §6: checkpoints without stalling processing): a forked copy
+// of the process encodes the checkpoint from its frozen view of the engine, seals it into a
+// memory file and exits, while the parent goes on. The worker's pause is the fork alone (page
+// tables, not state); the cost is the pages the parent changes while the child runs, copied by
+// the kernel. Move-only; dropping one that was not collected kills and reaps the child.
+class ForkedEncoding {
+ public:
+  // Forks (worker thread, between records). `reserve` as for EncodeCheckpoint.
+  static absl::StatusOr<ForkedEncoding> Start(const Checkpoint& header, const operators::Engine& engine,
+                                              size_t reserve);
+  ForkedEncoding(ForkedEncoding&& other) noexcept;
+  ForkedEncoding& operator=(ForkedEncoding&& other) noexcept;
+  ~ForkedEncoding();
+
+  // Waits for the child and maps what it wrote: the sealed checkpoint, valid while this object
+  // lives (writer thread). An error names how the child ended (exit status or signal) and how
+  // many bytes it had written.
+  absl::StatusOr<std::string_view> Collect();
+  int pid() const { return pid_; }  // the child's, until collected
+
+ private:
+  ForkedEncoding(int pid, int fd) : pid_(pid), fd_(fd) {}
+  void Abandon();
+
+  int pid_ = -1;
+  int fd_ = -1;  // the memory file
+  void* mapped_ = nullptr;
+  size_t size_ = 0;
+};
+
 // A state backend. Write is called from the writer thread, Load* before processing starts.
 class CheckpointStore {
  public:
@@ -75,11 +105,13 @@ std::unique_ptr<CheckpointStore> MakeDirectoryStore(std::string dir, int keep = 
 
 struct CheckpointStats {
   uint64_t taken = 0;
+  uint64_t forked = 0;  // of those taken, encoded by a forked child
   uint64_t durable = 0;
   uint64_t failed = 0;
   uint64_t last_bytes = 0;
   double last_pause_ms = 0;    // worker time to save the state
-  double last_write_ms = 0;    // writer time to make it durable
+  double last_write_ms = 0;    // writer time to make it durable (for a forked snapshot, the
+                               // child's encoding included)
   double pause_ms_sum = 0;
 };
 
@@ -93,14 +125,16 @@ class CheckpointWriter {
 
   // False while the previous checkpoint is still being written.
   bool Idle() const;
-  // Hands over an encoded, unsealed checkpoint (worker thread).
+  // Hands over an encoded, unsealed checkpoint, or a forked snapshot (worker thread).
   void Submit(uint64_t sequence, std::string bytes);
+  void Submit(uint64_t sequence, ForkedEncoding forked);
   // The newest durable sequence, and the error of the last failed write (empty when none).
   uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
   std::string TakeError();
   // Waits until nothing is in flight (up to timeout_ms); false on timeout.
   bool Drain(int timeout_ms);
   double last_write_ms() const;
+  uint64_t last_bytes() const;  // size of the last checkpoint written
 
  private:
   void Run();
@@ -112,6 +146,8 @@ class CheckpointWriter {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::string bytes_ ABSL_GUARDED_BY(mu_);
+  std::optional<ForkedEncoding> forked_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::string error_ ABSL_GUARDED_BY(mu_);
   double last_write_ms_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;

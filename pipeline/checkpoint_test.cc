@@ -3,6 +3,7 @@
 // crashes and restores from its checkpoints produces exactly what an uninterrupted one does.
 #include "pipeline/checkpoint.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +18,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "operators/engine.h"
 #include "operators/simulator.h"
 #include "pipeline/alert_flow.h"
 #include "pipeline/report.h"
@@ -96,6 +98,51 @@ TEST(DirectoryStoreTest, KeepsTheNewestAndFallsBackPastACorruptOne) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_THAT(problems[0], HasSubstr(newest));
   EXPECT_THAT(problems[0], HasSubstr("truncated"));
+}
+
+// A header that takes the child a while to encode (~30 MB), so it is still running when the
+// test kills it.
+Checkpoint LargeHeader(uint64_t sequence) {
+  Checkpoint header = Sample(sequence);
+  header.partitions.clear();
+  for (int p = 0; p < 1'000'000; ++p) header.partitions.emplace_back(fmt::format("events[{}]", p), p);
+  return header;
+}
+
+TEST(ForkedEncodingTest, TheChildWritesWhatTheWorkerWouldAndADeadChildFailsTheCheckpoint) {
+  operators::Engine engine{operators::MetricOptions{}};
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path());
+  CheckpointWriter writer(store.get());
+
+  auto killed = ForkedEncoding::Start(LargeHeader(1), engine, 0);
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  ASSERT_EQ(::kill(killed->pid(), SIGKILL), 0);
+  writer.Submit(1, *std::move(killed));
+  ASSERT_TRUE(writer.Drain(60000));
+  EXPECT_EQ(writer.durable_sequence(), 0u);
+  EXPECT_THAT(writer.TakeError(), HasSubstr("was killed by signal 9 after"));
+
+  auto forked = ForkedEncoding::Start(LargeHeader(2), engine, 0);
+  ASSERT_TRUE(forked.ok()) << forked.status();
+  writer.Submit(2, *std::move(forked));
+  ASSERT_TRUE(writer.Drain(60000));
+  EXPECT_EQ(writer.durable_sequence(), 2u);
+  EXPECT_EQ(writer.last_bytes(), EncodeCheckpoint(LargeHeader(2), &engine).size());
+  std::vector<std::string> problems;
+  auto all = store->LoadAll(&problems);
+  ASSERT_TRUE(all.ok() && all->size() == 1u) << ::testing::PrintToString(problems);
+  std::string state;
+  engine.SaveState(&state);
+  EXPECT_EQ((*all)[0].engine_state, state);
+  EXPECT_EQ((*all)[0].partitions, LargeHeader(2).partitions);
+
+  // Dropped before collection (a processor torn down mid-checkpoint): the child is reaped.
+  auto dropped = ForkedEncoding::Start(LargeHeader(3), engine, 0);
+  ASSERT_TRUE(dropped.ok());
+  const int pid = dropped->pid();
+  *dropped = std::move(*ForkedEncoding::Start(Sample(4), engine, 0));
+  EXPECT_EQ(::kill(pid, 0), -1) << "the abandoned child is gone";
 }
 
 // The partitions of a topic as an in-memory log: batches of a few records, alternating between
@@ -189,7 +236,20 @@ void Finish(StreamProcessor& processor, Observed* seen) {
   TakeAlerts(engine, seen);
 }
 
-TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
+// Both ways of encoding: by a forked child (the default) and by the worker.
+class CrashRestoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  StreamProcessor::Options Options(CheckpointWriter* writer) const {
+    StreamProcessor::Options options = TestOptions();
+    options.checkpoints = writer;
+    options.fork_snapshots = GetParam();
+    return options;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Encoding, CrashRestoreTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Forked" : "ByTheWorker"; });
+
+TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   // Six teams over a day, one drifting; events keyed by customer into two partitions.
   operators::SimulatorOptions sim;
   sim.seed = 5;
@@ -227,12 +287,11 @@ TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   std::vector<int64_t> start = {0, 0};
   bool restored = false;
   int crashes = 0;
+  uint64_t forked = 0;
   for (; crashes < 4; ++crashes) {
     CheckpointWriter writer(store.get());
-    StreamProcessor::Options options = TestOptions();
-    options.checkpoints = &writer;
     LogSource source(&log, start);
-    auto processor = MakeProcessor(options, &source, &crashed, &mismatch);
+    auto processor = MakeProcessor(Options(&writer), &source, &crashed, &mismatch);
     if (restored) {
       std::vector<std::string> problems;
       auto all = store->LoadAll(&problems);
@@ -242,6 +301,7 @@ TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
     const int64_t checkpoint_at = source.consumed() + static_cast<int64_t>(rng() % (total / 5)) + 1;
     Drain(*processor, &crashed, checkpoint_at, source);
     ASSERT_TRUE(processor->TakeCheckpoint(/*wait=*/true));
+    forked += processor->checkpoint_stats().forked;
     EXPECT_EQ(source.committed.size(), 2u) << "offsets committed once durable";
     Drain(*processor, &crashed, source.consumed() + static_cast<int64_t>(rng() % 3000), source);
     // The restarted consumer starts where the checkpoint's offsets say.
@@ -253,10 +313,8 @@ TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   }
   {
     CheckpointWriter writer(store.get());
-    StreamProcessor::Options options = TestOptions();
-    options.checkpoints = &writer;
     LogSource source(&log, start);
-    auto processor = MakeProcessor(options, &source, &crashed, &mismatch);
+    auto processor = MakeProcessor(Options(&writer), &source, &crashed, &mismatch);
     std::vector<std::string> problems;
     auto all = store->LoadAll(&problems);
     ASSERT_TRUE(all.ok() && !all->empty());
@@ -266,6 +324,7 @@ TEST(CheckpointRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   }
   EXPECT_EQ(mismatch, "");
   EXPECT_EQ(crashes, 4);
+  EXPECT_EQ(forked > 0, GetParam()) << forked << " checkpoints encoded by a forked child";
   ASSERT_EQ(crashed.boundaries.size(), reference.boundaries.size());
   for (const auto& [at, text] : reference.boundaries) {
     ASSERT_EQ(crashed.boundaries[at], text) << "boundary " << at;

@@ -350,7 +350,7 @@ void ReadOutput(Reader& r, const YAML::Node& node, OutputConfig* o) {
 }
 
 void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
-  r.Map(node, "checkpoint", {"dir", "kafka_topic", "name", "interval", "keep"},
+  r.Map(node, "checkpoint", {"dir", "kafka_topic", "name", "interval", "keep", "snapshot"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "dir") {
             c->dir = r.String(v, path);
@@ -365,6 +365,10 @@ void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
             const double keep = r.Number(v, path);
             if (keep < 1 || keep > 100 || keep != static_cast<int>(keep)) r.Fail(v, path, "must be a whole number from 1 to 100");
             c->keep = static_cast<int>(keep);
+          } else if (key == "snapshot") {
+            const std::string how = r.String(v, path);
+            if (how != "fork" && how != "worker") r.Fail(v, path, "must be fork or worker");
+            c->fork_snapshots = how == "fork";
           }
         });
   if (!c->dir.empty() && !c->kafka_topic.empty()) {

@@ -77,6 +77,8 @@ struct CheckpointConfig {
   std::string name;  // the instance's key in the topic; default: group.instance.id, else the host name
   int64_t interval_ms = 10 * operators::kSecondMs;
   int keep = 3;  // newest checkpoints kept (the older ones are fallbacks for a corrupt newest)
+  // snapshot: fork (default; the worker pauses for a fork only) or worker (it encodes the state).
+  bool fork_snapshots = true;
   bool enabled() const { return !dir.empty() || !kafka_topic.empty(); }
 };
 

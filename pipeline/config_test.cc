@@ -335,6 +335,10 @@ TEST(ConfigTest, CheckpointBackendsIntervalAndKeep) {
   EXPECT_EQ(config->checkpoint.dir, "/var/lib/ccpulse");
   EXPECT_EQ(config->checkpoint.interval_ms, 30 * operators::kSecondMs);
   EXPECT_EQ(config->checkpoint.keep, 5);
+  EXPECT_TRUE(config->checkpoint.fork_snapshots) << "forked snapshots by default";
+  EXPECT_FALSE(ParseConfig(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  snapshot: worker\n", "c.yaml")
+                   ->checkpoint.fork_snapshots);
+  ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  snapshot: thread\n", 6, "checkpoint.snapshot");
   EXPECT_FALSE(ParseConfig(kMinimal, "c.yaml")->checkpoint.enabled()) << "off by default";
   ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  kafka_topic: t\n", 6, "checkpoint.kafka_topic");
   ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  interval: 500ms\n", 6, "checkpoint.interval");

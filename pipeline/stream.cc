@@ -288,13 +288,26 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
     header.partitions.emplace_back(source_->PartitionName(p), next);
     if (next >= 0) saved.offsets[p] = next;
   }
-  saved.bytes = EncodeCheckpoint(header, &engine_, checkpoint_stats_.last_bytes + checkpoint_stats_.last_bytes / 8,
-                                 /*seal=*/false);
+  const size_t reserve = checkpoint_stats_.last_bytes + checkpoint_stats_.last_bytes / 8;
+  if (options_.fork_snapshots) {
+    auto forked = ForkedEncoding::Start(header, engine_, reserve);
+    if (forked.ok()) {
+      saved.forked = *std::move(forked);
+    } else if (!fork_failure_reported_) {
+      fork_failure_reported_ = true;
+      std::fprintf(stderr, "ccpulse: %s; the worker encodes the checkpoints that cannot fork (it pauses for them)\n",
+                   std::string(forked.status().message()).c_str());
+    }
+  }
+  if (!saved.forked) {
+    saved.bytes = EncodeCheckpoint(header, &engine_, reserve, /*seal=*/false);
+    checkpoint_stats_.last_bytes = saved.bytes.size();
+  }
   const double pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CheckpointStats& s = checkpoint_stats_;
   ++s.taken;
-  s.last_bytes = saved.bytes.size();
+  if (saved.forked) ++s.forked;
   s.last_pause_ms = pause_ms;
   s.pause_ms_sum += pause_ms;
   saved_ = std::move(saved);
@@ -316,6 +329,7 @@ void StreamProcessor::AdvanceCheckpoints() {
       durable_next_ = std::move(writing_->offsets);
       ++checkpoint_stats_.durable;
       checkpoint_stats_.last_write_ms = writer->last_write_ms();
+      checkpoint_stats_.last_bytes = writer->last_bytes();
     } else {
       ++checkpoint_stats_.failed;
       std::fprintf(stderr, "ccpulse: checkpoint %llu failed: %s; offsets stay at the last durable checkpoint\n",
@@ -331,7 +345,11 @@ void StreamProcessor::AdvanceCheckpoints() {
         if (dead_letters_->LowestPendingOffset(partition) < next) return;
       }
     }
-    writer->Submit(saved_->sequence, std::move(saved_->bytes));
+    if (saved_->forked) {
+      writer->Submit(saved_->sequence, *std::move(saved_->forked));
+    } else {
+      writer->Submit(saved_->sequence, std::move(saved_->bytes));
+    }
     writing_ = std::move(saved_);
     saved_.reset();
   }

@@ -63,6 +63,9 @@ class StreamProcessor {
     // revoke and at shutdown, and offsets are committed only once a checkpoint covers them.
     CheckpointWriter* checkpoints = nullptr;
     int64_t checkpoint_interval_ms = 10000;
+    // Encode checkpoints in a forked copy of the process (ForkedEncoding) so the worker pauses
+    // for the fork only; false, or when fork fails: the worker encodes them itself.
+    bool fork_snapshots = true;
   };
   using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
   // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
@@ -130,7 +133,8 @@ class StreamProcessor {
   // the offsets of the newest durable one (what may be committed).
   struct SavedCheckpoint {
     uint64_t sequence = 0;
-    std::string bytes;
+    std::string bytes;                      // encoded by the worker, or
+    std::optional<ForkedEncoding> forked;  // being encoded by a child
     absl::flat_hash_map<int32_t, int64_t> offsets;
   };
   std::optional<SavedCheckpoint> saved_;
@@ -139,6 +143,7 @@ class StreamProcessor {
   uint64_t checkpoint_sequence_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   CheckpointStats checkpoint_stats_;
+  bool fork_failure_reported_ = false;  // once
   int64_t last_commit_ms_ = 0;
   int64_t last_tick_ms_ = 0;
   int64_t last_lag_ms_ = 0;

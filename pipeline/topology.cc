@@ -226,6 +226,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.team_map = config.team_map;
   options.checkpoints = checkpoint_writer.get();
   options.checkpoint_interval_ms = config.checkpoint.interval_ms;
+  options.fork_snapshots = config.checkpoint.fork_snapshots;
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),
       [&](operators::Engine& engine, operators::TimeMs) {

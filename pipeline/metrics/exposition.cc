@@ -272,11 +272,11 @@ void SelfMetrics::UpdateCheckpoints(const CheckpointStats& stats) {
   if (checkpoints_ == nullptr) {  // registered only when checkpoints are on
     checkpoints_ = &prometheus::BuildCounter()
                         .Name("ccpulse_checkpoints_total")
-                        .Help("Checkpoints by result: taken (state saved), durable, failed (the write).")
+                        .Help("Checkpoints by result: taken (state saved), forked (taken by a forked child process), durable, failed (the write).")
                         .Register(*registry_);
     checkpoint_pause_ = Unlabelled<prometheus::Counter>(
         *registry_, "ccpulse_checkpoint_pause_seconds_total",
-        "Worker time spent saving state for checkpoints (processing stalls meanwhile).");
+        "Worker time spent saving state for checkpoints: the fork, or the encoding when not forked (processing stalls meanwhile).");
     auto gauge = [&](const std::string& name, const std::string& help) {
       return Unlabelled<prometheus::Gauge>(*registry_, name, help);
     };
@@ -286,6 +286,7 @@ void SelfMetrics::UpdateCheckpoints(const CheckpointStats& stats) {
                                    "Time to make the latest durable checkpoint durable (writer thread).");
   }
   checkpoints_->Add({{"result", "taken"}}).Increment(static_cast<double>(stats.taken - last_checkpoints_.taken));
+  checkpoints_->Add({{"result", "forked"}}).Increment(static_cast<double>(stats.forked - last_checkpoints_.forked));
   checkpoints_->Add({{"result", "durable"}}).Increment(static_cast<double>(stats.durable - last_checkpoints_.durable));
   checkpoints_->Add({{"result", "failed"}}).Increment(static_cast<double>(stats.failed - last_checkpoints_.failed));
   checkpoint_pause_->Increment((stats.pause_ms_sum - last_checkpoints_.pause_ms_sum) / 1000.0);
