@@ -142,6 +142,7 @@ class StateReader {
   }
   bool Bytes(void* data, size_t size) {
     if (!ok()) return false;
+    if (size == 0) return true;  // `data` may be null (an empty vector's)
     if (size > in_.size() - pos_) {
       Fail(fmt::format("needs {} bytes, {} left", size, in_.size() - pos_));
       return false;

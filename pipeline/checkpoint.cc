@@ -263,24 +263,45 @@ absl::StatusOr<ForkedEncoding> ForkedEncoding::Start(const Checkpoint& header, c
   if (fd < 0) {
     return absl::UnavailableError(fmt::format("checkpoint: cannot create a memory file for the snapshot: {}", ErrnoText()));
   }
+  // Signals stay blocked across the fork, so the child never runs the parent's handlers.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    const std::string error = ErrnoText();
-    ::close(fd);
-    return absl::UnavailableError(fmt::format("checkpoint: cannot fork for the snapshot: {}", error));
-  }
   if (pid == 0) {
     // The child: this thread alone, the engine as it was at the fork. It touches the engine,
     // the allocator (glibc keeps it usable after fork) and the memory file, and ends with
-    // _exit (no destructors, no buffered output). It dies with its parent; Ctrl-C is the
-    // parent's.
+    // _exit (no destructors, no buffered output). It dies with its parent (the forking thread,
+    // the worker); Ctrl-C is the parent's; it holds no other descriptor (sockets, earlier
+    // snapshots' memory files).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(3);
     ::signal(SIGINT, SIG_IGN);
     ::signal(SIGTERM, SIG_IGN);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (fd > 3) ::close_range(3, static_cast<unsigned>(fd) - 1, 0);
+    ::close_range(static_cast<unsigned>(fd) + 1, ~0U, 0);
     const std::string bytes = EncodeCheckpoint(header, &engine, reserve, /*seal=*/true);
-    ::_exit(WriteAll(fd, bytes, "the snapshot's memory file").ok() ? 0 : 2);
+    // Copies it in 64 MiB pieces and gives each piece's pages back once copied, so the encoded
+    // copy and the memory file together hold about one state's worth, not two.
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    for (size_t done = 0; done < bytes.size();) {
+      const size_t n = std::min<size_t>(64 << 20, bytes.size() - done);
+      if (!WriteAll(fd, std::string_view(bytes).substr(done, n), "the snapshot's memory file").ok()) ::_exit(2);
+      const uintptr_t begin = (reinterpret_cast<uintptr_t>(bytes.data() + done) + page - 1) / page * page;
+      const uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data() + done + n) / page * page;
+      if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+      done += n;
+    }
+    ::_exit(0);
+  }
+  const std::string error = pid < 0 ? ErrnoText() : "";
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid < 0) {
+    ::close(fd);
+    return absl::UnavailableError(fmt::format("checkpoint: cannot fork for the snapshot: {}", error));
   }
   return ForkedEncoding(pid, fd);
 }
@@ -414,6 +435,7 @@ void CheckpointWriter::Run() {
     const absl::Status status = sealed.ok() ? store_->Write(sequence, *sealed) : sealed.status();
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const size_t size = sealed.ok() ? sealed->size() : 0;
+    forked.reset();  // unmaps and frees the memory file before taking the lock the worker polls
     mu_.Lock();
     last_write_ms_ = ms;
     if (status.ok()) last_bytes_ = size;

@@ -23,6 +23,7 @@
 #include "pipeline/alert_flow.h"
 #include "pipeline/report.h"
 #include "pipeline/stream.h"
+#include "schemas/json_decoder.h"
 
 namespace ccpulse {
 namespace {
@@ -110,7 +111,24 @@ Checkpoint LargeHeader(uint64_t sequence) {
 }
 
 TEST(ForkedEncodingTest, TheChildWritesWhatTheWorkerWouldAndADeadChildFailsTheCheckpoint) {
+  // An engine with state: three teams over an hour.
   operators::Engine engine{operators::MetricOptions{}};
+  operators::SimulatorOptions sim;
+  sim.seed = 3;
+  sim.teams = 3;
+  sim.duration_ms = operators::kHourMs;
+  operators::Simulator simulator(sim);
+  operators::SimEvent sim_event;
+  schemas::JsonEventDecoder decoder;
+  schemas::Event event;
+  while (simulator.Next(&sim_event)) {
+    if (decoder.Decode(sim_event.ToJson(sim.tenant), &event).ok()) engine.OnEvent(event, 0);
+  }
+  engine.Advance(0, operators::kMinuteMs, nullptr);
+  std::string state;
+  engine.SaveState(&state);
+  ASSERT_GT(state.size(), 50'000u);
+
   TempDir dir;
   auto store = MakeDirectoryStore(dir.path());
   CheckpointWriter writer(store.get());
@@ -132,8 +150,6 @@ TEST(ForkedEncodingTest, TheChildWritesWhatTheWorkerWouldAndADeadChildFailsTheCh
   std::vector<std::string> problems;
   auto all = store->LoadAll(&problems);
   ASSERT_TRUE(all.ok() && all->size() == 1u) << ::testing::PrintToString(problems);
-  std::string state;
-  engine.SaveState(&state);
   EXPECT_EQ((*all)[0].engine_state, state);
   EXPECT_EQ((*all)[0].partitions, LargeHeader(2).partitions);
 
@@ -243,6 +259,9 @@ class CrashRestoreTest : public ::testing::TestWithParam<bool> {
     StreamProcessor::Options options = TestOptions();
     options.checkpoints = writer;
     options.fork_snapshots = GetParam();
+    // Periodic checkpoints too, taken while processing goes on (with a fork, the worker
+    // changes the state the child is encoding); a crash may restore from one of them.
+    options.checkpoint_interval_ms = 20;
     return options;
   }
 };
@@ -288,6 +307,7 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   bool restored = false;
   int crashes = 0;
   uint64_t forked = 0;
+  uint64_t taken = 0;
   for (; crashes < 4; ++crashes) {
     CheckpointWriter writer(store.get());
     LogSource source(&log, start);
@@ -302,6 +322,7 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
     Drain(*processor, &crashed, checkpoint_at, source);
     ASSERT_TRUE(processor->TakeCheckpoint(/*wait=*/true));
     forked += processor->checkpoint_stats().forked;
+    taken += processor->checkpoint_stats().taken;
     EXPECT_EQ(source.committed.size(), 2u) << "offsets committed once durable";
     Drain(*processor, &crashed, source.consumed() + static_cast<int64_t>(rng() % 3000), source);
     // The restarted consumer starts where the checkpoint's offsets say.
@@ -325,6 +346,7 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   EXPECT_EQ(mismatch, "");
   EXPECT_EQ(crashes, 4);
   EXPECT_EQ(forked > 0, GetParam()) << forked << " checkpoints encoded by a forked child";
+  EXPECT_GT(taken, 2u * crashes) << "periodic checkpoints were taken besides the 4 explicit ones";
   ASSERT_EQ(crashed.boundaries.size(), reference.boundaries.size());
   for (const auto& [at, text] : reference.boundaries) {
     ASSERT_EQ(crashed.boundaries[at], text) << "boundary " << at;

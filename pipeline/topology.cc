@@ -48,6 +48,8 @@ void InstallStopSignals(std::atomic<bool>* stop) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // Forked checkpoints are reaped with waitpid, which an inherited "ignore" would defeat.
+  signal(SIGCHLD, SIG_DFL);
 }
 
 absl::Status CheckRunConfig(const Config& config) {
