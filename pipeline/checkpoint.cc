@@ -367,63 +367,68 @@ CheckpointWriter::CheckpointWriter(CheckpointStore* store) : store_(store), thre
 
 CheckpointWriter::~CheckpointWriter() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stop_ = true;
   }
+  changed_.notify_all();
   thread_.join();
 }
 
 bool CheckpointWriter::Idle() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return !busy_;
 }
 
 void CheckpointWriter::Submit(uint64_t sequence, std::string bytes) {
-  absl::MutexLock lock(&mu_);
-  sequence_ = sequence;
-  bytes_ = std::move(bytes);
-  busy_ = true;
+  {
+    std::lock_guard lock(mu_);
+    sequence_ = sequence;
+    bytes_ = std::move(bytes);
+    busy_ = true;
+  }
+  changed_.notify_all();
 }
 
 void CheckpointWriter::Submit(uint64_t sequence, ForkedEncoding forked) {
-  absl::MutexLock lock(&mu_);
-  sequence_ = sequence;
-  forked_ = std::move(forked);
-  busy_ = true;
+  {
+    std::lock_guard lock(mu_);
+    sequence_ = sequence;
+    forked_ = std::move(forked);
+    busy_ = true;
+  }
+  changed_.notify_all();
 }
 
 uint64_t CheckpointWriter::last_bytes() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return last_bytes_;
 }
 
 std::string CheckpointWriter::TakeError() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return std::exchange(error_, {});
 }
 
 double CheckpointWriter::last_write_ms() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return last_write_ms_;
 }
 
 bool CheckpointWriter::Drain(int timeout_ms) {
-  absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !busy_; };
-  return mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Milliseconds(timeout_ms));
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return !busy_; });
 }
 
 void CheckpointWriter::Run() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   while (true) {
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return busy_ || stop_; };
-    mu_.Await(absl::Condition(&ready));
+    changed_.wait(lock, [this] { return busy_ || stop_; });
     if (!busy_) return;  // stopping with nothing in flight
     const uint64_t sequence = sequence_;
     std::string bytes = std::move(bytes_);
     std::optional<ForkedEncoding> forked = std::move(forked_);
     forked_.reset();
-    mu_.Unlock();
+    lock.unlock();
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::string_view> sealed;
     if (forked) {
@@ -436,15 +441,16 @@ void CheckpointWriter::Run() {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const size_t size = sealed.ok() ? sealed->size() : 0;
     forked.reset();  // unmaps and frees the memory file before taking the lock the worker polls
-    mu_.Lock();
+    lock.lock();
     last_write_ms_ = ms;
-    if (status.ok()) last_bytes_ = size;
     if (status.ok()) {
+      last_bytes_ = size;
       durable_.store(sequence, std::memory_order_release);
     } else {
       error_ = std::string(status.message());
     }
     busy_ = false;
+    changed_.notify_all();
   }
 }
 
