@@ -49,20 +49,6 @@ T Read(std::string_view bytes, size_t at) {
 
 std::string ErrnoText() { return std::strerror(errno); }
 
-// Appends what `fd` holds up to its end to `*out`; on a read error, false with errno set.
-bool ReadToEnd(int fd, std::string* out) {
-  std::vector<char> buffer(1 << 20);
-  ssize_t n;
-  while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    out->append(buffer.data(), static_cast<size_t>(n));
-  }
-  return true;
-}
-
 absl::Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
   while (!bytes.empty()) {
     const ssize_t n = ::write(fd, bytes.data(), bytes.size());
@@ -170,10 +156,18 @@ class DirectoryStore final : public CheckpointStore {
     if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint {}: cannot open: {}", path, ErrnoText()));
     std::error_code ec;
     out->reserve(static_cast<size_t>(std::filesystem::file_size(path, ec)));  // 0 on error
-    const bool read = ReadToEnd(fd, out);
-    const std::string error = read ? "" : ErrnoText();
+    std::vector<char> buffer(1 << 20);
+    ssize_t n;
+    while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const std::string error = ErrnoText();
+        ::close(fd);
+        return absl::UnavailableError(fmt::format("checkpoint {}: cannot read: {}", path, error));
+      }
+      out->append(buffer.data(), static_cast<size_t>(n));
+    }
     ::close(fd);
-    if (!read) return absl::UnavailableError(fmt::format("checkpoint {}: cannot read: {}", path, error));
     return absl::OkStatus();
   }
 
@@ -379,21 +373,11 @@ bool CheckpointWriter::Idle() const {
   return !busy_;
 }
 
-void CheckpointWriter::Submit(uint64_t sequence, std::string bytes) {
+void CheckpointWriter::Submit(uint64_t sequence, EncodedCheckpoint encoded) {
   {
     std::lock_guard lock(mu_);
     sequence_ = sequence;
-    bytes_ = std::move(bytes);
-    busy_ = true;
-  }
-  changed_.notify_all();
-}
-
-void CheckpointWriter::Submit(uint64_t sequence, ForkedEncoding forked) {
-  {
-    std::lock_guard lock(mu_);
-    sequence_ = sequence;
-    forked_ = std::move(forked);
+    encoded_ = std::move(encoded);
     busy_ = true;
   }
   changed_.notify_all();
@@ -425,22 +409,20 @@ void CheckpointWriter::Run() {
     changed_.wait(lock, [this] { return busy_ || stop_; });
     if (!busy_) return;  // stopping with nothing in flight
     const uint64_t sequence = sequence_;
-    std::string bytes = std::move(bytes_);
-    std::optional<ForkedEncoding> forked = std::move(forked_);
-    forked_.reset();
+    EncodedCheckpoint encoded = std::exchange(encoded_, {});
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::string_view> sealed;
-    if (forked) {
-      sealed = forked->Collect();  // sealed by the child
+    if (encoded.forked) {
+      sealed = encoded.forked->Collect();  // sealed by the child
     } else {
-      SealCheckpoint(&bytes);
-      sealed = bytes;
+      SealCheckpoint(&encoded.bytes);
+      sealed = encoded.bytes;
     }
     const absl::Status status = sealed.ok() ? store_->Write(sequence, *sealed) : sealed.status();
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const size_t size = sealed.ok() ? sealed->size() : 0;
-    forked.reset();  // unmaps and frees the memory file before taking the lock the worker polls
+    encoded = {};  // frees the buffer or memory file before taking the lock the worker polls
     lock.lock();
     last_write_ms_ = ms;
     if (status.ok()) {

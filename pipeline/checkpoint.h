@@ -81,6 +81,13 @@ class ForkedEncoding {
   size_t size_ = 0;
 };
 
+// A checkpoint handed to the writer: encoded by the worker (unsealed bytes), or by a forked
+// child still at work.
+struct EncodedCheckpoint {
+  std::string bytes;
+  std::optional<ForkedEncoding> forked;
+};
+
 // A state backend. Write is called from the writer thread, Load* before processing starts.
 class CheckpointStore {
  public:
@@ -109,7 +116,7 @@ struct CheckpointStats {
   uint64_t forked = 0;  // of those taken, encoded by a forked child
   uint64_t durable = 0;
   uint64_t failed = 0;
-  uint64_t last_bytes = 0;
+  uint64_t last_bytes = 0;     // of the latest durable checkpoint
   double last_pause_ms = 0;    // worker time to save the state
   double last_write_ms = 0;    // writer time to make it durable (for a forked snapshot, the
                                // child's encoding included)
@@ -126,9 +133,8 @@ class CheckpointWriter {
 
   // False while the previous checkpoint is still being written.
   bool Idle() const;
-  // Hands over an encoded, unsealed checkpoint, or a forked snapshot (worker thread).
-  void Submit(uint64_t sequence, std::string bytes);
-  void Submit(uint64_t sequence, ForkedEncoding forked);
+  // Hands a checkpoint over (worker thread).
+  void Submit(uint64_t sequence, EncodedCheckpoint encoded);
   // The newest durable sequence, and the error of the last failed write (empty when none).
   uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
   std::string TakeError();
@@ -149,8 +155,7 @@ class CheckpointWriter {
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string bytes_ ABSL_GUARDED_BY(mu_);
-  std::optional<ForkedEncoding> forked_ ABSL_GUARDED_BY(mu_);
+  EncodedCheckpoint encoded_ ABSL_GUARDED_BY(mu_);
   uint64_t last_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::string error_ ABSL_GUARDED_BY(mu_);
   double last_write_ms_ ABSL_GUARDED_BY(mu_) = 0;

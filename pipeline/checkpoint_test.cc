@@ -136,14 +136,14 @@ TEST(ForkedEncodingTest, TheChildWritesWhatTheWorkerWouldAndADeadChildFailsTheCh
   auto killed = ForkedEncoding::Start(LargeHeader(1), engine, 0);
   ASSERT_TRUE(killed.ok()) << killed.status();
   ASSERT_EQ(::kill(killed->pid(), SIGKILL), 0);
-  writer.Submit(1, *std::move(killed));
+  writer.Submit(1, {.bytes = {}, .forked = *std::move(killed)});
   ASSERT_TRUE(writer.Drain(60000));
   EXPECT_EQ(writer.durable_sequence(), 0u);
   EXPECT_THAT(writer.TakeError(), HasSubstr("was killed by signal 9 after"));
 
   auto forked = ForkedEncoding::Start(LargeHeader(2), engine, 0);
   ASSERT_TRUE(forked.ok()) << forked.status();
-  writer.Submit(2, *std::move(forked));
+  writer.Submit(2, {.bytes = {}, .forked = *std::move(forked)});
   ASSERT_TRUE(writer.Drain(60000));
   EXPECT_EQ(writer.durable_sequence(), 2u);
   EXPECT_EQ(writer.last_bytes(), EncodeCheckpoint(LargeHeader(2), &engine).size());

@@ -292,22 +292,19 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   if (options_.fork_snapshots) {
     auto forked = ForkedEncoding::Start(header, engine_, reserve);
     if (forked.ok()) {
-      saved.forked = *std::move(forked);
+      saved.encoded.forked = *std::move(forked);
     } else if (!fork_failure_reported_) {
       fork_failure_reported_ = true;
       std::fprintf(stderr, "ccpulse: %s; the worker encodes the checkpoints that cannot fork (it pauses for them)\n",
                    std::string(forked.status().message()).c_str());
     }
   }
-  if (!saved.forked) {
-    saved.bytes = EncodeCheckpoint(header, &engine_, reserve, /*seal=*/false);
-    checkpoint_stats_.last_bytes = saved.bytes.size();
-  }
+  if (!saved.encoded.forked) saved.encoded.bytes = EncodeCheckpoint(header, &engine_, reserve, /*seal=*/false);
   const double pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CheckpointStats& s = checkpoint_stats_;
   ++s.taken;
-  if (saved.forked) ++s.forked;
+  if (saved.encoded.forked) ++s.forked;
   s.last_pause_ms = pause_ms;
   s.pause_ms_sum += pause_ms;
   saved_ = std::move(saved);
@@ -345,11 +342,7 @@ void StreamProcessor::AdvanceCheckpoints() {
         if (dead_letters_->LowestPendingOffset(partition) < next) return;
       }
     }
-    if (saved_->forked) {
-      writer->Submit(saved_->sequence, *std::move(saved_->forked));
-    } else {
-      writer->Submit(saved_->sequence, std::move(saved_->bytes));
-    }
+    writer->Submit(saved_->sequence, std::move(saved_->encoded));
     writing_ = std::move(saved_);
     saved_.reset();
   }

@@ -133,8 +133,7 @@ class StreamProcessor {
   // the offsets of the newest durable one (what may be committed).
   struct SavedCheckpoint {
     uint64_t sequence = 0;
-    std::string bytes;                      // encoded by the worker, or
-    std::optional<ForkedEncoding> forked;  // being encoded by a child
+    EncodedCheckpoint encoded;
     absl::flat_hash_map<int32_t, int64_t> offsets;
   };
   std::optional<SavedCheckpoint> saved_;

@@ -280,7 +280,7 @@ void SelfMetrics::UpdateCheckpoints(const CheckpointStats& stats) {
     auto gauge = [&](const std::string& name, const std::string& help) {
       return Unlabelled<prometheus::Gauge>(*registry_, name, help);
     };
-    checkpoint_bytes_ = gauge("ccpulse_checkpoint_bytes", "Size of the latest checkpoint.");
+    checkpoint_bytes_ = gauge("ccpulse_checkpoint_bytes", "Size of the latest durable checkpoint.");
     checkpoint_last_pause_ = gauge("ccpulse_checkpoint_last_pause_seconds", "Worker pause of the latest checkpoint.");
     checkpoint_last_write_ = gauge("ccpulse_checkpoint_last_write_seconds",
                                    "Time to make the latest durable checkpoint durable (writer thread).");

@@ -53,6 +53,16 @@ def wait_for(pred, timeout, what, interval=0.2):
     raise Failure(f"timed out after {timeout}s waiting for {what}")
 
 
+def metric_value(text, name, labels=""):
+    """The sample `name` + `labels` in a Prometheus text exposition; without labels, the sum
+    over all of the metric's series; 0 when absent."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + labels + " ") or (not labels and line.startswith(name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 class Broker:
     def __init__(self, workdir):
         self.dir = os.path.join(workdir, "kafka")
@@ -109,14 +119,7 @@ class Ccpulse:
         return m.group(1) if m else None
 
     def metric(self, name, labels=""):
-        text = urllib.request.urlopen(f"{self.url}/metrics", timeout=5).read().decode()
-        total = 0.0
-        found = False
-        for line in text.splitlines():
-            if line.startswith(name + labels + " ") or (not labels and line.startswith(name + "{")):
-                total += float(line.rsplit(" ", 1)[1])
-                found = True
-        return total if found else 0.0
+        return metric_value(urllib.request.urlopen(f"{self.url}/metrics", timeout=5).read().decode(), name, labels)
 
     def stop(self):
         if self.proc.poll() is None:
