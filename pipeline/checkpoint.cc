@@ -154,8 +154,10 @@ class DirectoryStore final : public CheckpointStore {
   static absl::Status ReadFile(const std::string& path, std::string* out) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return absl::UnavailableError(fmt::format("checkpoint {}: cannot open: {}", path, ErrnoText()));
-    std::error_code ec;
-    out->reserve(static_cast<size_t>(std::filesystem::file_size(path, ec)));  // 0 on error
+    // Size from the open descriptor: the path may be pruned by the writer meanwhile (and
+    // std::filesystem::file_size reports an error as uintmax_t(-1), which reserve throws on).
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) out->reserve(static_cast<size_t>(st.st_size));
     std::vector<char> buffer(1 << 20);
     ssize_t n;
     while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {

@@ -6,12 +6,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -99,6 +101,35 @@ TEST(DirectoryStoreTest, KeepsTheNewestAndFallsBackPastACorruptOne) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_THAT(problems[0], HasSubstr(newest));
   EXPECT_THAT(problems[0], HasSubstr("truncated"));
+}
+
+// Loading while the writer prunes old files (a restarted test, or an operator's `ccpulse
+// checkpoint` reading a live directory): a file that vanishes is a problem, never a throw.
+TEST(DirectoryStoreTest, LoadingRacesTheWritersPruning) {
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path(), /*keep=*/1);
+  ASSERT_TRUE(store->Write(1, EncodeCheckpoint(Sample(1))).ok());
+  std::atomic<bool> done{false};
+  std::jthread writer([&] {  // joined on any exit, a failed assertion too
+    for (uint64_t s = 2; s <= 400; ++s) EXPECT_TRUE(store->Write(s, EncodeCheckpoint(Sample(s))).ok());
+    done = true;
+  });
+  uint64_t newest = 0;
+  int loads = 0;
+  while (!done) {
+    std::vector<std::string> problems;
+    auto all = store->LoadAll(&problems);
+    ASSERT_TRUE(all.ok());
+    for (const Checkpoint& c : *all) {
+      EXPECT_EQ(c.engine_state, fmt::format("state of checkpoint {}", c.sequence));
+      newest = std::max(newest, c.sequence);
+    }
+    for (const std::string& p : problems) EXPECT_THAT(p, HasSubstr("cannot open")) << "only a vanished file";
+    ++loads;
+  }
+  writer.join();
+  EXPECT_GT(loads, 1);
+  EXPECT_GT(newest, 1u);
 }
 
 // A header that takes the child a while to encode (~30 MB), so it is still running when the
