@@ -8,6 +8,15 @@ namespace ccpulse::window {
 void WatermarkTracker::Observe(int partition, int64_t time_ms, int64_t now_ms) {
   if (partition < 0) partition = 0;
   if (static_cast<size_t>(partition) >= partitions_.size()) partitions_.resize(partition + 1);
+  // The first record after every partition has been silent for idle_after (a broker outage, a
+  // rejoin, a paused producer): silence shared by all is not one partition idling, so every
+  // partition gets idle_after again to send before the watermark leaves it behind.
+  if (now_ms - last_record_wall_ms_ >= idle_after_ms_) {
+    for (Partition& q : partitions_) {
+      if (q.present) q.last_seen_wall_ms = std::max(q.last_seen_wall_ms, now_ms);
+    }
+  }
+  last_record_wall_ms_ = now_ms;
   Partition& p = partitions_[partition];
   p.present = true;
   p.max_time_ms = std::max(p.max_time_ms, time_ms);

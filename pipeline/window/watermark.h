@@ -21,7 +21,8 @@ class WatermarkTracker {
 
   int64_t allowed_lateness_ms() const { return lateness_ms_; }
 
-  // Records an event of `partition` with event time `time_ms`, seen at wall time `now_ms`.
+  // Records an event of `partition` with event time `time_ms`, seen at wall time `now_ms`. After
+  // a silence of every partition (>= idle_after), each one counts as seen now.
   void Observe(int partition, int64_t time_ms, int64_t now_ms);
 
   // Registers a partition that was assigned but has sent nothing yet: until it sends or idles
@@ -47,6 +48,7 @@ class WatermarkTracker {
   // consumer is still catching up to where the checkpoint was taken.
   void Resume(int64_t now_ms) {
     for (Partition& p : partitions_) p.last_seen_wall_ms = now_ms;
+    last_record_wall_ms_ = now_ms;
   }
 
   int64_t watermark() const { return watermark_; }
@@ -64,6 +66,7 @@ class WatermarkTracker {
   std::vector<Partition> partitions_;
   int64_t watermark_ = kNoWatermark;
   int64_t max_event_time_ = kNoWatermark;
+  int64_t last_record_wall_ms_ = 0;  // wall time of the latest record of any partition
 };
 
 }  // namespace ccpulse::window

@@ -85,6 +85,32 @@ TEST(WatermarkTrackerTest, AllIdleFollowsTheLargestPartition) {
   EXPECT_EQ(t.Advance(10 * kIdle), 700'000 - kLateness);
 }
 
+// After every partition has been silent (a broker outage, a rejoin), the partition whose
+// backlog arrives first must not leave the others behind: they get idle_after again.
+TEST(WatermarkTrackerTest, ASilenceOfEveryPartitionIsNotIdleness) {
+  WatermarkTracker t(kLateness, kIdle);
+  t.Observe(0, 100'000, 0);
+  t.Observe(1, 100'000, 0);
+  EXPECT_EQ(t.Advance(3 * kIdle), 100'000 - kLateness) << "all idle";
+  t.Observe(0, 1'000'000, 3 * kIdle);
+  EXPECT_EQ(t.Advance(3 * kIdle), 100'000 - kLateness) << "partition 1 holds back again";
+  t.Observe(1, 500'000, 3 * kIdle + 10);
+  EXPECT_FALSE(t.IsLate(500'000));
+  EXPECT_EQ(t.Advance(3 * kIdle + 10), 500'000 - kLateness);
+  // Partition 1 then goes silent alone: it idles out as before.
+  t.Observe(0, 1'100'000, 4 * kIdle);
+  EXPECT_EQ(t.Advance(4 * kIdle + 10), 1'100'000 - kLateness);
+
+  // Reassigned partitions that idled out before any record came.
+  WatermarkTracker r(kLateness, kIdle);
+  r.Assign(0, 0);
+  r.Assign(1, 0);
+  EXPECT_EQ(r.Advance(2 * kIdle), kNone);
+  r.Observe(0, 1'000'000, 2 * kIdle);
+  EXPECT_EQ(r.Advance(2 * kIdle), kNone) << "silent partition 1 holds back for idle_after";
+  EXPECT_EQ(r.Advance(3 * kIdle), 1'000'000 - kLateness);
+}
+
 TEST(WatermarkTrackerTest, NeverDecreases) {
   std::mt19937_64 rng(11);
   WatermarkTracker t(kLateness, kIdle);
