@@ -7,6 +7,7 @@
 #include <cmath>
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -157,10 +158,25 @@ void ReadTeamMap(Reader& r, const YAML::Node& node, const std::string& path, sch
   });
 }
 
+void ReadRepartition(Reader& r, const YAML::Node& node, const std::string& path, KafkaConfig* k) {
+  r.Map(node, path, {"topic", "partitions"}, [&](const std::string& key, const YAML::Node& v, const std::string& child) {
+    if (key == "topic") {
+      k->repartition_topic = r.String(v, child);
+      if (r.ok() && k->repartition_topic.empty()) r.Fail(v, child, "a topic name");
+    } else {
+      const double n = r.Number(v, child);
+      if (r.ok() && (n < 0 || n > 10000 || n != static_cast<int>(n))) {
+        return r.Fail(v, child, "a whole number of partitions, 1 to 10000 (0: as the widest input topic)");
+      }
+      k->repartition_partitions = static_cast<int>(n);
+    }
+  });
+}
+
 void ReadKafka(Reader& r, const YAML::Node& node, KafkaConfig* k) {
   r.Map(node, "kafka",
         {"brokers", "group", "topics", "formats", "dead_letter_topic", "properties", "consumer",
-         "producer", "max_queued_bytes"},
+         "producer", "max_queued_bytes", "repartition"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "brokers") k->brokers = r.String(v, path);
           else if (key == "group") k->group = r.String(v, path);
@@ -171,6 +187,7 @@ void ReadKafka(Reader& r, const YAML::Node& node, KafkaConfig* k) {
           else if (key == "consumer") k->consumer_properties = r.Properties(v, path);
           else if (key == "producer") k->producer_properties = r.Properties(v, path);
           else if (key == "max_queued_bytes") k->max_queued_bytes = static_cast<size_t>(r.Bytes(v, path));
+          else if (key == "repartition") ReadRepartition(r, v, path, k);
         });
 }
 
@@ -405,6 +422,23 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
     for (const auto& [topic, format] : config.kafka.formats) {
       if (std::find(config.kafka.topics.begin(), config.kafka.topics.end(), topic) == config.kafka.topics.end()) {
         r.Fail(root["kafka"]["formats"][topic], "kafka.formats." + topic, "not one of kafka.topics");
+      }
+    }
+    // The engine reads the internal topic in the input's one format.
+    if (!config.kafka.repartition_topic.empty()) {
+      std::set<schemas::RecordFormat> formats;
+      for (const std::string& topic : config.kafka.topics) {
+        auto it = config.kafka.formats.find(topic);
+        formats.insert(it == config.kafka.formats.end() ? schemas::RecordFormat::kCcpulseV1 : it->second);
+      }
+      if (formats.size() > 1) {
+        r.Fail(root["kafka"]["repartition"], "kafka.repartition",
+               "the input topics are in different formats; repartition topics of one format");
+      } else if (std::find(config.kafka.topics.begin(), config.kafka.topics.end(), config.kafka.repartition_topic) !=
+                 config.kafka.topics.end()) {
+        r.Fail(root["kafka"]["repartition"]["topic"], "kafka.repartition.topic", "must not be an input topic");
+      } else if (!formats.empty()) {
+        config.kafka.formats[config.kafka.repartition_topic] = *formats.begin();
       }
     }
   } catch (const YAML::Exception& e) {

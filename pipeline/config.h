@@ -25,6 +25,10 @@ struct KafkaConfig {
   std::map<std::string, std::string> consumer_properties;  // consumer only
   std::map<std::string, std::string> producer_properties;  // producers only
   size_t max_queued_bytes = 64 << 20;
+  // Repartitioning (DESIGN §6): when set, a repartition stage reads `topics` and writes them keyed
+  // by customer (or interaction) to this internal topic, which the engine reads instead.
+  std::string repartition_topic;
+  int repartition_partitions = 0;  // of the internal topic when created; 0: as the widest input topic
 };
 
 struct HttpConfig {

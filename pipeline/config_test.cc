@@ -403,6 +403,23 @@ TEST(ConfigTest, ManagedKafkaPropertiesAreRejected) {
   EXPECT_TRUE(CheckRunConfig(*same).ok()) << CheckRunConfig(*same);
 }
 
+TEST(ConfigTest, RepartitionReadsItsTopicAndRejectsWhatCannotWork) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "kafka:\n  brokers: b:9092\n  topics: [raw]\n  formats: {raw: amazon-connect}\n"
+      "  repartition:\n    topic: by-customer\n    partitions: 12\n",
+      kName);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->kafka.repartition_topic, "by-customer");
+  EXPECT_EQ(config->kafka.repartition_partitions, 12);
+  EXPECT_EQ(config->kafka.formats.at("by-customer"), schemas::RecordFormat::kAmazonConnect)
+      << "the engine reads the internal topic in the input's format";
+  ExpectErrorAt("kafka:\n  topics: [a, b]\n  formats: {b: genesys-cloud}\n  repartition:\n    topic: x\n", 5,
+                "kafka.repartition");
+  ExpectErrorAt("kafka:\n  topics: [a]\n  repartition:\n    topic: a\n", 4, "kafka.repartition.topic");
+  ExpectErrorAt("kafka:\n  topics: [a]\n  repartition:\n    topic: x\n    partitions: 2.5\n", 5,
+                "kafka.repartition.partitions");
+}
+
 TEST(ConfigTest, UnknownKafkaPropertyIsRejectedForRun) {
   absl::StatusOr<Config> config =
       ParseConfig(std::string(kMinimal) + "  producer:\n    no.such.property: x\n", kName);

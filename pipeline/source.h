@@ -21,6 +21,7 @@ struct SourceRecord {
   int64_t offset = 0;
   int64_t timestamp_ms = -1;  // producer/broker timestamp, -1 when unknown
   const void* handle = nullptr;  // the source's own record (headers, for dead letters)
+  std::string_view origin{};     // repartitioned: the input partition it came from ("topic[3]")
 };
 
 // What a poll returns: records, or a change of the partitions this consumer owns.

@@ -33,7 +33,15 @@ StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLett
       dead_letters_(dead_letters),
       on_boundary_(std::move(on_boundary)),
       on_tick_(std::move(on_tick)),
-      engine_(options_.metrics) {}
+      engine_(options_.metrics) {
+  for (size_t i = 0; i < options_.origins.size(); ++i) origin_index_[options_.origins[i]] = static_cast<int32_t>(i);
+}
+
+int32_t StreamProcessor::ChannelOf(const SourceRecord& record) const {
+  if (options_.origins.empty()) return record.partition;
+  auto it = origin_index_.find(absl::string_view(record.origin.data(), record.origin.size()));
+  return record.partition * ChannelsPer() + (it == origin_index_.end() ? 0 : it->second);
+}
 
 schemas::RecordDecoder& StreamProcessor::DecoderFor(int32_t partition) {
   const auto index = static_cast<size_t>(partition);
@@ -82,7 +90,8 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       break;
     case SourceBatch::Kind::kAssigned:
       for (int32_t p : batch.partitions) {
-        engine_.AssignPartition(p, now);
+        // Every channel of the partition holds the watermark back until it sends or idles out.
+        for (int32_t c = 0; c < ChannelsPer(); ++c) engine_.AssignPartition(p * ChannelsPer() + c, now);
         partition_count_ = std::max(partition_count_, p + 1);
       }
       got = true;
@@ -100,7 +109,7 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
         CommitApplied(/*sync=*/true);
       }
       for (int32_t p : batch.partitions) {
-        engine_.RemovePartition(p);
+        for (int32_t c = 0; c < ChannelsPer(); ++c) engine_.RemovePartition(p * ChannelsPer() + c);
         applied_next_.erase(p);
         committed_next_.erase(p);
         // Never commit for a partition another consumer now owns.
@@ -146,9 +155,10 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
       // event that could not be applied.
       std::string_view reason;
       std::string message;
+      const int32_t channel = ChannelOf(record);
       for (int i = 0; i < decoded_.count; ++i) {
         schemas::Event& event = decoded_.events[i];
-        event.position = {record.partition, record.offset};
+        event.position = {channel, record.offset};
         switch (engine_.OnEvent(event, now_ms)) {
           case operators::Engine::Accepted::kLate:
             ++counters_.late;

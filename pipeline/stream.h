@@ -5,6 +5,7 @@
 #ifndef CCPULSE_PIPELINE_STREAM_H_
 #define CCPULSE_PIPELINE_STREAM_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -66,6 +67,10 @@ class StreamProcessor {
     // Encode checkpoints in a forked copy of the process (ForkedEncoding) so the worker pauses
     // for the fork only; false, or when fork fails: the worker encodes them itself.
     bool fork_snapshots = true;
+    // Reading a repartitioned topic: the input partitions ("topic[3]") its records come from.
+    // The watermark then holds per (partition, origin) channel, so an input partition whose
+    // repartition stage is behind holds the watermark back as it would unrepartitioned.
+    std::vector<std::string> origins;
   };
   using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
   // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
@@ -129,6 +134,11 @@ class StreamProcessor {
   absl::flat_hash_map<int32_t, int64_t> committed_next_;  // what was last committed
   std::vector<std::pair<int32_t, int64_t>> high_watermarks_;
   int32_t partition_count_ = 0;  // dense indexes seen: 0 .. partition_count_ - 1
+  // Watermark channel of a record: partition * origins + origin index (without origins: the
+  // partition).
+  int32_t ChannelOf(const SourceRecord& record) const;
+  int32_t ChannelsPer() const { return std::max<int32_t>(1, static_cast<int32_t>(options_.origins.size())); }
+  absl::flat_hash_map<std::string, int32_t> origin_index_;
   // Checkpoints: the one saved and waiting for its dead letters, the one being written, and
   // the offsets of the newest durable one (what may be committed).
   struct SavedCheckpoint {

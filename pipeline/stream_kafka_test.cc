@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipeline/kafka/kafka.h"
+#include "schemas/record_decoder.h"
 #include "schemas/time_format.h"
 
 namespace ccpulse {
@@ -402,6 +404,82 @@ TEST_F(StreamKafkaTest, RunReturnsAtOnceWhenAlreadyStopped) {
   ASSERT_EQ(run.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_TRUE(run.get().ok());
   EXPECT_EQ(processor_->counters().records, 0u);
+}
+
+
+// The repartition stage (DESIGN §6): records of an input keyed by anything (here by event id,
+// so a customer's contacts spread over every partition) reach the internal topic once each,
+// keyed by customer (by interaction without one), with their origin and headers, in input
+// order per customer. (The mock cluster keeps no transactional offset commits: that they are
+// committed with the records, across kill -9, is tested on the real broker in crash_test.py.)
+TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
+  constexpr char kRaw[] = "raw-events";
+  constexpr char kByCustomer[] = "by-customer";
+  ASSERT_TRUE(mock_->CreateTopic(kRaw, 3).ok());
+  ASSERT_TRUE(mock_->CreateTopic(kByCustomer, 4).ok());  // the mock cluster has no admin API
+  std::vector<Record> records;
+  for (int i = 0; i < 300; ++i) {
+    const std::string id = "e" + std::to_string(i);
+    std::string value = Event(id, "queued", i, "i" + std::to_string(i));
+    value.insert(value.size() - 1, R"(,"customer_id":"c)" + std::to_string(i % 30) + R"(")");
+    records.push_back({id, value, {{"trace", id}}});
+  }
+  records.push_back({"x1", Event("x1", "queued", 1, "no-customer"), {{"trace", "x1"}}});
+  records.push_back({"x2", "not json", {}});
+  Produce(brokers_, kRaw, records);
+
+  kafka::RepartitionOptions o;
+  o.brokers = brokers_;
+  o.group = "stage";
+  o.topics = {kRaw};
+  o.topic = kByCustomer;
+  o.partitions = 4;
+  o.transactional_id = "stage-0";
+  o.batch_records = 50;  // several transactions
+  auto decoder = schemas::MakeRecordDecoder(schemas::RecordFormat::kCcpulseV1, {});
+  schemas::DecodedRecord decoded;
+  o.key_of = [&](std::string_view, std::string_view value) -> std::string_view {
+    if (!decoder->Decode(value, &decoded).ok() || decoded.count == 0) return {};
+    return decoded.events[0].customer_id.empty() ? decoded.events[0].interaction_id : decoded.events[0].customer_id;
+  };
+  auto stage = kafka::Repartitioner::Create(std::move(o));
+  ASSERT_TRUE(stage.ok()) << stage.status();
+  EXPECT_EQ((*stage)->internal_partitions(), 4);
+  std::atomic<bool> stop{false};
+  auto done = std::async(std::launch::async, [&] { return (*stage)->Run(stop); });
+  const int64_t deadline = NowMs() + 20'000;
+  while (NowMs() < deadline && (*stage)->forwarded() < records.size()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  EXPECT_TRUE(done.get().ok());
+  EXPECT_EQ((*stage)->forwarded(), records.size());
+  EXPECT_EQ((*stage)->unkeyed(), 1u) << "the record that is not JSON";
+  EXPECT_GE((*stage)->transactions(), 6u) << "batches of at most 50 records";
+
+  const std::vector<Letter> out = ReadTopic(brokers_, kByCustomer, records.size());
+  ASSERT_EQ(out.size(), records.size());
+  std::set<std::string> origins;
+  std::map<std::string, std::set<int32_t>> partitions_of;
+  std::map<std::string, std::vector<std::string>> order;  // per customer, per origin partition
+  for (const Letter& l : out) {
+    const std::string origin = l.headers.count("ccpulse-origin") ? l.headers.at("ccpulse-origin") : "";
+    EXPECT_THAT(origin, StartsWith("raw-events["));
+    origins.insert(origin);
+    if (l.value == "not json") continue;
+    EXPECT_EQ(l.headers.at("trace"), l.value.substr(13, l.value.find('"', 13) - 13)) << "headers kept";
+    partitions_of[l.key].insert(l.partition);
+    order[l.key + origin.substr(0, origin.find('@'))].push_back(origin);
+  }
+  EXPECT_EQ(origins.size(), records.size()) << "every input record exactly once";
+  EXPECT_EQ(partitions_of.size(), 31u) << "30 customers and one interaction";
+  for (const auto& [key, partitions] : partitions_of) EXPECT_EQ(partitions.size(), 1u) << key << " spread";
+  for (const auto& [key, seen] : order) {
+    for (size_t i = 1; i < seen.size(); ++i) {
+      EXPECT_LT(std::stoll(seen[i - 1].substr(seen[i - 1].find('@') + 1)), std::stoll(seen[i].substr(seen[i].find('@') + 1)))
+          << key << ": out of input order";
+    }
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "pipeline/metrics/exposition.h"
 #include "pipeline/metrics/publisher.h"
 #include "pipeline/report.h"
+#include "schemas/record_decoder.h"
 #include "schemas/time_format.h"
 
 namespace ccpulse {
@@ -85,6 +86,30 @@ std::string CheckpointName(const Config& config) {
   return fmt::format("{}/{}", config.kafka.group, host);
 }
 
+// The repartition stage of `run`: its own consumer group, one transactional id per instance
+// (the checkpoint name), and the engine's decoder to find each record's customer.
+absl::StatusOr<std::unique_ptr<kafka::Repartitioner>> MakeRepartitioner(const Config& config) {
+  kafka::RepartitionOptions o;
+  o.brokers = config.kafka.brokers;
+  o.group = config.kafka.group + "-repartition";
+  o.topics = config.kafka.topics;
+  o.topic = config.kafka.repartition_topic;
+  o.partitions = config.kafka.repartition_partitions;
+  o.transactional_id = CheckpointName(config) + "-repartition";
+  o.consumer_properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
+  o.producer_properties = Merge(config.kafka.properties, config.kafka.producer_properties);
+  const auto format = config.kafka.formats.at(config.kafka.repartition_topic);
+  auto decoder = std::shared_ptr<schemas::RecordDecoder>(
+      schemas::MakeRecordDecoder(format, {size_t{1} << 20, INT64_MAX, &config.team_map}));
+  auto decoded = std::make_shared<schemas::DecodedRecord>();
+  o.key_of = [decoder, decoded](std::string_view, std::string_view value) -> std::string_view {
+    if (!decoder->Decode(value, decoded.get()).ok() || decoded->count == 0) return {};
+    const schemas::Event& e = decoded->events[0];
+    return e.customer_id.empty() ? e.interaction_id : e.customer_id;
+  };
+  return kafka::Repartitioner::Create(std::move(o));
+}
+
 }  // namespace
 
 int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* err,
@@ -93,12 +118,15 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     std::fprintf(err, "ccpulse: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  const bool repartition = !config.kafka.repartition_topic.empty();
   kafka::SourceOptions source_options;
   source_options.brokers = config.kafka.brokers;
   source_options.group = config.kafka.group;
-  source_options.topics = config.kafka.topics;
+  // With a repartition stage the engine reads its internal, customer-keyed topic.
+  source_options.topics = repartition ? std::vector<std::string>{config.kafka.repartition_topic} : config.kafka.topics;
   source_options.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   source_options.max_queued_bytes = config.kafka.max_queued_bytes;
+  source_options.read_origin = repartition;
   // With checkpoints, the instance keeps its partitions across a restart (static membership),
   // so its restored state meets the same partitions.
   if (config.checkpoint.enabled() && !source_options.properties.contains("group.instance.id")) {
@@ -145,6 +173,16 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       std::fprintf(err, "ccpulse: no usable checkpoint in %s: starting from empty state at the committed offsets\n",
                    checkpoint_store->Describe().c_str());
     }
+  }
+  // The repartition stage first: it creates the internal topic the engine subscribes to.
+  std::unique_ptr<kafka::Repartitioner> repartitioner;
+  if (repartition) {
+    auto created = MakeRepartitioner(config);
+    if (!created.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(created.status().message()).c_str());
+      return 2;
+    }
+    repartitioner = std::move(*created);
   }
   auto source = kafka::KafkaSource::Create(source_options);
   if (!source.ok()) {
@@ -215,6 +253,9 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  server.url().c_str(), server.url().c_str(), server.url().c_str(), server.url().c_str());
     if (hooks.on_listening) hooks.on_listening(server.url());
   }
+  // The worker stops on `stop` or when the repartition stage cannot go on.
+  std::atomic<bool> halt{false};
+  std::atomic<bool> repartition_failed{false};
   std::unique_ptr<CheckpointWriter> checkpoint_writer;
   if (checkpoint_store) checkpoint_writer = std::make_unique<CheckpointWriter>(checkpoint_store.get());
   operators::SnapshotBuilder builder;
@@ -229,6 +270,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.checkpoints = checkpoint_writer.get();
   options.checkpoint_interval_ms = config.checkpoint.interval_ms;
   options.fork_snapshots = config.checkpoint.fork_snapshots;
+  if (repartitioner) options.origins = repartitioner->origins();
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),
       [&](operators::Engine& engine, operators::TimeMs) {
@@ -254,8 +296,13 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
           self_metrics.UpdateAlerts(*alerts.dispatcher(), alerts.Unrostered(engine));
           if (checkpoint_writer) self_metrics.UpdateCheckpoints(self.checkpoint_stats());
         }
+        if (repartitioner) {
+          self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),
+                                          repartitioner->transactions(), repartitioner->aborted()});
+        }
         ready = true;
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
+        if (stop.load() || repartition_failed.load()) halt = true;
         return visible;
       });
   alerts.ApplyRoster(processor.engine());
@@ -263,6 +310,18 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   std::fprintf(err, "ccpulse: consuming %s from %s as group %s; dead letters to %s\n",
                fmt::format("{}", fmt::join(config.kafka.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
+  absl::Status repartition_status;
+  std::atomic<bool> repartition_stop{false};
+  std::thread repartition_thread;
+  if (repartitioner) {
+    std::fprintf(err, "ccpulse: repartitioning by customer into %s (%d partitions) as group %s-repartition\n",
+                 config.kafka.repartition_topic.c_str(), repartitioner->internal_partitions(),
+                 config.kafka.group.c_str());
+    repartition_thread = std::thread([&] {
+      repartition_status = repartitioner->Run(repartition_stop);
+      if (!repartition_status.ok()) repartition_failed = true;
+    });
+  }
   absl::Status status = absl::OkStatus();
   if (restored) {
     const auto start = std::chrono::steady_clock::now();
@@ -285,8 +344,14 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     }
     restored.reset();
   }
-  if (status.ok()) status = processor.Run(stop);
+  if (status.ok()) status = processor.Run(halt);
   ready = false;
+  if (repartition_thread.joinable()) {
+    repartition_stop = true;
+    repartition_thread.join();
+    repartitioner.reset();  // leaves its group
+    if (status.ok() && !repartition_status.ok()) status = repartition_status;
+  }
   (*source)->Close();
   alerts.dispatcher()->Stop();
   server.Stop();

@@ -56,6 +56,19 @@ absl::StatusOr<ConfPtr> BuildConf(const Properties& defaults, const Properties& 
   return conf;
 }
 
+// "topic[3]" of the ccpulse-origin header ("topic[3]@offset"), empty without one.
+std::string_view OriginOf(rd_kafka_message_t* m) {
+  rd_kafka_headers_t* headers = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_header_get_last(headers, "ccpulse-origin", &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || value == nullptr) {
+    return {};
+  }
+  const std::string_view origin(static_cast<const char*>(value), size);
+  return origin.substr(0, origin.rfind('@'));
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -283,6 +296,7 @@ void KafkaSource::FetchLoop() {
       r.offset = m->offset;
       r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       r.handle = m;
+      if (options_.read_origin) r.origin = OriginOf(m);
       batch.bytes += m->len + m->key_len + 64;
       batch.records.push_back(r);
       if ((messages->size() & 63) == 0 && NowMs() >= deadline) break;
@@ -394,7 +408,8 @@ void KafkaProducer::DeliveryTrampoline(rd_kafka_s* rk, const void* message, void
 
 absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
                                     std::string_view value, const std::vector<Header>& headers,
-                                    const void* copy_headers_from, void* opaque, int32_t partition) {
+                                    const void* copy_headers_from, void* opaque, int32_t partition,
+                                    int64_t timestamp_ms) {
   rd_kafka_headers_t* hdrs = nullptr;
   if (copy_headers_from != nullptr) {
     rd_kafka_headers_t* original = nullptr;
@@ -415,7 +430,8 @@ absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
-        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition), RD_KAFKA_V_END);
+        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(producer_.get(), 10);
@@ -439,10 +455,14 @@ absl::Status KafkaProducer::Flush(int timeout_ms) {
 
 size_t KafkaProducer::in_flight() const { return static_cast<size_t>(rd_kafka_outq_len(producer_.get())); }
 
-absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int timeout_ms) {
+namespace {
+
+// Partitions of `topic` by a metadata request of `rk` (which may create the topic when `rk` is a
+// producer: allow.auto.create.topics defaults to true there, false for consumers).
+absl::StatusOr<int> PartitionsOf(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
   const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_topic_t* t = rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr);
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, t, &metadata, timeout_ms);
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &metadata, timeout_ms);
   rd_kafka_topic_destroy(t);
   int count = 0;
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -451,6 +471,12 @@ absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int 
   if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
   if (count < 1) return absl::UnavailableError(fmt::format("topic {}: no partitions in the metadata ({})", topic, rd_kafka_err2str(err)));
   return count;
+}
+
+}  // namespace
+
+absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int timeout_ms) {
+  return PartitionsOf(producer_.get(), topic, timeout_ms);
 }
 
 absl::Status KafkaProducer::CreateTopic(std::string_view topic, int partitions, int timeout_ms,
@@ -665,6 +691,200 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> MakeTopicCheckpointStore(const 
   auto store = std::make_unique<TopicCheckpointStore>(options, std::move(topic), std::move(name));
   if (absl::Status s = store->Open(); !s.ok()) return s;
   return store;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repartitioner
+
+namespace {
+
+std::string ErrorText(rd_kafka_error_t* error) {
+  std::string text = rd_kafka_error_string(error);
+  rd_kafka_error_destroy(error);
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(RepartitionOptions options) {
+  if (options.topic.empty()) return absl::InvalidArgumentError("repartition: no internal topic");
+  if (!options.key_of) return absl::InvalidArgumentError("repartition: no key function");
+  std::unique_ptr<Repartitioner> self(new Repartitioner(std::move(options)));
+  const RepartitionOptions& o = self->options_;
+  ProducerOptions producer_options{o.brokers, o.producer_properties};
+  producer_options.properties["transactional.id"] = o.transactional_id;
+  auto producer = KafkaProducer::Create(producer_options);
+  if (!producer.ok()) return producer.status();
+  self->producer_ = std::move(*producer);
+
+  SourceOptions source;
+  source.brokers = o.brokers;
+  source.group = o.group;
+  source.topics = o.topics;
+  source.properties = o.consumer_properties;
+  auto conf = ConsumerConf(source);
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
+  rd_kafka_conf_set_rebalance_cb(conf->get(), [](rd_kafka_t*, rd_kafka_resp_err_t err,
+                                                 rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    static_cast<Repartitioner*>(opaque)->OnRebalance(err, parts);
+  });
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), error, sizeof(error));
+  if (rk == nullptr) return absl::InvalidArgumentError(fmt::format("repartition consumer: {}", error));
+  conf->release();
+  self->consumer_.reset(rk);
+  rd_kafka_poll_set_consumer(rk);
+
+  // The internal topic, looked up by the consumer (which does not auto-create it); created with
+  // as many partitions as the widest input topic unless configured.
+  int widest = 0;
+  for (const std::string& topic : o.topics) {
+    auto count = PartitionsOf(rk, topic, 10000);
+    if (!count.ok()) return absl::UnavailableError(fmt::format("repartition: input {}", std::string(count.status().message())));
+    widest = std::max(widest, *count);
+    for (int p = 0; p < *count; ++p) self->origins_.push_back(fmt::format("{}[{}]", topic, p));
+  }
+  auto existing = PartitionsOf(rk, o.topic, 5000);
+  if (!existing.ok()) {
+    const int partitions = o.partitions > 0 ? o.partitions : widest;
+    if (absl::Status s = self->producer_->CreateTopic(o.topic, partitions); !s.ok()) return s;
+    existing = PartitionsOf(rk, o.topic, 10000);
+    if (!existing.ok()) return existing.status();
+  } else if (o.partitions > 0 && *existing != o.partitions) {
+    std::fprintf(stderr, "ccpulse: repartition: topic %s exists with %d partitions, not the configured %d; using %d\n",
+                 o.topic.c_str(), *existing, o.partitions, *existing);
+  }
+  self->internal_partitions_ = *existing;
+
+  if (rd_kafka_error_t* e = rd_kafka_init_transactions(self->producer_->producer_.get(), 30000)) {
+    return absl::UnavailableError(fmt::format("repartition: init transactions ({}): {}", o.transactional_id, ErrorText(e)));
+  }
+  ListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size())));
+  for (const std::string& t : o.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics.get())) {
+    return absl::UnavailableError(fmt::format("repartition subscribe: {}", rd_kafka_err2str(err)));
+  }
+  return self;
+}
+
+Repartitioner::~Repartitioner() {
+  for (void* m : held_) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(m));
+  held_.clear();
+  if (consumer_) rd_kafka_consumer_close(consumer_.get());
+}
+
+// Runs inside consumer_poll, never while a transaction is open. Held records of revoked
+// partitions are dropped: their offsets were not committed, so the next owner reads them.
+void Repartitioner::OnRebalance(int err, void* partitions) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions);
+  rd_kafka_t* rk = consumer_.get();
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
+      std::fprintf(stderr, "ccpulse: repartition: incremental assign: %s\n", ErrorText(e).c_str());
+    }
+    return;
+  }
+  std::erase_if(held_, [parts](void* p) {
+    auto* m = static_cast<rd_kafka_message_t*>(p);
+    if (!rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt), m->partition)) return false;
+    rd_kafka_message_destroy(m);
+    return true;
+  });
+  if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+    std::fprintf(stderr, "ccpulse: repartition: incremental unassign: %s\n", ErrorText(e).c_str());
+  }
+}
+
+absl::Status Repartitioner::Run(const std::atomic<bool>& stop) {
+  rd_kafka_t* rk = consumer_.get();
+  while (!stop.load(std::memory_order_relaxed)) {
+    // Collect a batch: wait up to 100 ms for a first record, then until batch_records or
+    // batch_ms. Rebalances happen here, outside any transaction.
+    const int64_t deadline = NowMs() + options_.batch_ms;
+    int timeout = held_.empty() ? 100 : 0;
+    while (static_cast<int>(held_.size()) < options_.batch_records) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout);
+      if (m == nullptr) {
+        if (held_.empty() || NowMs() >= deadline || stop.load(std::memory_order_relaxed)) break;
+        timeout = static_cast<int>(std::max<int64_t>(1, deadline - NowMs()));
+        continue;
+      }
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          std::fprintf(stderr, "ccpulse: repartition consumer: %s\n", rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      held_.push_back(m);
+      timeout = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    }
+    if (held_.empty()) continue;
+    auto committed = CommitHeld();
+    if (!committed.ok()) return committed.status();
+    if (!*committed) ++aborted_;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Repartitioner::CommitHeld() {
+  rd_kafka_t* producer = producer_->producer_.get();
+  // Fatal: this life cannot go on (fenced by a newer one). Abortable: abort, keep the records.
+  const auto failed = [&](rd_kafka_error_t* e, const char* what) -> absl::StatusOr<bool> {
+    const bool abortable = rd_kafka_error_txn_requires_abort(e);
+    const std::string text = ErrorText(e);
+    if (!abortable) {
+      return absl::UnavailableError(fmt::format("repartition: {} ({}): {}", what, options_.transactional_id, text));
+    }
+    std::fprintf(stderr, "ccpulse: repartition: %s: %s; aborting and sending again\n", what, text.c_str());
+    if (rd_kafka_error_t* a = rd_kafka_abort_transaction(producer, -1)) {
+      return absl::UnavailableError(fmt::format("repartition: abort ({}): {}", options_.transactional_id, ErrorText(a)));
+    }
+    return false;
+  };
+  if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer)) {
+    return absl::UnavailableError(fmt::format("repartition: begin transaction: {}", ErrorText(e)));
+  }
+  // Next offset per input partition; records of a partition are held in offset order.
+  std::map<std::pair<std::string, int32_t>, int64_t> next;
+  uint64_t unkeyed = 0;
+  for (void* p : held_) {
+    auto* m = static_cast<rd_kafka_message_t*>(p);
+    const std::string_view topic = rd_kafka_topic_name(m->rkt);
+    const std::string_view value(static_cast<const char*>(m->payload), m->len);
+    std::string_view key = options_.key_of(topic, value);
+    if (key.empty()) {
+      ++unkeyed;
+      key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+    }
+    const std::string origin = fmt::format("{}[{}]@{}", topic, m->partition, m->offset);
+    absl::Status s = producer_->Produce(options_.topic, key, value, {{"ccpulse-origin", origin}}, m, nullptr, -1,
+                                        rd_kafka_message_timestamp(m, nullptr));
+    if (!s.ok()) {
+      if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer, -1)) ErrorText(e);
+      return absl::UnavailableError(fmt::format("repartition: {}", std::string(s.message())));
+    }
+    next[{std::string(topic), m->partition}] = m->offset + 1;
+  }
+  ListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next.size())));
+  for (const auto& [tp, offset] : next) {
+    rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
+  }
+  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_.get());
+  rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(producer, offsets.get(), group, -1);
+  rd_kafka_consumer_group_metadata_destroy(group);
+  if (e != nullptr) return failed(e, "send offsets");
+  while ((e = rd_kafka_commit_transaction(producer, -1)) != nullptr) {
+    if (!rd_kafka_error_is_retriable(e)) return failed(e, "commit");
+    rd_kafka_error_destroy(e);
+  }
+  forwarded_ += held_.size();
+  unkeyed_ += unkeyed;
+  ++transactions_;
+  for (void* p : held_) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p));
+  held_.clear();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,6 +48,7 @@ struct SourceOptions {
   // order, and where each starts when first assigned (instead of the committed offset).
   std::vector<std::string> known_partitions;
   std::map<std::string, int64_t> start_offsets;  // "topic[3]" -> next offset
+  bool read_origin = false;  // fill SourceRecord::origin from the ccpulse-origin header
 };
 
 // Builds the librdkafka configurations `Create` would build, without connecting: unknown or
@@ -125,10 +127,10 @@ class KafkaProducer {
     std::string_view name;
     std::string_view value;
   };
-  // Queues a message; waits (serving deliveries) while librdkafka's queue is full.
+  // Queues a message; waits (serving deliveries) while librdkafka's queue is full. Timestamp 0: now.
   absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
                        const std::vector<Header>& headers = {}, const void* copy_headers_from = nullptr,
-                       void* opaque = nullptr, int32_t partition = -1);
+                       void* opaque = nullptr, int32_t partition = -1, int64_t timestamp_ms = 0);
   void Poll(int timeout_ms = 0);
   absl::Status Flush(int timeout_ms);
   // Creates a topic (through the admin API) unless it exists.
@@ -139,11 +141,68 @@ class KafkaProducer {
   size_t in_flight() const;
 
  private:
+  friend class Repartitioner;  // runs transactions on the same handle
   KafkaProducer() = default;
   static void DeliveryTrampoline(rd_kafka_s* rk, const void* message, void* opaque);
   KafkaHandle producer_;
   DeliveryFn on_delivery_ = nullptr;
   void* context_ = nullptr;
+};
+
+// The repartition stage (DESIGN §6): reads the input topics in its own consumer group and
+// writes every record unchanged (value, headers, timestamp) to an internal topic keyed by the
+// record's customer (or interaction), with the header ccpulse-origin = "topic[partition]@offset".
+// Exactly once: each batch's records and its input offsets are committed in one Kafka
+// transaction (transactional.id per instance, so a restart fences its previous life), and the
+// engine reads the internal topic read_committed. A record whose key cannot be found
+// (undecodable) is forwarded unkeyed; the engine dead-letters it with the reason.
+struct RepartitionOptions {
+  std::string brokers;
+  std::string group;                 // the repartitioners' consumer group
+  std::vector<std::string> topics;   // input
+  std::string topic;                 // internal, created when missing
+  int partitions = 0;                // of the internal topic when created; 0: as the widest input topic
+  std::string transactional_id;      // stable per instance
+  Properties consumer_properties;
+  Properties producer_properties;
+  int batch_records = 5000;          // a transaction ends at this many records ...
+  int batch_ms = 100;                // ... or this long after its first record
+  // The key of a record of `topic` (empty: none); called on the repartition thread.
+  std::function<std::string_view(std::string_view topic, std::string_view value)> key_of;
+};
+
+class Repartitioner {
+ public:
+  // Creates the internal topic if needed, joins the group and initialises transactions.
+  static absl::StatusOr<std::unique_ptr<Repartitioner>> Create(RepartitionOptions options);
+  ~Repartitioner();
+
+  // Forwards records until `stop`; returns an error only when it cannot go on (fenced by a
+  // newer life of this instance, a fatal producer error).
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  int internal_partitions() const { return internal_partitions_; }
+  // The input partitions ("topic[3]"), in topic order: the origins of the internal records.
+  const std::vector<std::string>& origins() const { return origins_; }
+  uint64_t forwarded() const { return forwarded_.load(std::memory_order_relaxed); }
+  uint64_t unkeyed() const { return unkeyed_.load(std::memory_order_relaxed); }
+  uint64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
+  uint64_t aborted() const { return aborted_.load(std::memory_order_relaxed); }
+
+ private:
+  explicit Repartitioner(RepartitionOptions options) : options_(std::move(options)) {}
+  void OnRebalance(int err, void* partitions);
+  // Produces the held records and commits them with their offsets; false when the
+  // transaction was aborted (the records stay held and are sent again).
+  absl::StatusOr<bool> CommitHeld();
+
+  RepartitionOptions options_;
+  std::unique_ptr<KafkaProducer> producer_;
+  KafkaHandle consumer_;
+  std::vector<void*> held_;  // rd_kafka_message_t*, in consumption order
+  int internal_partitions_ = 0;
+  std::vector<std::string> origins_;
+  std::atomic<uint64_t> forwarded_{0}, unkeyed_{0}, transactions_{0}, aborted_{0};
 };
 
 // Dead letters (DESIGN §2): the original key, value and headers plus ccpulse-error,

@@ -296,6 +296,26 @@ void SelfMetrics::UpdateCheckpoints(const CheckpointStats& stats) {
   last_checkpoints_ = stats;
 }
 
+void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
+  if (repartitioned_ == nullptr) {  // registered only with a repartition stage
+    repartitioned_ = &prometheus::BuildCounter()
+                          .Name("ccpulse_repartitioned_records_total")
+                          .Help("Input records the repartition stage wrote to the internal topic, committed; "
+                                "result=unkeyed: no customer or interaction found (the engine dead-letters them).")
+                          .Register(*registry_);
+    repartition_transactions_ = &prometheus::BuildCounter()
+                                     .Name("ccpulse_repartition_transactions_total")
+                                     .Help("Transactions of the repartition stage by result (aborted ones are sent again).")
+                                     .Register(*registry_);
+  }
+  const RepartitionCounts& last = last_repartition_;
+  repartitioned_->Add({{"result", "forwarded"}}).Increment(static_cast<double>(counts.forwarded - last.forwarded));
+  repartitioned_->Add({{"result", "unkeyed"}}).Increment(static_cast<double>(counts.unkeyed - last.unkeyed));
+  repartition_transactions_->Add({{"result", "committed"}}).Increment(static_cast<double>(counts.committed - last.committed));
+  repartition_transactions_->Add({{"result", "aborted"}}).Increment(static_cast<double>(counts.aborted - last.aborted));
+  last_repartition_ = counts;
+}
+
 void SelfMetrics::UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams) {
   alerts_firing_->Set(static_cast<double>(dispatcher.firing()));
   unrostered_->Set(static_cast<double>(unrostered_teams));

@@ -22,6 +22,14 @@
 
 namespace ccpulse::metrics {
 
+// Cumulative counts of the repartition stage (kafka::Repartitioner).
+struct RepartitionCounts {
+  uint64_t forwarded = 0;  // records written to the internal topic
+  uint64_t unkeyed = 0;    // of which no key was found (forwarded unkeyed, dead-lettered downstream)
+  uint64_t committed = 0;  // transactions
+  uint64_t aborted = 0;
+};
+
 // Self-metrics of the process (DESIGN §4 last paragraph). Updated by the worker at each tick
 // with deltas of its counters; read by scrapes. Thread-safe (prometheus-cpp metrics are).
 class SelfMetrics {
@@ -35,6 +43,8 @@ class SelfMetrics {
   void UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams);
   // Checkpoint counts, size and the worker's pause (run with checkpoints).
   void UpdateCheckpoints(const CheckpointStats& stats);
+  // Repartition stage counts (run with kafka.repartition); from any one thread.
+  void UpdateRepartition(const RepartitionCounts& counts);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
@@ -62,6 +72,9 @@ class SelfMetrics {
   prometheus::Gauge* checkpoint_last_pause_ = nullptr;
   prometheus::Gauge* checkpoint_last_write_ = nullptr;
   CheckpointStats last_checkpoints_;
+  prometheus::Family<prometheus::Counter>* repartitioned_ = nullptr;
+  prometheus::Family<prometheus::Counter>* repartition_transactions_ = nullptr;
+  RepartitionCounts last_repartition_;
   std::map<std::string, uint64_t> last_notifications_;
   StreamCounters last_stream_;
   uint64_t last_applied_ = 0, last_duplicates_ = 0, last_delivered_ = 0, last_failed_ = 0;
