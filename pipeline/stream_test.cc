@@ -3,19 +3,29 @@
 #include "pipeline/stream.h"
 
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "gtest/gtest.h"
 
 namespace ccpulse {
 namespace {
 
-// Partition 0 is "events[0]" (ccpulse.v1), partition 1 "calls[0]"; one batch, then nothing.
+// Partition 0 is "events[0]" (ccpulse.v1), partition 1 "calls[0]"; the assignment of
+// `assigned` (when not empty), one batch of records, then nothing.
 class OneBatchSource final : public RecordSource {
  public:
-  explicit OneBatchSource(std::vector<SourceRecord> records) : records_(std::move(records)) {}
+  explicit OneBatchSource(std::vector<SourceRecord> records, std::vector<int32_t> assigned = {})
+      : records_(std::move(records)), assigned_(std::move(assigned)) {}
   SourceBatch Poll(int) override {
     SourceBatch batch;
+    if (!assigned_.empty()) {
+      batch.kind = SourceBatch::Kind::kAssigned;
+      batch.partitions = std::exchange(assigned_, {});
+      return batch;
+    }
     if (polled_) return batch;
     polled_ = true;
     batch.kind = SourceBatch::Kind::kRecords;
@@ -32,6 +42,7 @@ class OneBatchSource final : public RecordSource {
 
  private:
   std::vector<SourceRecord> records_;
+  std::vector<int32_t> assigned_;
   bool polled_ = false;
 };
 
@@ -77,6 +88,42 @@ TEST(StreamProcessorTest, EachTopicIsDecodedInItsFormat) {
   EXPECT_EQ(processor.engine().counters().applied, 4u) << "1 + queued, answered, resolved";
   EXPECT_EQ(dead_letters.written, (std::vector<std::string>{"calls[0]@2:malformed_record", "events[0]@1:invalid_json"}));
   EXPECT_EQ(processor.engine().team_count(), 2u);
+}
+
+
+// Reading a repartitioned topic: one partition carries records of two input partitions. The
+// watermark holds per origin, so records of an input partition that is behind (its stage
+// restarted) are not late; without origins the same records are.
+TEST(StreamProcessorTest, RepartitionedRecordsHoldTheWatermarkPerOrigin) {
+  auto event = [](int i, int minute) {
+    return fmt::format(R"({{"event_id":"e{0}","type":"queued","time":"2026-03-02T09:{1:02}:00Z","interaction_id":"i{0}","team":"care"}})",
+                       i, minute);
+  };
+  std::vector<std::string> values;
+  std::vector<std::string_view> origins;
+  for (int m = 0; m < 30; ++m) {  // events[0] runs 30 minutes ahead ...
+    values.push_back(event(m, m));
+    origins.push_back("events[0]");
+  }
+  values.push_back(event(100, 1));  // ... of events[1]
+  origins.push_back("events[1]");
+  std::vector<SourceRecord> records;
+  for (size_t i = 0; i < values.size(); ++i) {
+    SourceRecord r{{}, values[i], 0, static_cast<int64_t>(i)};
+    r.origin = origins[i];
+    records.push_back(r);
+  }
+  for (bool per_origin : {true, false}) {
+    OneBatchSource source(records, /*assigned=*/{0});
+    RecordingDeadLetters dead_letters;
+    StreamProcessor::Options options;
+    if (per_origin) options.origins = {"events[0]", "events[1]"};
+    StreamProcessor processor(options, &source, &dead_letters, nullptr, nullptr);
+    ASSERT_TRUE(processor.Step(0));  // the assignment: every channel of partition 0 holds back
+    ASSERT_TRUE(processor.Step(0));
+    EXPECT_EQ(processor.counters().late, per_origin ? 0u : 1u) << (per_origin ? "per origin" : "per partition");
+    EXPECT_EQ(processor.engine().counters().applied, per_origin ? 31u : 30u);
+  }
 }
 
 }  // namespace

@@ -95,9 +95,17 @@ absl::StatusOr<std::unique_ptr<kafka::Repartitioner>> MakeRepartitioner(const Co
   o.topics = config.kafka.topics;
   o.topic = config.kafka.repartition_topic;
   o.partitions = config.kafka.repartition_partitions;
-  o.transactional_id = CheckpointName(config) + "-repartition";
   o.consumer_properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   o.producer_properties = Merge(config.kafka.properties, config.kafka.producer_properties);
+  // A named instance (checkpoint.name or group.instance.id) keeps its transactional id across
+  // restarts, so a restart aborts its previous life's open transaction at once. Unnamed ones
+  // get one per process (two on one host must not fence each other): a crashed life's open
+  // transaction then holds the internal topic's readers back until transaction.timeout.ms.
+  const bool named = !config.checkpoint.name.empty() || o.consumer_properties.contains("group.instance.id");
+  o.transactional_id = named ? CheckpointName(config) + "-repartition"
+                             : fmt::format("{}-repartition-{}", CheckpointName(config), ::getpid());
+  o.producer_properties.try_emplace("transaction.timeout.ms", "10000");
+  o.producer_properties.try_emplace("message.timeout.ms", "10000");  // librdkafka: <= the above
   const auto format = config.kafka.formats.at(config.kafka.repartition_topic);
   auto decoder = std::shared_ptr<schemas::RecordDecoder>(
       schemas::MakeRecordDecoder(format, {size_t{1} << 20, INT64_MAX, &config.team_map}));
@@ -127,6 +135,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   source_options.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   source_options.max_queued_bytes = config.kafka.max_queued_bytes;
   source_options.read_origin = repartition;
+  // Exactly once needs the internal topic's aborted transactions unseen (librdkafka's default).
+  if (repartition) source_options.properties["isolation.level"] = "read_committed";
   // With checkpoints, the instance keeps its partitions across a restart (static membership),
   // so its restored state meets the same partitions.
   if (config.checkpoint.enabled() && !source_options.properties.contains("group.instance.id")) {

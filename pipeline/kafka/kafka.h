@@ -166,7 +166,7 @@ struct RepartitionOptions {
   Properties consumer_properties;
   Properties producer_properties;
   int batch_records = 5000;          // a transaction ends at this many records ...
-  int batch_ms = 100;                // ... or this long after its first record
+  int batch_ms = 100;                // ... or this long after collecting began
   // The key of a record of `topic` (empty: none); called on the repartition thread.
   std::function<std::string_view(std::string_view topic, std::string_view value)> key_of;
 };

@@ -14,6 +14,10 @@ Tests:
                    record is consumed exactly once between them, committed lag ends at 0.
   broker_restart   the broker is killed (SIGKILL) and restarted mid-stream: the consumer
                    recovers and its output still equals the replay (no record skipped).
+  rebalance_repartitioned
+                   `rebalance` with event-id-keyed input and `kafka.repartition`: both the
+                   stages' and the engines' groups rebalance; the internal topic holds each
+                   input record exactly once (read_committed) and the engines consume each once.
 Only python3 stdlib, kcat and the Kafka jars (for the consumer-group tool) are used.
 """
 import json
@@ -88,10 +92,55 @@ class Broker:
         return os.environ.get("CCPULSE_KAFKA_LIBS", os.path.join(cache, "kafka-3.9.1", "libs"))
 
 
+def test_rebalance_repartitioned(binary, broker, work):
+    """The repartition stage through a rebalance of both groups: every input record reaches the
+    internal topic exactly once (records held when their partition is revoked are dropped and
+    sent by the new owner), and the engines consume each once."""
+    topic, group, internal = "rbr", "g-rbr", "rbr-by-customer"
+    create_topic(broker, topic, 4)
+    events_path = os.path.join(work, "rbr.jsonl")
+    events = simulate(binary, events_path, seed=22, teams=10, duration="2h")
+    lines = [(e["event_id"], json.dumps(e, separators=(",", ":"))) for e in events]
+    half = len(lines) // 2
+    produce(broker.bootstrap, topic, lines[:half])
+    a = Ccpulse(binary, work, "rbr-a", broker.bootstrap, topic, group, repartition=internal)
+    b = None
+    try:
+        wait_for(lambda: a.metric("ccpulse_records_consumed_total") >= half, 60, "instance A to consume the first half")
+        b = Ccpulse(binary, work, "rbr-b", broker.bootstrap, topic, group, repartition=internal)
+        time.sleep(3)  # both groups rebalance
+        produce(broker.bootstrap, topic, lines[half:])
+        wait_for(lambda: a.metric("ccpulse_records_consumed_total") + b.metric("ccpulse_records_consumed_total")
+                 >= len(lines), 90, "both instances to consume everything")
+        time.sleep(2)
+        consumed_a = a.metric("ccpulse_records_consumed_total")
+        consumed_b = b.metric("ccpulse_records_consumed_total")
+        forwarded_b = b.metric("ccpulse_repartitioned_records_total", '{result="forwarded"}')
+    finally:
+        rc_b = b.stop() if b else 0
+        rc_a = a.stop()
+    check(rc_a == 0 and rc_b == 0, f"exit codes {rc_a}, {rc_b}")
+    check(consumed_b > 0 and forwarded_b > 0, f"B consumed {consumed_b:.0f}, forwarded {forwarded_b:.0f}: no rebalance")
+    check(consumed_a + consumed_b == len(lines),
+          f"records consumed {consumed_a:.0f} + {consumed_b:.0f} != {len(lines)} produced")
+    # What a read_committed reader of the internal topic sees: each input record once.
+    out = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", internal, "-e", "-q", "-X",
+                          "isolation.level=read_committed", "-f", "%h\n"],
+                         capture_output=True, text=True, timeout=120).stdout
+    origins = [h.split("ccpulse-origin=", 1)[1].split(",", 1)[0] for h in out.splitlines() if "ccpulse-origin=" in h]
+    check(len(origins) == len(lines) and len(set(origins)) == len(lines),
+          f"internal topic: {len(origins)} records, {len(set(origins))} distinct origins, {len(lines)} produced")
+    lag = group_lag(broker, f"{group}-repartition")
+    check(len(lag) == 4 and all(v[2] == "0" for v in lag.values()), f"the stage's committed lag is not 0: {lag}")
+    log(f"rebalance_repartitioned: A consumed {consumed_a:.0f}, B {consumed_b:.0f} (B's stage forwarded "
+        f"{forwarded_b:.0f}); the internal topic holds each of the {len(lines)} input records once")
+
+
 class Ccpulse:
     """One `ccpulse run` process with its config, stderr log and HTTP URL."""
 
-    def __init__(self, binary, workdir, name, brokers, topic, group, output=None, dead_letter_topic=None):
+    def __init__(self, binary, workdir, name, brokers, topic, group, output=None, dead_letter_topic=None,
+                 repartition=None):
         self.name = name
         self.config = os.path.join(workdir, f"{name}.yaml")
         self.err_path = os.path.join(workdir, f"{name}.err")
@@ -103,6 +152,8 @@ class Ccpulse:
         ]
         if dead_letter_topic:
             lines.append(f"  dead_letter_topic: {dead_letter_topic}")
+        if repartition:
+            lines += ["  repartition:", f"    topic: {repartition}"]
         # Partitions idle out after 5 s (30 s by default), so the windows catch up quickly.
         lines += ["metrics:", "  idle_partition: 5s", "http:", "  address: 127.0.0.1:0"]
         if output:
@@ -333,6 +384,7 @@ TESTS = {
     "dead_letters": test_dead_letters,
     "rebalance": test_rebalance,
     "broker_restart": test_broker_restart,
+    "rebalance_repartitioned": test_rebalance_repartitioned,
 }
 
 
