@@ -37,10 +37,18 @@ StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLett
   for (size_t i = 0; i < options_.origins.size(); ++i) origin_index_[options_.origins[i]] = static_cast<int32_t>(i);
 }
 
-int32_t StreamProcessor::ChannelOf(const SourceRecord& record) const {
+int32_t StreamProcessor::ChannelOf(const SourceRecord& record) {
   if (options_.origins.empty()) return record.partition;
-  auto it = origin_index_.find(absl::string_view(record.origin.data(), record.origin.size()));
-  return record.partition * ChannelsPer() + (it == origin_index_.end() ? 0 : it->second);
+  const absl::string_view origin(record.origin.data(), record.origin.size());
+  auto it = origin_index_.find(origin);
+  if (it != origin_index_.end()) return record.partition * ChannelsPer() + it->second;
+  // An input partition added since start, or a record without the header: one channel of its
+  // own per partition, so it cannot push a known origin's channel ahead.
+  if (unknown_origins_.size() < 100 && unknown_origins_.insert(std::string(origin)).second) {
+    std::fprintf(stderr, "ccpulse: records from input partition \"%.*s\" that was not there at start; restart to "
+                 "track it apart\n", static_cast<int>(origin.size()), origin.data());
+  }
+  return record.partition * ChannelsPer() + ChannelsPer() - 1;
 }
 
 schemas::RecordDecoder& StreamProcessor::DecoderFor(int32_t partition) {
@@ -90,8 +98,10 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       break;
     case SourceBatch::Kind::kAssigned:
       for (int32_t p : batch.partitions) {
-        // Every channel of the partition holds the watermark back until it sends or idles out.
-        for (int32_t c = 0; c < ChannelsPer(); ++c) engine_.AssignPartition(p * ChannelsPer() + c, now);
+        // Every known channel of the partition holds the watermark back until it sends or idles
+        // out (the unknown-origin channel only once it has sent).
+        const int32_t known = std::max<int32_t>(1, static_cast<int32_t>(options_.origins.size()));
+        for (int32_t c = 0; c < known; ++c) engine_.AssignPartition(p * ChannelsPer() + c, now);
         partition_count_ = std::max(partition_count_, p + 1);
       }
       got = true;

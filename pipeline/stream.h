@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "operators/engine.h"
 #include "pipeline/checkpoint.h"
@@ -134,11 +135,15 @@ class StreamProcessor {
   absl::flat_hash_map<int32_t, int64_t> committed_next_;  // what was last committed
   std::vector<std::pair<int32_t, int64_t>> high_watermarks_;
   int32_t partition_count_ = 0;  // dense indexes seen: 0 .. partition_count_ - 1
-  // Watermark channel of a record: partition * origins + origin index (without origins: the
-  // partition).
-  int32_t ChannelOf(const SourceRecord& record) const;
-  int32_t ChannelsPer() const { return std::max<int32_t>(1, static_cast<int32_t>(options_.origins.size())); }
+  // Watermark channel of a record: partition * ChannelsPer() + origin index, or the last
+  // channel for an unknown origin (without origins: the partition).
+  int32_t ChannelOf(const SourceRecord& record);
+  // Channels per partition: one per origin and one for unknown origins (1 without origins).
+  int32_t ChannelsPer() const {
+    return options_.origins.empty() ? 1 : static_cast<int32_t>(options_.origins.size()) + 1;
+  }
   absl::flat_hash_map<std::string, int32_t> origin_index_;
+  absl::flat_hash_set<std::string> unknown_origins_;  // reported once each
   // Checkpoints: the one saved and waiting for its dead letters, the one being written, and
   // the offsets of the newest durable one (what may be committed).
   struct SavedCheckpoint {

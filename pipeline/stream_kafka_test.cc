@@ -426,7 +426,9 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
   }
   records.push_back({"x1", Event("x1", "queued", 1, "no-customer"), {{"trace", "x1"}}});
   records.push_back({"x2", "not json", {}});
+  records.push_back({"x3", std::string(3000, 'x'), {}});  // over the stage's message.max.bytes below
   Produce(brokers_, kRaw, records);
+  const size_t forwardable = records.size() - 1;
 
   kafka::RepartitionOptions o;
   o.brokers = brokers_;
@@ -436,6 +438,8 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
   o.partitions = 4;
   o.transactional_id = "stage-0";
   o.batch_records = 50;  // several transactions
+  o.dead_letter_topic = kDeadLetters;
+  o.producer_properties["message.max.bytes"] = "2000";
   auto decoder = schemas::MakeRecordDecoder(schemas::RecordFormat::kCcpulseV1, {});
   schemas::DecodedRecord decoded;
   o.key_of = [&](std::string_view, std::string_view value) -> std::string_view {
@@ -448,17 +452,25 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
   std::atomic<bool> stop{false};
   auto done = std::async(std::launch::async, [&] { return (*stage)->Run(stop); });
   const int64_t deadline = NowMs() + 20'000;
-  while (NowMs() < deadline && (*stage)->forwarded() < records.size()) {
+  while (NowMs() < deadline && (*stage)->forwarded() + (*stage)->too_large() < records.size()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop = true;
   EXPECT_TRUE(done.get().ok());
-  EXPECT_EQ((*stage)->forwarded(), records.size());
-  EXPECT_EQ((*stage)->unkeyed(), 1u) << "the record that is not JSON";
+  EXPECT_EQ((*stage)->forwarded(), forwardable);
+  EXPECT_EQ((*stage)->too_large(), 1u);
+  EXPECT_EQ((*stage)->unkeyed(), 1u) << "the forwarded record that is not JSON";
   EXPECT_GE((*stage)->transactions(), 6u) << "batches of at most 50 records";
 
-  const std::vector<Letter> out = ReadTopic(brokers_, kByCustomer, records.size());
-  ASSERT_EQ(out.size(), records.size());
+  const std::vector<Letter> letters = ReadTopic(brokers_, kDeadLetters, 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].key, "x3");
+  EXPECT_THAT(letters[0].headers.at("ccpulse-error"), StartsWith("record_too_large: "));
+  EXPECT_EQ(letters[0].headers.at("ccpulse-source-topic"), kRaw);
+  EXPECT_FALSE(letters[0].headers.at("ccpulse-source-offset").empty());
+
+  const std::vector<Letter> out = ReadTopic(brokers_, kByCustomer, forwardable);
+  ASSERT_EQ(out.size(), forwardable);
   std::set<std::string> origins;
   std::map<std::string, std::set<int32_t>> partitions_of;
   std::map<std::string, std::vector<std::string>> order;  // per customer, per origin partition
@@ -471,7 +483,7 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
     partitions_of[l.key].insert(l.partition);
     order[l.key + origin.substr(0, origin.find('@'))].push_back(origin);
   }
-  EXPECT_EQ(origins.size(), records.size()) << "every input record exactly once";
+  EXPECT_EQ(origins.size(), forwardable) << "every input record exactly once";
   EXPECT_EQ(partitions_of.size(), 31u) << "30 customers and one interaction";
   for (const auto& [key, partitions] : partitions_of) EXPECT_EQ(partitions.size(), 1u) << key << " spread";
   for (const auto& [key, seen] : order) {

@@ -95,6 +95,7 @@ absl::StatusOr<std::unique_ptr<kafka::Repartitioner>> MakeRepartitioner(const Co
   o.topics = config.kafka.topics;
   o.topic = config.kafka.repartition_topic;
   o.partitions = config.kafka.repartition_partitions;
+  o.dead_letter_topic = config.kafka.dead_letter_topic;
   o.consumer_properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   o.producer_properties = Merge(config.kafka.properties, config.kafka.producer_properties);
   // A named instance (checkpoint.name or group.instance.id) keeps its transactional id across
@@ -308,7 +309,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
         }
         if (repartitioner) {
           self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),
-                                          repartitioner->transactions(), repartitioner->aborted()});
+                                          repartitioner->too_large(), repartitioner->transactions(),
+                                          repartitioner->aborted()});
         }
         ready = true;
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -438,7 +439,10 @@ absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key
       continue;
     }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
-    return absl::UnavailableError(fmt::format("kafka produce to {}: {}", topic, rd_kafka_err2str(err)));
+    const std::string text = fmt::format("kafka produce to {}: {}", topic, rd_kafka_err2str(err));
+    // A message over message.max.bytes can never be sent: the caller's to handle, not retry.
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return absl::InvalidArgumentError(text);
+    return absl::UnavailableError(text);
   }
 }
 
@@ -722,6 +726,9 @@ absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(Repartition
   source.group = o.group;
   source.topics = o.topics;
   source.properties = o.consumer_properties;
+  // Offsets another stage committed in a transaction still open are waited for (stable
+  // offsets), and aborted input records are skipped.
+  source.properties["isolation.level"] = "read_committed";
   auto conf = ConsumerConf(source);
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_opaque(conf->get(), self.get());
@@ -748,7 +755,13 @@ absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(Repartition
   auto existing = PartitionsOf(rk, o.topic, 5000);
   if (!existing.ok()) {
     const int partitions = o.partitions > 0 ? o.partitions : widest;
-    if (absl::Status s = self->producer_->CreateTopic(o.topic, partitions); !s.ok()) return s;
+    // Retention counts from the stage's append, not the input's timestamps: a replayed backlog
+    // of old events is not deleted before the engines read it.
+    if (absl::Status s = self->producer_->CreateTopic(o.topic, partitions, 10000,
+                                                      {{"message.timestamp.type", "LogAppendTime"}});
+        !s.ok()) {
+      return s;
+    }
     existing = PartitionsOf(rk, o.topic, 10000);
     if (!existing.ok()) return existing.status();
   } else if (o.partitions > 0 && *existing != o.partitions) {
@@ -798,12 +811,14 @@ void Repartitioner::OnRebalance(int err, void* partitions) {
 
 absl::Status Repartitioner::Run(const std::atomic<bool>& stop) {
   rd_kafka_t* rk = consumer_.get();
+  int aborted_in_a_row = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     // Collect a batch: wait up to 100 ms for a first record, then until batch_records or
-    // batch_ms. Rebalances happen here, outside any transaction.
+    // batch_ms. Rebalances happen here, outside any transaction; after an abort this backs off
+    // and polls at least once, so the rebalance that caused it is served.
     const int64_t deadline = NowMs() + options_.batch_ms;
-    int timeout = held_.empty() ? 100 : 0;
-    while (static_cast<int>(held_.size()) < options_.batch_records) {
+    int timeout = aborted_in_a_row > 0 ? std::min(100 * aborted_in_a_row, 1000) : held_.empty() ? 100 : 0;
+    for (bool first = true; first || static_cast<int>(held_.size()) < options_.batch_records; first = false) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout);
       if (m == nullptr) {
         if (held_.empty() || NowMs() >= deadline || stop.load(std::memory_order_relaxed)) break;
@@ -821,49 +836,77 @@ absl::Status Repartitioner::Run(const std::atomic<bool>& stop) {
       timeout = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
     }
     if (held_.empty()) continue;
-    auto committed = CommitHeld();
+    auto committed = CommitHeld(stop);
     if (!committed.ok()) return committed.status();
-    if (!*committed) ++aborted_;
+    if (*committed) {
+      aborted_in_a_row = 0;
+    } else if (++aborted_in_a_row >= kMaxAbortsInARow) {
+      return absl::UnavailableError(fmt::format("repartition: {} transactions in a row aborted; the last: {}",
+                                                aborted_in_a_row, last_abort_));
+    }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> Repartitioner::CommitHeld() {
+absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
   rd_kafka_t* producer = producer_->producer_.get();
-  // Fatal: this life cannot go on (fenced by a newer one). Abortable: abort, keep the records.
-  const auto failed = [&](rd_kafka_error_t* e, const char* what) -> absl::StatusOr<bool> {
-    const bool abortable = rd_kafka_error_txn_requires_abort(e);
-    const std::string text = ErrorText(e);
-    if (!abortable) {
-      return absl::UnavailableError(fmt::format("repartition: {} ({}): {}", what, options_.transactional_id, text));
-    }
-    std::fprintf(stderr, "ccpulse: repartition: %s: %s; aborting and sending again\n", what, text.c_str());
-    if (rd_kafka_error_t* a = rd_kafka_abort_transaction(producer, -1)) {
-      return absl::UnavailableError(fmt::format("repartition: abort ({}): {}", options_.transactional_id, ErrorText(a)));
+  const auto fatal = [&](std::string_view what, const std::string& text) {
+    return absl::UnavailableError(fmt::format("repartition: {} ({}): {}", what, options_.transactional_id, text));
+  };
+  // Aborts the open transaction; the held records are sent again in the next one.
+  const auto abort = [&](std::string why) -> absl::StatusOr<bool> {
+    std::fprintf(stderr, "ccpulse: repartition: %s; aborting, the batch is sent again\n", why.c_str());
+    last_abort_ = std::move(why);
+    ++aborted_;
+    while (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer, 30000)) {
+      const bool retry = rd_kafka_error_is_retriable(e) && !stop.load(std::memory_order_relaxed);
+      const std::string text = ErrorText(e);
+      if (!retry) return fatal("abort", text);
     }
     return false;
   };
-  if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer)) {
-    return absl::UnavailableError(fmt::format("repartition: begin transaction: {}", ErrorText(e)));
-  }
+  // A transactional call: retried while its error is retriable; a fatal error (fenced by a
+  // newer life) ends the stage; any other aborts the transaction.
+  const auto call = [&](std::string_view what, const auto& fn) -> std::optional<absl::StatusOr<bool>> {
+    while (rd_kafka_error_t* e = fn()) {
+      const bool is_fatal = rd_kafka_error_is_fatal(e);
+      const bool retry = rd_kafka_error_is_retriable(e) && !stop.load(std::memory_order_relaxed);
+      const std::string text = ErrorText(e);
+      if (is_fatal) return fatal(what, text);
+      if (!retry) return abort(fmt::format("{}: {}", what, text));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return std::nullopt;
+  };
+  if (auto failed = call("begin transaction", [&] { return rd_kafka_begin_transaction(producer); })) return *failed;
   // Next offset per input partition; records of a partition are held in offset order.
   std::map<std::pair<std::string, int32_t>, int64_t> next;
-  uint64_t unkeyed = 0;
+  uint64_t unkeyed = 0, too_large = 0;
   for (void* p : held_) {
     auto* m = static_cast<rd_kafka_message_t*>(p);
     const std::string_view topic = rd_kafka_topic_name(m->rkt);
     const std::string_view value(static_cast<const char*>(m->payload), m->len);
     std::string_view key = options_.key_of(topic, value);
-    if (key.empty()) {
-      ++unkeyed;
-      key = std::string_view(static_cast<const char*>(m->key), m->key_len);
-    }
+    const bool keyed = !key.empty();
+    if (!keyed) key = std::string_view(static_cast<const char*>(m->key), m->key_len);
     const std::string origin = fmt::format("{}[{}]@{}", topic, m->partition, m->offset);
     absl::Status s = producer_->Produce(options_.topic, key, value, {{"ccpulse-origin", origin}}, m, nullptr, -1,
                                         rd_kafka_message_timestamp(m, nullptr));
+    if (s.ok() && !keyed) ++unkeyed;
+    if (s.code() == absl::StatusCode::kInvalidArgument) {
+      // Too large to forward with its origin: a dead letter (key and headers, no value) in the
+      // same transaction names it, so it is counted and can be found in the input.
+      ++too_large;
+      const std::string partition = std::to_string(m->partition), offset = std::to_string(m->offset);
+      s = producer_->Produce(options_.dead_letter_topic, std::string_view(static_cast<const char*>(m->key), m->key_len),
+                             {}, {{"ccpulse-error", fmt::format("record_too_large: {}", std::string(s.message()))},
+                                  {"ccpulse-source-topic", topic},
+                                  {"ccpulse-source-partition", partition},
+                                  {"ccpulse-source-offset", offset}});
+    }
     if (!s.ok()) {
-      if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer, -1)) ErrorText(e);
-      return absl::UnavailableError(fmt::format("repartition: {}", std::string(s.message())));
+      if (rd_kafka_fatal_error(producer, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) return fatal("produce", std::string(s.message()));
+      return abort(std::string(s.message()));
     }
     next[{std::string(topic), m->partition}] = m->offset + 1;
   }
@@ -872,15 +915,13 @@ absl::StatusOr<bool> Repartitioner::CommitHeld() {
     rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
   }
   rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_.get());
-  rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(producer, offsets.get(), group, -1);
+  auto failed = call("send offsets", [&] { return rd_kafka_send_offsets_to_transaction(producer, offsets.get(), group, -1); });
   rd_kafka_consumer_group_metadata_destroy(group);
-  if (e != nullptr) return failed(e, "send offsets");
-  while ((e = rd_kafka_commit_transaction(producer, -1)) != nullptr) {
-    if (!rd_kafka_error_is_retriable(e)) return failed(e, "commit");
-    rd_kafka_error_destroy(e);
-  }
-  forwarded_ += held_.size();
+  if (failed) return *failed;
+  if (auto failed_commit = call("commit", [&] { return rd_kafka_commit_transaction(producer, -1); })) return *failed_commit;
+  forwarded_ += held_.size() - too_large;
   unkeyed_ += unkeyed;
+  too_large_ += too_large;
   ++transactions_;
   for (void* p : held_) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p));
   held_.clear();

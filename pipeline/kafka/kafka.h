@@ -155,7 +155,8 @@ class KafkaProducer {
 // Exactly once: each batch's records and its input offsets are committed in one Kafka
 // transaction (transactional.id per instance, so a restart fences its previous life), and the
 // engine reads the internal topic read_committed. A record whose key cannot be found
-// (undecodable) is forwarded unkeyed; the engine dead-letters it with the reason.
+// (undecodable) is forwarded unkeyed; the engine dead-letters it with the reason. A record too
+// large to forward is dead-lettered (key and headers) in the same transaction.
 struct RepartitionOptions {
   std::string brokers;
   std::string group;                 // the repartitioners' consumer group
@@ -163,6 +164,7 @@ struct RepartitionOptions {
   std::string topic;                 // internal, created when missing
   int partitions = 0;                // of the internal topic when created; 0: as the widest input topic
   std::string transactional_id;      // stable per instance
+  std::string dead_letter_topic = "ccpulse-dead-letters";  // records too large to forward
   Properties consumer_properties;
   Properties producer_properties;
   int batch_records = 5000;          // a transaction ends at this many records ...
@@ -188,13 +190,15 @@ class Repartitioner {
   uint64_t unkeyed() const { return unkeyed_.load(std::memory_order_relaxed); }
   uint64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
   uint64_t aborted() const { return aborted_.load(std::memory_order_relaxed); }
+  uint64_t too_large() const { return too_large_.load(std::memory_order_relaxed); }
 
  private:
   explicit Repartitioner(RepartitionOptions options) : options_(std::move(options)) {}
   void OnRebalance(int err, void* partitions);
   // Produces the held records and commits them with their offsets; false when the
   // transaction was aborted (the records stay held and are sent again).
-  absl::StatusOr<bool> CommitHeld();
+  absl::StatusOr<bool> CommitHeld(const std::atomic<bool>& stop);
+  static constexpr int kMaxAbortsInARow = 10;  // then Run gives up (backing off up to 1 s each)
 
   RepartitionOptions options_;
   std::unique_ptr<KafkaProducer> producer_;
@@ -202,7 +206,8 @@ class Repartitioner {
   std::vector<void*> held_;  // rd_kafka_message_t*, in consumption order
   int internal_partitions_ = 0;
   std::vector<std::string> origins_;
-  std::atomic<uint64_t> forwarded_{0}, unkeyed_{0}, transactions_{0}, aborted_{0};
+  std::string last_abort_;
+  std::atomic<uint64_t> forwarded_{0}, unkeyed_{0}, transactions_{0}, aborted_{0}, too_large_{0};
 };
 
 // Dead letters (DESIGN §2): the original key, value and headers plus ccpulse-error,

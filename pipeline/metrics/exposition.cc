@@ -300,8 +300,9 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
   if (repartitioned_ == nullptr) {  // registered only with a repartition stage
     repartitioned_ = &prometheus::BuildCounter()
                           .Name("ccpulse_repartitioned_records_total")
-                          .Help("Input records the repartition stage wrote to the internal topic, committed; "
-                                "result=unkeyed: no customer or interaction found (the engine dead-letters them).")
+                          .Help("Input records the repartition stage committed: forwarded to the internal topic "
+                                "(of which unkeyed: no customer or interaction found, the engine dead-letters them), "
+                                "or too_large to forward (dead-lettered by the stage).")
                           .Register(*registry_);
     repartition_transactions_ = &prometheus::BuildCounter()
                                      .Name("ccpulse_repartition_transactions_total")
@@ -311,6 +312,7 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
   const RepartitionCounts& last = last_repartition_;
   repartitioned_->Add({{"result", "forwarded"}}).Increment(static_cast<double>(counts.forwarded - last.forwarded));
   repartitioned_->Add({{"result", "unkeyed"}}).Increment(static_cast<double>(counts.unkeyed - last.unkeyed));
+  repartitioned_->Add({{"result", "too_large"}}).Increment(static_cast<double>(counts.too_large - last.too_large));
   repartition_transactions_->Add({{"result", "committed"}}).Increment(static_cast<double>(counts.committed - last.committed));
   repartition_transactions_->Add({{"result", "aborted"}}).Increment(static_cast<double>(counts.aborted - last.aborted));
   last_repartition_ = counts;

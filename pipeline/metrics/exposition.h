@@ -26,6 +26,7 @@ namespace ccpulse::metrics {
 struct RepartitionCounts {
   uint64_t forwarded = 0;  // records written to the internal topic
   uint64_t unkeyed = 0;    // of which no key was found (forwarded unkeyed, dead-lettered downstream)
+  uint64_t too_large = 0;  // not forwarded: over message.max.bytes, dead-lettered by the stage
   uint64_t committed = 0;  // transactions
   uint64_t aborted = 0;
 };
