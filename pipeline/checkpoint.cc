@@ -26,7 +26,7 @@ namespace ccpulse {
 namespace {
 
 constexpr std::string_view kMagic = "CCPCKPT\n";
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 2 added the origins; 1 is still read
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 
 uint32_t Crc32(std::string_view data) {
@@ -185,7 +185,7 @@ std::string EncodeCheckpoint(const Checkpoint& checkpoint, const operators::Engi
   out.reserve(reserve);
   out.resize(kHeaderBytes);
   operators::StateWriter ar(&out);
-  ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions);
+  ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions, checkpoint.origins);
   if (engine == nullptr) {
     ar(checkpoint.engine_state);
   } else {
@@ -219,7 +219,7 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   const auto version = Read<uint32_t>(bytes, 8);
   const auto crc = Read<uint32_t>(bytes, 12);
   const auto size = Read<uint64_t>(bytes, 16);
-  if (version != kFormatVersion) {
+  if (version != kFormatVersion && version != 1) {
     return absl::DataLossError(
         fmt::format("checkpoint {}: format version {}, this build reads {}", where, version, kFormatVersion));
   }
@@ -233,7 +233,9 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   }
   Checkpoint checkpoint;
   operators::StateReader ar(payload);
-  ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions, checkpoint.engine_state);
+  ar(checkpoint.sequence, checkpoint.created_ms, checkpoint.partitions);
+  if (version >= 2) ar(checkpoint.origins);
+  ar(checkpoint.engine_state);
   if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the checkpoint");
   if (!ar.ok()) return absl::DataLossError(fmt::format("checkpoint {}: {}", where, ar.error()));
   return checkpoint;

@@ -33,12 +33,15 @@ struct Checkpoint {
   // Every input partition the worker has indexed, in its dense-index order ("topic[3]"), with
   // the next offset to apply (-1: nothing applied yet).
   std::vector<std::pair<std::string, int64_t>> partitions;
+  // Reading a repartitioned topic: the input partitions the engine's watermark channels stand
+  // for (StreamProcessor::Options::origins); empty otherwise, and in format version 1.
+  std::vector<std::string> origins;
   std::string engine_state;  // operators::Engine::SaveState
 };
 
 // File layout (little-endian): magic "CCPCKPT\n", u32 format version, u32 CRC-32 of the
-// payload, u64 payload size, payload. The payload holds the sequence, time, partitions and
-// engine state. `where` names the source in error messages.
+// payload, u64 payload size, payload. The payload holds the sequence, time, partitions, origins
+// (from version 2; version 1 files are read too) and engine state. `where` names the source in error messages.
 // With `engine`, its state is saved in place of checkpoint.engine_state (no extra copy).
 // `reserve`: expected size (the previous checkpoint's), to spare the string's regrowth.
 // Unsealed, the header's checksum and size are left for SealCheckpoint (the writer thread does

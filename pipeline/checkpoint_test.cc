@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "operators/engine.h"
 #include "operators/simulator.h"
+#include "operators/state_archive.h"
 #include "pipeline/alert_flow.h"
 #include "pipeline/report.h"
 #include "pipeline/stream.h"
@@ -50,6 +52,7 @@ Checkpoint Sample(uint64_t sequence) {
   c.sequence = sequence;
   c.created_ms = 1'700'000'000'000 + static_cast<int64_t>(sequence);
   c.partitions = {{"events[0]", 42}, {"events[1]", -1}};
+  c.origins = {"raw[0]", "raw[1]", "raw[2]"};
   c.engine_state = fmt::format("state of checkpoint {}", sequence);
   return c;
 }
@@ -60,7 +63,24 @@ TEST(CheckpointFormatTest, RoundTrips) {
   EXPECT_EQ(decoded->sequence, 7u);
   EXPECT_EQ(decoded->created_ms, 1'700'000'000'007);
   EXPECT_EQ(decoded->partitions, Sample(7).partitions);
+  EXPECT_EQ(decoded->origins, Sample(7).origins);
   EXPECT_EQ(decoded->engine_state, "state of checkpoint 7");
+}
+
+// Files of format version 1 (no origins) are still read.
+TEST(CheckpointFormatTest, ReadsVersionOne) {
+  const Checkpoint c = Sample(3);
+  std::string bytes(24, '\0');
+  operators::StateWriter ar(&bytes);
+  ar(c.sequence, c.created_ms, c.partitions, c.engine_state);
+  SealCheckpoint(&bytes);
+  const uint32_t one = 1;
+  std::memcpy(bytes.data() + 8, &one, sizeof(one));  // the version is outside the checksum
+  auto decoded = DecodeCheckpoint(bytes, "v1");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->partitions, c.partitions);
+  EXPECT_TRUE(decoded->origins.empty());
+  EXPECT_EQ(decoded->engine_state, c.engine_state);
 }
 
 TEST(CheckpointFormatTest, RejectsCorruptTruncatedAndForeignBytes) {
@@ -446,6 +466,26 @@ TEST(CheckpointRestoreTest, ARevokedPartitionIsCommittedAtTheRevokeAndNeverAfter
   ASSERT_TRUE(all.ok() && !all->empty());
   EXPECT_EQ(all->front().partitions[1], (std::pair<std::string, int64_t>{"events[1]", -1}));
   EXPECT_EQ(all->front().partitions[0], (std::pair<std::string, int64_t>{"events[0]", 2}));
+}
+
+// A checkpoint of a repartitioned run restores only with the same origins (the watermark's
+// channels are numbered by them).
+TEST(CheckpointRestoreTest, RefusesAnotherTopology) {
+  RevokingSource source;
+  StreamProcessor::Options options;
+  options.origins = {"raw[0]", "raw[1]"};
+  StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);
+  Checkpoint checkpoint;
+  checkpoint.sequence = 4;
+  operators::Engine engine{operators::MetricOptions{}};
+  engine.SaveState(&checkpoint.engine_state);
+  const absl::Status s = processor.Restore(checkpoint);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("taken with repartitioned input partitions none (not repartitioned), "
+                                                  "this run has raw[0],raw[1]"));
+  checkpoint.origins = options.origins;
+  StreamProcessor same(options, &source, nullptr, nullptr, nullptr);
+  EXPECT_TRUE(same.Restore(checkpoint).ok());
 }
 
 TEST(CheckpointRestoreTest, RefusesStateSavedWithOtherWindows) {

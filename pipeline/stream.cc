@@ -253,6 +253,16 @@ void StreamProcessor::Tick(int64_t now_ms) {
 }
 
 absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
+  // The watermark's channels are numbered by the origins: another list would mix them up.
+  if (checkpoint.origins != options_.origins) {
+    const auto list = [](const std::vector<std::string>& o) {
+      return o.empty() ? std::string("none (not repartitioned)") : fmt::format("{}", fmt::join(o, ","));
+    };
+    return absl::FailedPreconditionError(fmt::format(
+        "checkpoint {}: taken with repartitioned input partitions {}, this run has {}; the topology changed "
+        "(repartitioning turned on or off, or input partitions added): start this instance without its checkpoint",
+        checkpoint.sequence, list(checkpoint.origins), list(options_.origins)));
+  }
   for (size_t i = 0; i < checkpoint.partitions.size(); ++i) {
     const std::string name = source_->PartitionName(static_cast<int32_t>(i));
     if (name != checkpoint.partitions[i].first) {
@@ -298,6 +308,7 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   }
   const auto start = std::chrono::steady_clock::now();
   Checkpoint header;
+  header.origins = options_.origins;
   header.sequence = ++checkpoint_sequence_;
   header.created_ms = WallMs();
   SavedCheckpoint saved;
