@@ -264,9 +264,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  server.url().c_str(), server.url().c_str(), server.url().c_str(), server.url().c_str());
     if (hooks.on_listening) hooks.on_listening(server.url());
   }
-  // The worker stops on `stop` or when the repartition stage cannot go on.
+  // The worker stops on `stop` (seen at each tick) or when the repartition stage cannot go on.
   std::atomic<bool> halt{false};
-  std::atomic<bool> repartition_failed{false};
   std::unique_ptr<CheckpointWriter> checkpoint_writer;
   if (checkpoint_store) checkpoint_writer = std::make_unique<CheckpointWriter>(checkpoint_store.get());
   operators::SnapshotBuilder builder;
@@ -314,7 +313,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
         }
         ready = true;
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
-        if (stop.load() || repartition_failed.load()) halt = true;
+        if (stop.load()) halt = true;
         return visible;
       });
   alerts.ApplyRoster(processor.engine());
@@ -331,7 +330,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  config.kafka.group.c_str());
     repartition_thread = std::thread([&] {
       repartition_status = repartitioner->Run(repartition_stop);
-      if (!repartition_status.ok()) repartition_failed = true;
+      if (!repartition_status.ok()) halt = true;
     });
   }
   absl::Status status = absl::OkStatus();

@@ -70,6 +70,15 @@ std::string_view OriginOf(rd_kafka_message_t* m) {
   return origin.substr(0, origin.rfind('@'));
 }
 
+// The headers a dead letter carries after the original ones (DESIGN §2).
+std::vector<std::pair<std::string, std::string>> DeadLetterHeaders(std::string error, std::string_view topic,
+                                                                   std::string_view partition, int64_t offset) {
+  return {{"ccpulse-error", std::move(error)},
+          {"ccpulse-source-topic", std::string(topic)},
+          {"ccpulse-source-partition", std::string(partition)},
+          {"ccpulse-source-offset", std::to_string(offset)}};
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -782,7 +791,7 @@ absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(Repartition
 }
 
 Repartitioner::~Repartitioner() {
-  for (void* m : held_) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(m));
+  for (rd_kafka_message_t* m : held_) rd_kafka_message_destroy(m);
   held_.clear();
   if (consumer_) rd_kafka_consumer_close(consumer_.get());
 }
@@ -798,8 +807,7 @@ void Repartitioner::OnRebalance(int err, void* partitions) {
     }
     return;
   }
-  std::erase_if(held_, [parts](void* p) {
-    auto* m = static_cast<rd_kafka_message_t*>(p);
+  std::erase_if(held_, [parts](rd_kafka_message_t* m) {
     if (!rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt), m->partition)) return false;
     rd_kafka_message_destroy(m);
     return true;
@@ -882,8 +890,7 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
   // Next offset per input partition; records of a partition are held in offset order.
   std::map<std::pair<std::string, int32_t>, int64_t> next;
   uint64_t unkeyed = 0, too_large = 0;
-  for (void* p : held_) {
-    auto* m = static_cast<rd_kafka_message_t*>(p);
+  for (rd_kafka_message_t* m : held_) {
     const std::string_view topic = rd_kafka_topic_name(m->rkt);
     const std::string_view value(static_cast<const char*>(m->payload), m->len);
     std::string_view key = options_.key_of(topic, value);
@@ -897,12 +904,12 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
       // Too large to forward with its origin: a dead letter (key and headers, no value) in the
       // same transaction names it, so it is counted and can be found in the input.
       ++too_large;
-      const std::string partition = std::to_string(m->partition), offset = std::to_string(m->offset);
+      const auto letter = DeadLetterHeaders(fmt::format("record_too_large: {}", std::string(s.message())), topic,
+                                            std::to_string(m->partition), m->offset);
+      std::vector<KafkaProducer::Header> headers;
+      for (const auto& [name, text] : letter) headers.push_back({name, text});
       s = producer_->Produce(options_.dead_letter_topic, std::string_view(static_cast<const char*>(m->key), m->key_len),
-                             {}, {{"ccpulse-error", fmt::format("record_too_large: {}", std::string(s.message()))},
-                                  {"ccpulse-source-topic", topic},
-                                  {"ccpulse-source-partition", partition},
-                                  {"ccpulse-source-offset", offset}});
+                             {}, headers);
     }
     if (!s.ok()) {
       if (rd_kafka_fatal_error(producer, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) return fatal("produce", std::string(s.message()));
@@ -923,7 +930,7 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
   unkeyed_ += unkeyed;
   too_large_ += too_large;
   ++transactions_;
-  for (void* p : held_) rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p));
+  for (rd_kafka_message_t* m : held_) rd_kafka_message_destroy(m);
   held_.clear();
   return true;
 }
@@ -975,10 +982,9 @@ bool KafkaDeadLetters::Write(const SourceRecord& record, std::string_view source
   const std::string_view topic = source_name.substr(0, bracket);
   const std::string_view partition =
       bracket == std::string_view::npos ? "" : source_name.substr(bracket + 1, source_name.size() - bracket - 2);
-  letter->headers.emplace_back("ccpulse-error", fmt::format("{}: {}", reason, message));
-  letter->headers.emplace_back("ccpulse-source-topic", std::string(topic));
-  letter->headers.emplace_back("ccpulse-source-partition", std::string(partition));
-  letter->headers.emplace_back("ccpulse-source-offset", std::to_string(record.offset));
+  for (auto& header : DeadLetterHeaders(fmt::format("{}: {}", reason, message), topic, partition, record.offset)) {
+    letter->headers.push_back(std::move(header));
+  }
   pending_[record.partition].insert(record.offset);
   return Send(letter);
 }

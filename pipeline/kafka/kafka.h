@@ -26,6 +26,7 @@
 struct rd_kafka_s;
 struct rd_kafka_conf_s;
 struct rd_kafka_mock_cluster_s;
+struct rd_kafka_message_s;
 
 namespace ccpulse::kafka {
 
@@ -153,8 +154,8 @@ class KafkaProducer {
 // writes every record unchanged (value, headers, timestamp) to an internal topic keyed by the
 // record's customer (or interaction), with the header ccpulse-origin = "topic[partition]@offset".
 // Exactly once: each batch's records and its input offsets are committed in one Kafka
-// transaction (transactional.id per instance, so a restart fences its previous life), and the
-// engine reads the internal topic read_committed. A record whose key cannot be found
+// transaction (the consumer group's generation fences a stale owner), and the engine reads
+// the internal topic read_committed. A record whose key cannot be found
 // (undecodable) is forwarded unkeyed; the engine dead-letters it with the reason. A record too
 // large to forward is dead-lettered (key and headers) in the same transaction.
 struct RepartitionOptions {
@@ -163,7 +164,7 @@ struct RepartitionOptions {
   std::vector<std::string> topics;   // input
   std::string topic;                 // internal, created when missing
   int partitions = 0;                // of the internal topic when created; 0: as the widest input topic
-  std::string transactional_id;      // stable per instance
+  std::string transactional_id;      // unique per live instance; stable across its restarts if named
   std::string dead_letter_topic = "ccpulse-dead-letters";  // records too large to forward
   Properties consumer_properties;
   Properties producer_properties;
@@ -203,7 +204,7 @@ class Repartitioner {
   RepartitionOptions options_;
   std::unique_ptr<KafkaProducer> producer_;
   KafkaHandle consumer_;
-  std::vector<void*> held_;  // rd_kafka_message_t*, in consumption order
+  std::vector<rd_kafka_message_s*> held_;  // owned, in consumption order
   int internal_partitions_ = 0;
   std::vector<std::string> origins_;
   std::string last_abort_;
