@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
 work="$(mktemp -d /tmp/ccpulse-restart-XXXXXX)"
-trap '"$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'kill "${pid:-}" 2>/dev/null; "$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 CCPULSE_KEEP_CHECKPOINTS="$work/checkpoints" "$build/benchmarks/checkpoint_benchmark" \
   --benchmark_filter=BM_DirectoryWrite >&2
@@ -37,7 +37,12 @@ for run in 1 2 3; do
   [[ $run == 3 ]] || { kill -TERM "$pid"; wait "$pid" || true; }
 done
 metric() { curl -sf "$url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-until [[ "$(metric 'ccpulse_checkpoints_total{result="durable"}')" == 1 ]]; do sleep 0.5; done
+for _ in $(seq 240); do  # the first periodic checkpoint, within 2 minutes
+  [[ "$(metric 'ccpulse_checkpoints_total{result="durable"}')" == 1 ]] && break
+  [[ "$(metric 'ccpulse_checkpoints_total{result="failed"}')" == 0 ]] || { echo "the periodic checkpoint failed" >&2; exit 1; }
+  sleep 0.5
+done
+[[ "$(metric 'ccpulse_checkpoints_total{result="durable"}')" == 1 ]] || { echo "no durable checkpoint in 2 minutes" >&2; exit 1; }
 echo "periodic checkpoint ($(metric ccpulse_checkpoint_bytes) bytes, rss $(awk '/VmRSS/ {print $2, $3}' "/proc/$pid/status")):" \
   "pause $(metric ccpulse_checkpoint_last_pause_seconds) s, write $(metric ccpulse_checkpoint_last_write_seconds) s," \
   "forked $(metric 'ccpulse_checkpoints_total{result="forked"}')"

@@ -5,9 +5,12 @@
 #ifndef CCPULSE_BENCHMARKS_STREAM_H_
 #define CCPULSE_BENCHMARKS_STREAM_H_
 
+#include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "operators/simulator.h"
@@ -18,8 +21,15 @@ inline const std::vector<std::string>& Stream() {
   static const std::vector<std::string> stream = [] {
     operators::SimulatorOptions options;
     options.seed = 42;
-    const char* teams = std::getenv("CCPULSE_BENCH_TEAMS");
-    options.teams = teams != nullptr ? std::atoi(teams) : 10000;
+    options.teams = 10000;
+    if (const char* teams = std::getenv("CCPULSE_BENCH_TEAMS")) {
+      const std::string_view text(teams);
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), options.teams);
+      if (error != std::errc() || end != text.data() + text.size() || options.teams <= 0) {
+        std::fprintf(stderr, "CCPULSE_BENCH_TEAMS=%s: expected a positive number of teams\n", teams);
+        std::exit(2);
+      }
+    }
     options.customers = options.teams * 100;
     options.start_ms += 8 * schemas::kHourMs;  // 08:00, the ramp to the peak
     options.duration_ms = 2 * schemas::kHourMs;

@@ -26,7 +26,8 @@ namespace ccpulse {
 namespace {
 
 constexpr std::string_view kMagic = "CCPCKPT\n";
-constexpr uint32_t kFormatVersion = 2;  // 2 added the origins; 1 is still read
+constexpr uint32_t kFormatVersion = 2;        // 2 added the origins
+constexpr uint32_t kOldestFormatVersion = 1;  // still read
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;
 
 uint32_t Crc32(std::string_view data) {
@@ -219,9 +220,9 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   const auto version = Read<uint32_t>(bytes, 8);
   const auto crc = Read<uint32_t>(bytes, 12);
   const auto size = Read<uint64_t>(bytes, 16);
-  if (version != kFormatVersion && version != 1) {
-    return absl::DataLossError(
-        fmt::format("checkpoint {}: format version {}, this build reads {}", where, version, kFormatVersion));
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    return absl::DataLossError(fmt::format("checkpoint {}: format version {}, this build reads {}-{}", where, version,
+                                           kOldestFormatVersion, kFormatVersion));
   }
   const std::string_view payload = bytes.substr(kHeaderBytes);
   if (payload.size() != size) {
@@ -336,6 +337,8 @@ void ForkedEncoding::Abandon() {
 
 absl::StatusOr<std::string_view> ForkedEncoding::Collect() {
   int status = 0;
+  // Once only: waitpid(-1) would reap any child.
+  if (pid_ <= 0) return absl::FailedPreconditionError("checkpoint: the snapshot process was already collected");
   const pid_t pid = std::exchange(pid_, -1);
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {
