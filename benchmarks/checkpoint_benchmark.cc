@@ -19,7 +19,7 @@
 #include "benchmarks/stream.h"
 #include "operators/engine.h"
 #include "pipeline/checkpoint.h"
-#include "pipeline/source.h"
+#include "pipeline/memory_sources.h"
 #include "pipeline/stream.h"
 #include "schemas/json_decoder.h"
 
@@ -135,37 +135,6 @@ void BM_Restore(benchmark::State& state) {
 }
 BENCHMARK(BM_Restore)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 
-// Records [begin, end) of the stream as partition 0 of one topic, in batches of 1,000.
-class MemorySource final : public ccpulse::RecordSource {
- public:
-  MemorySource(const std::vector<std::string>& records, size_t begin, size_t end)
-      : records_(records), next_(begin), end_(end) {}
-  bool done() const { return next_ == end_; }
-
-  ccpulse::SourceBatch Poll(int) override {
-    ccpulse::SourceBatch batch;
-    if (done()) return batch;
-    batch.kind = ccpulse::SourceBatch::Kind::kRecords;
-    for (const size_t stop = std::min(end_, next_ + 1000); next_ < stop; ++next_) {
-      ccpulse::SourceRecord record;
-      record.value = records_[next_];
-      record.offset = static_cast<int64_t>(next_);
-      batch.records.push_back(record);
-    }
-    return batch;
-  }
-  void Release(ccpulse::SourceBatch&) override {}
-  void Commit(const std::vector<ccpulse::SourcePosition>&, bool) override {}
-  void AcknowledgeRevoke() override {}
-  std::string PartitionName(int32_t partition) const override { return "events[" + std::to_string(partition) + "]"; }
-  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override { return {}; }
-
- private:
-  const std::vector<std::string>& records_;
-  size_t next_;
-  size_t end_;
-};
-
 double ThreadCpuSeconds() {
   timespec t{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -177,7 +146,7 @@ const ccpulse::Checkpoint& PrefixCheckpoint() {
   static const ccpulse::Checkpoint* checkpoint = [] {
     const auto& records = ccpulse::benchmarks::Stream();
     const size_t prefix = records.size() * 3 / 4;
-    MemorySource source(records, 0, prefix);
+    ccpulse::LogSource source({std::span(records).first(prefix)}, {0}, 1000);
     ccpulse::StreamProcessor processor({}, &source, nullptr, nullptr, nullptr);
     while (!source.done()) processor.Step(0);
     ccpulse::Checkpoint header;
@@ -209,7 +178,7 @@ void BM_Throughput(benchmark::State& state) {
     options.checkpoints = mode == 0 ? nullptr : writer.get();
     options.checkpoint_interval_ms = 2000;
     options.fork_snapshots = mode == 2;
-    MemorySource source(records, begin, records.size());
+    ccpulse::LogSource source({records}, {static_cast<int64_t>(begin)}, 1000);
     auto processor = std::make_unique<ccpulse::StreamProcessor>(options, &source, nullptr, nullptr, nullptr);
     if (!processor->Restore(prefix).ok()) state.SkipWithError("restore failed");
     state.ResumeTiming();

@@ -375,34 +375,20 @@ CheckpointWriter::~CheckpointWriter() {
   thread_.join();
 }
 
-bool CheckpointWriter::Idle() const {
-  std::lock_guard lock(mu_);
-  return !busy_;
-}
-
 void CheckpointWriter::Submit(uint64_t sequence, EncodedCheckpoint encoded) {
   {
     std::lock_guard lock(mu_);
     sequence_ = sequence;
     encoded_ = std::move(encoded);
+    result_.reset();
     busy_ = true;
   }
   changed_.notify_all();
 }
 
-uint64_t CheckpointWriter::last_bytes() const {
+std::optional<CheckpointWriter::Result> CheckpointWriter::TakeResult() {
   std::lock_guard lock(mu_);
-  return last_bytes_;
-}
-
-std::string CheckpointWriter::TakeError() {
-  std::lock_guard lock(mu_);
-  return std::exchange(error_, {});
-}
-
-double CheckpointWriter::last_write_ms() const {
-  std::lock_guard lock(mu_);
-  return last_write_ms_;
+  return std::exchange(result_, std::nullopt);
 }
 
 bool CheckpointWriter::Drain(int timeout_ms) {
@@ -420,24 +406,20 @@ void CheckpointWriter::Run() {
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::string_view> sealed;
-    if (encoded.forked) {
-      sealed = encoded.forked->Collect();  // sealed by the child
+    if (auto* forked = std::get_if<ForkedEncoding>(&encoded)) {
+      sealed = forked->Collect();  // sealed by the child
     } else {
-      SealCheckpoint(&encoded.bytes);
-      sealed = encoded.bytes;
+      auto& bytes = std::get<std::string>(encoded);
+      SealCheckpoint(&bytes);
+      sealed = bytes;
     }
-    const absl::Status status = sealed.ok() ? store_->Write(sequence, *sealed) : sealed.status();
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    const size_t size = sealed.ok() ? sealed->size() : 0;
+    Result result{.sequence = sequence, .status = sealed.ok() ? store_->Write(sequence, *sealed) : sealed.status()};
+    result.bytes = sealed.ok() ? sealed->size() : 0;
+    result.write_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     encoded = {};  // frees the buffer or memory file before taking the lock the worker polls
     lock.lock();
-    last_write_ms_ = ms;
-    if (status.ok()) {
-      last_bytes_ = size;
-      durable_.store(sequence, std::memory_order_release);
-    } else {
-      error_ = std::string(status.message());
-    }
+    result_ = std::move(result);
     busy_ = false;
     changed_.notify_all();
   }

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -86,10 +87,7 @@ class ForkedEncoding {
 
 // A checkpoint handed to the writer: encoded by the worker (unsealed bytes), or by a forked
 // child still at work.
-struct EncodedCheckpoint {
-  std::string bytes;
-  std::optional<ForkedEncoding> forked;
-};
+using EncodedCheckpoint = std::variant<std::string, ForkedEncoding>;
 
 // A state backend. Write is called from the writer thread, Load* before processing starts.
 class CheckpointStore {
@@ -134,23 +132,25 @@ class CheckpointWriter {
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
-  // False while the previous checkpoint is still being written.
-  bool Idle() const;
-  // Hands a checkpoint over (worker thread).
+  // How a write ended.
+  struct Result {
+    uint64_t sequence = 0;
+    absl::Status status;  // ok: durable
+    uint64_t bytes = 0;   // of the sealed checkpoint (0 when it failed before that)
+    double write_ms = 0;  // writer time, a forked child's encoding included
+  };
+
+  // Hands a checkpoint over (worker thread), once the previous one's result has been taken.
   void Submit(uint64_t sequence, EncodedCheckpoint encoded);
-  // The newest durable sequence, and the error of the last failed write (empty when none).
-  uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
-  std::string TakeError();
+  // The result of the write submitted last, once it has ended (then once only).
+  std::optional<Result> TakeResult();
   // Waits until nothing is in flight (up to timeout_ms); false on timeout.
   bool Drain(int timeout_ms);
-  double last_write_ms() const;
-  uint64_t last_bytes() const;  // size of the last checkpoint written
 
  private:
   void Run();
 
   CheckpointStore* store_;
-  std::atomic<uint64_t> durable_{0};
   // std::mutex, not absl::Mutex: ThreadSanitizer sees its ordering (Debian's libabsl is not
   // instrumented), so the tsan preset checks this class.
   mutable std::mutex mu_;
@@ -159,9 +159,7 @@ class CheckpointWriter {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   EncodedCheckpoint encoded_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string error_ ABSL_GUARDED_BY(mu_);
-  double last_write_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<Result> result_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -25,6 +25,7 @@
 #include "operators/simulator.h"
 #include "operators/state_archive.h"
 #include "pipeline/alert_flow.h"
+#include "pipeline/memory_sources.h"
 #include "pipeline/report.h"
 #include "pipeline/stream.h"
 #include "schemas/json_decoder.h"
@@ -184,71 +185,42 @@ TEST(ForkedEncodingTest, TheChildWritesWhatTheWorkerWouldAndADeadChildFailsTheCh
   auto store = MakeDirectoryStore(dir.path());
   CheckpointWriter writer(store.get());
 
-  auto killed = ForkedEncoding::Start(LargeHeader(1), engine, 0);
+  Checkpoint header = LargeHeader(1);  // built once: a million partitions
+  auto killed = ForkedEncoding::Start(header, engine, 0);
   ASSERT_TRUE(killed.ok()) << killed.status();
   ASSERT_EQ(::kill(killed->pid(), SIGKILL), 0);
-  writer.Submit(1, {.bytes = {}, .forked = *std::move(killed)});
+  writer.Submit(1, *std::move(killed));
   ASSERT_TRUE(writer.Drain(60000));
-  EXPECT_EQ(writer.durable_sequence(), 0u);
-  EXPECT_THAT(writer.TakeError(), HasSubstr("was killed by signal 9 after"));
+  std::optional<CheckpointWriter::Result> result = writer.TakeResult();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->sequence, 1u);
+  EXPECT_THAT(std::string(result->status.message()), HasSubstr("was killed by signal 9 after"));
+  EXPECT_FALSE(writer.TakeResult().has_value()) << "a result is taken once";
 
-  auto forked = ForkedEncoding::Start(LargeHeader(2), engine, 0);
+  header.sequence = 2;
+  auto forked = ForkedEncoding::Start(header, engine, 0);
   ASSERT_TRUE(forked.ok()) << forked.status();
-  writer.Submit(2, {.bytes = {}, .forked = *std::move(forked)});
+  writer.Submit(2, *std::move(forked));
   ASSERT_TRUE(writer.Drain(60000));
-  EXPECT_EQ(writer.durable_sequence(), 2u);
-  EXPECT_EQ(writer.last_bytes(), EncodeCheckpoint(LargeHeader(2), &engine).size());
+  result = writer.TakeResult();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->status.ok()) << result->status;
+  EXPECT_EQ(result->bytes, EncodeCheckpoint(header, &engine).size());
   std::vector<std::string> problems;
   auto all = store->LoadAll(&problems);
   ASSERT_TRUE(all.ok() && all->size() == 1u) << ::testing::PrintToString(problems);
+  EXPECT_EQ((*all)[0].sequence, 2u);
   EXPECT_EQ((*all)[0].engine_state, state);
-  EXPECT_EQ((*all)[0].partitions, LargeHeader(2).partitions);
+  EXPECT_EQ((*all)[0].partitions, header.partitions);
 
   // Dropped before collection (a processor torn down mid-checkpoint): the child is reaped.
-  auto dropped = ForkedEncoding::Start(LargeHeader(3), engine, 0);
+  header.sequence = 3;
+  auto dropped = ForkedEncoding::Start(header, engine, 0);
   ASSERT_TRUE(dropped.ok());
   const int pid = dropped->pid();
   *dropped = std::move(*ForkedEncoding::Start(Sample(4), engine, 0));
   EXPECT_EQ(::kill(pid, 0), -1) << "the abandoned child is gone";
 }
-
-// The partitions of a topic as an in-memory log: batches of a few records, alternating between
-// partitions, from given start offsets.
-class LogSource final : public RecordSource {
- public:
-  LogSource(const std::vector<std::vector<std::string>>* log, std::vector<int64_t> start)
-      : log_(log), next_(std::move(start)) {}
-  SourceBatch Poll(int) override {
-    SourceBatch batch;
-    for (size_t tries = 0; tries < log_->size() && batch.records.empty(); ++tries) {
-      const size_t p = turn_++ % log_->size();
-      for (int i = 0; i < 7 && next_[p] < static_cast<int64_t>((*log_)[p].size()); ++i, ++next_[p]) {
-        batch.records.push_back({{}, (*log_)[p][static_cast<size_t>(next_[p])], static_cast<int32_t>(p), next_[p]});
-      }
-    }
-    if (!batch.records.empty()) batch.kind = SourceBatch::Kind::kRecords;
-    return batch;
-  }
-  void Release(SourceBatch&) override {}
-  void Commit(const std::vector<SourcePosition>& positions, bool) override {
-    for (const auto& p : positions) committed[p.partition] = p.next_offset;
-  }
-  void AcknowledgeRevoke() override {}
-  std::string PartitionName(int32_t partition) const override { return fmt::format("events[{}]", partition); }
-  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override { return {}; }
-  int64_t consumed() const {
-    int64_t n = 0;
-    for (int64_t next : next_) n += next;
-    return n;
-  }
-
-  std::map<int32_t, int64_t> committed;
-
- private:
-  const std::vector<std::vector<std::string>>* log_;
-  std::vector<int64_t> next_;
-  size_t turn_ = 0;
-};
 
 // Everything a run shows the outside: window records per boundary, alert changes, and the
 // final records and detectors after the input ends.
@@ -340,7 +312,7 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   Observed reference;
   std::string mismatch;
   {
-    LogSource source(&log, {0, 0});
+    LogSource source({log[0], log[1]}, {0, 0}, 7);
     auto processor = MakeProcessor(TestOptions(), &source, &reference, &mismatch);
     Drain(*processor, &reference, total, source);
     Finish(*processor, &reference);
@@ -361,7 +333,7 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   uint64_t taken = 0;
   for (; crashes < 4; ++crashes) {
     CheckpointWriter writer(store.get());
-    LogSource source(&log, start);
+    LogSource source({log[0], log[1]}, start, 7);
     auto processor = MakeProcessor(Options(&writer), &source, &crashed, &mismatch);
     if (restored) {
       std::vector<std::string> problems;
@@ -385,7 +357,7 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   }
   {
     CheckpointWriter writer(store.get());
-    LogSource source(&log, start);
+    LogSource source({log[0], log[1]}, start, 7);
     auto processor = MakeProcessor(Options(&writer), &source, &crashed, &mismatch);
     std::vector<std::string> problems;
     auto all = store->LoadAll(&problems);
@@ -408,38 +380,19 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
 
 // Records of two partitions, then partition 1 is revoked: its offsets are committed by the
 // checkpoint taken at the revoke and never again by this consumer.
-class RevokingSource final : public RecordSource {
- public:
-  SourceBatch Poll(int) override {
-    SourceBatch batch;
-    if (step_ == 0) {
-      batch.kind = SourceBatch::Kind::kRecords;
-      for (int i = 0; i < 4; ++i) {
-        values_.push_back(fmt::format(
-            R"({{"event_id":"e{0}","type":"queued","time":"2026-03-02T09:00:00Z","interaction_id":"i{0}","team":"care"}})", i));
-      }
-      for (int i = 0; i < 4; ++i) batch.records.push_back({{}, values_[static_cast<size_t>(i)], i % 2, i / 2});
-    } else if (step_ == 1) {
-      batch.kind = SourceBatch::Kind::kRevoked;
-      batch.partitions = {1};
+struct RevokingScript {
+  RevokingScript() {
+    std::vector<SourceRecord> records;
+    for (int i = 0; i < 4; ++i) {
+      values_.push_back(fmt::format(
+          R"({{"event_id":"e{0}","type":"queued","time":"2026-03-02T09:00:00Z","interaction_id":"i{0}","team":"care"}})", i));
     }
-    ++step_;
-    return batch;
+    for (int i = 0; i < 4; ++i) records.push_back({{}, values_[static_cast<size_t>(i)], i % 2, i / 2});
+    source = std::make_unique<ScriptedSource>(std::vector<SourceBatch>{ScriptedSource::Records(std::move(records)),
+                                                                      ScriptedSource::Revoked({1})});
   }
-  void Release(SourceBatch&) override {}
-  void Commit(const std::vector<SourcePosition>& positions, bool) override {
-    for (const auto& p : positions) commits.emplace_back(p.partition, p.next_offset);
-  }
-  void AcknowledgeRevoke() override { acknowledged = true; }
-  std::string PartitionName(int32_t partition) const override { return fmt::format("events[{}]", partition); }
-  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override { return {}; }
-
-  std::vector<std::pair<int32_t, int64_t>> commits;
-  bool acknowledged = false;
-
- private:
-  int step_ = 0;
-  std::vector<std::string> values_;
+  std::vector<std::string> values_;  // before `source`, which points into it
+  std::unique_ptr<ScriptedSource> source;
 };
 
 TEST(CheckpointRestoreTest, ARevokedPartitionIsCommittedAtTheRevokeAndNeverAfter) {
@@ -449,7 +402,8 @@ TEST(CheckpointRestoreTest, ARevokedPartitionIsCommittedAtTheRevokeAndNeverAfter
   StreamProcessor::Options options;
   options.checkpoints = &writer;
   options.checkpoint_interval_ms = INT64_MAX;
-  RevokingSource source;
+  RevokingScript script;
+  ScriptedSource& source = *script.source;
   StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);
   ASSERT_TRUE(processor.Step(0));
   EXPECT_TRUE(source.commits.empty()) << "nothing is committed before a checkpoint covers it";
@@ -471,7 +425,8 @@ TEST(CheckpointRestoreTest, ARevokedPartitionIsCommittedAtTheRevokeAndNeverAfter
 // A checkpoint of a repartitioned run restores only with the same origins (the watermark's
 // channels are numbered by them).
 TEST(CheckpointRestoreTest, RefusesAnotherTopology) {
-  RevokingSource source;
+  RevokingScript script;
+  ScriptedSource& source = *script.source;
   StreamProcessor::Options options;
   options.origins = {"raw[0]", "raw[1]"};
   StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);

@@ -323,19 +323,20 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   if (options_.fork_snapshots) {
     auto forked = ForkedEncoding::Start(header, engine_, reserve);
     if (forked.ok()) {
-      saved.encoded.forked = *std::move(forked);
+      saved.encoded = *std::move(forked);
     } else if (!fork_failure_reported_) {
       fork_failure_reported_ = true;
       std::fprintf(stderr, "ccpulse: %s; the worker encodes the checkpoints that cannot fork (it pauses for them)\n",
                    std::string(forked.status().message()).c_str());
     }
   }
-  if (!saved.encoded.forked) saved.encoded.bytes = EncodeCheckpoint(header, &engine_, reserve, /*seal=*/false);
+  const bool is_forked = std::holds_alternative<ForkedEncoding>(saved.encoded);
+  if (!is_forked) saved.encoded = EncodeCheckpoint(header, &engine_, reserve, /*seal=*/false);
   const double pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CheckpointStats& s = checkpoint_stats_;
   ++s.taken;
-  if (saved.encoded.forked) ++s.forked;
+  if (is_forked) ++s.forked;
   s.last_pause_ms = pause_ms;
   s.pause_ms_sum += pause_ms;
   saved_ = std::move(saved);
@@ -345,25 +346,29 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
     return true;
   }
   settle();
-  const bool durable = !saved_ && !writing_ && writer->durable_sequence() == header.sequence;
+  const bool durable = !saved_ && !writing_ && durable_sequence_ == header.sequence;
   if (durable) CommitApplied(/*sync=*/true);
   return durable;
 }
 
 void StreamProcessor::AdvanceCheckpoints() {
   CheckpointWriter* writer = options_.checkpoints;
-  if (writing_ && writer->Idle()) {
-    if (writer->durable_sequence() >= writing_->sequence) {
-      durable_next_ = std::move(writing_->offsets);
-      ++checkpoint_stats_.durable;
-      checkpoint_stats_.last_write_ms = writer->last_write_ms();
-      checkpoint_stats_.last_bytes = writer->last_bytes();
-    } else {
-      ++checkpoint_stats_.failed;
-      std::fprintf(stderr, "ccpulse: checkpoint %llu failed: %s; offsets stay at the last durable checkpoint\n",
-                   static_cast<unsigned long long>(writing_->sequence), writer->TakeError().c_str());
+  if (writing_) {
+    if (std::optional<CheckpointWriter::Result> result = writer->TakeResult()) {
+      checkpoint_stats_.last_write_ms = result->write_ms;
+      if (result->status.ok()) {
+        durable_next_ = std::move(writing_->offsets);
+        durable_sequence_ = result->sequence;
+        ++checkpoint_stats_.durable;
+        checkpoint_stats_.last_bytes = result->bytes;
+      } else {
+        ++checkpoint_stats_.failed;
+        std::fprintf(stderr, "ccpulse: checkpoint %llu failed: %s; offsets stay at the last durable checkpoint\n",
+                     static_cast<unsigned long long>(result->sequence),
+                     std::string(result->status.message()).c_str());
+      }
+      writing_.reset();
     }
-    writing_.reset();
   }
   if (saved_ && !writing_) {
     // Its offsets may only be committed (and it may only be restored from) once the dead

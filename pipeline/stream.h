@@ -154,6 +154,7 @@ class StreamProcessor {
   std::optional<SavedCheckpoint> saved_;
   std::optional<SavedCheckpoint> writing_;
   absl::flat_hash_map<int32_t, int64_t> durable_next_;
+  uint64_t durable_sequence_ = 0;
   uint64_t checkpoint_sequence_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   CheckpointStats checkpoint_stats_;

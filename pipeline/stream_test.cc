@@ -9,42 +9,10 @@
 #include <fmt/format.h>
 
 #include "gtest/gtest.h"
+#include "pipeline/memory_sources.h"
 
 namespace ccpulse {
 namespace {
-
-// Partition 0 is "events[0]" (ccpulse.v1), partition 1 "calls[0]"; the assignment of
-// `assigned` (when not empty), one batch of records, then nothing.
-class OneBatchSource final : public RecordSource {
- public:
-  explicit OneBatchSource(std::vector<SourceRecord> records, std::vector<int32_t> assigned = {})
-      : records_(std::move(records)), assigned_(std::move(assigned)) {}
-  SourceBatch Poll(int) override {
-    SourceBatch batch;
-    if (!assigned_.empty()) {
-      batch.kind = SourceBatch::Kind::kAssigned;
-      batch.partitions = std::exchange(assigned_, {});
-      return batch;
-    }
-    if (polled_) return batch;
-    polled_ = true;
-    batch.kind = SourceBatch::Kind::kRecords;
-    batch.records = records_;
-    return batch;
-  }
-  void Release(SourceBatch&) override {}
-  void Commit(const std::vector<SourcePosition>&, bool) override {}
-  void AcknowledgeRevoke() override {}
-  std::string PartitionName(int32_t partition) const override {
-    return partition == 0 ? "events[0]" : "calls[0]";
-  }
-  std::vector<std::pair<int32_t, int64_t>> HighWatermarks() override { return {}; }
-
- private:
-  std::vector<SourceRecord> records_;
-  std::vector<int32_t> assigned_;
-  bool polled_ = false;
-};
 
 class RecordingDeadLetters final : public DeadLetterSink {
  public:
@@ -67,11 +35,13 @@ TEST(StreamProcessorTest, EachTopicIsDecodedInItsFormat) {
       R"({"event_id":"e1","type":"queued","time":"2010-08-01T09:00:00Z","interaction_id":"i1","team":"care"})";
   const std::string served =
       "AA0101,44749,12345678,2,PS,2010-08-01,9:59:47,9:59:53,6,9:59:53,10:00:24,31,AGENT,10:00:23,10:04:04,221,ANAT";
-  OneBatchSource source({{{}, v1, 0, 0},
+  // Partition 0 is "events[0]" (ccpulse.v1), partition 1 "calls[0]".
+  ScriptedSource source({ScriptedSource::Records({{{}, v1, 0, 0},
                          {{}, "vru+line,call_id,customer_id,priority,type,date,vru_entry,vru_exit,vru_time,q_start,q_exit,q_time,outcome,ser_start,ser_exit,ser_time,server", 1, 0},
                          {{}, served, 1, 1},
                          {{}, "AA0101,44749,truncated", 1, 2},
-                         {{}, served, 0, 1}});
+                         {{}, served, 0, 1}})});
+  source.names = {"events[0]", "calls[0]"};
   RecordingDeadLetters dead_letters;
   StreamProcessor::Options options;
   options.topic_formats["calls"] = schemas::RecordFormat::kAnonymousBankCsv;
@@ -118,7 +88,7 @@ TEST(StreamProcessorTest, RepartitionedRecordsHoldTheWatermarkPerOrigin) {
     records.push_back(r);
   }
   for (bool per_origin : {true, false}) {
-    OneBatchSource source(records, /*assigned=*/{0});
+    ScriptedSource source({ScriptedSource::Assigned({0}), ScriptedSource::Records(records)});
     RecordingDeadLetters dead_letters;
     StreamProcessor::Options options;
     if (per_origin) options.origins = {"events[1]", "events[0]"};  // the lagging origin first
