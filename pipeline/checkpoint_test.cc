@@ -424,6 +424,95 @@ TEST(CheckpointRestoreTest, ARevokedPartitionIsCommittedAtTheRevokeAndNeverAfter
 
 // A checkpoint of a repartitioned run restores only with the same origins (the watermark's
 // channels are numbered by them).
+// Ownership moves state: an instance that owns nothing restores the newest checkpoint when
+// partitions come (at start or taking over from another instance), keeps only the partitions it
+// was given, and drops its state when the last one is revoked (it stands by, writing no
+// checkpoint that could replace the owner's).
+TEST(CheckpointRestoreTest, TakeoverRestoresTheNewestCheckpointAndStandbyDropsTheState) {
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path());
+  CheckpointWriter writer(store.get());
+  auto queued = [](int i, int partition) {
+    return fmt::format(R"({{"event_id":"e{0}","type":"queued","time":"2026-03-02T09:00:0{0}Z","interaction_id":"i{0}",)"
+                       R"("team":"care{1}"}})", i, partition);
+  };
+  const std::vector<std::string> values = {queued(0, 0), queued(1, 1), queued(2, 0), queued(3, 0)};
+
+  // The owner before: partitions 0 and 1, three records, checkpoint 1 at offsets 2 and 1.
+  {
+    ScriptedSource source({ScriptedSource::Records({{{}, values[0], 0, 0}, {{}, values[1], 1, 0}, {{}, values[2], 0, 1}})});
+    StreamProcessor::Options options;
+    options.checkpoints = &writer;
+    options.checkpoint_interval_ms = INT64_MAX;
+    StreamProcessor owner(options, &source, nullptr, nullptr, nullptr);
+    ASSERT_TRUE(owner.Step(0));
+    ASSERT_TRUE(owner.TakeCheckpoint(/*wait=*/true));
+  }
+
+  // This instance is given partition 0 only, loses it, stands by, and is given it again.
+  ScriptedSource source({ScriptedSource::Assigned({0}), ScriptedSource::Records({{{}, values[3], 0, 2}}),
+                         ScriptedSource::Revoked({0}), ScriptedSource::Assigned({0})});
+  StreamProcessor::Options options;
+  options.checkpoints = &writer;
+  options.checkpoint_interval_ms = INT64_MAX;
+  int takeovers = 0;
+  int standbys = 0;
+  std::vector<uint64_t> restored;
+  options.on_takeover = [&](StreamProcessor& self) {
+    ++takeovers;
+    std::vector<std::string> problems;
+    auto newest = store->LoadNewest(&problems);
+    if (!newest.ok() || !newest->has_value()) return absl::InternalError("no checkpoint");
+    restored.push_back((**newest).sequence);
+    return self.Restore(**newest);
+  };
+  options.on_standby = [&](StreamProcessor&) { ++standbys; };
+  StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);
+  EXPECT_FALSE(processor.TakeCheckpoint(/*wait=*/true)) << "owning nothing, it writes no checkpoint";
+
+  ASSERT_TRUE(processor.Step(0));  // assigned: restores checkpoint 1
+  EXPECT_EQ(takeovers, 1);
+  EXPECT_EQ(processor.engine().team_count(), 2u) << "the state of both partitions is in checkpoint 1";
+  ASSERT_TRUE(processor.Step(0));  // the fourth record
+  EXPECT_EQ(processor.engine().counters().applied, 4u);
+  source.commits.clear();
+  ASSERT_TRUE(processor.Step(0));  // revoked: checkpoint 2, commit, stand by
+  EXPECT_THAT(source.commits, ::testing::ElementsAre(std::pair<int32_t, int64_t>{0, 3}))
+      << "partition 1 went elsewhere: this instance never commits it";
+  EXPECT_TRUE(source.acknowledged);
+  EXPECT_EQ(standbys, 1);
+  EXPECT_EQ(processor.owned_partitions(), 0);
+  EXPECT_EQ(processor.engine().counters().applied, 0u) << "standing by, it holds no state";
+  EXPECT_FALSE(processor.TakeCheckpoint(/*wait=*/true));
+
+  ASSERT_TRUE(processor.Step(0));  // assigned again: restores the newest, checkpoint 2
+  EXPECT_EQ(takeovers, 2);
+  EXPECT_EQ(restored, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(processor.engine().counters().applied, 4u);
+  std::vector<std::string> problems;
+  auto newest = store->LoadNewest(&problems);
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  EXPECT_EQ((**newest).partitions[0], (std::pair<std::string, int64_t>{"events[0]", 3}));
+  EXPECT_EQ((**newest).partitions[1], (std::pair<std::string, int64_t>{"events[1]", -1}))
+      << "no offset is claimed for the partition it was not given";
+}
+
+// A takeover whose checkpoint cannot be restored stops the processor with the reason.
+TEST(CheckpointRestoreTest, AFailedTakeoverStopsTheRun) {
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path());
+  CheckpointWriter writer(store.get());
+  ScriptedSource source({ScriptedSource::Assigned({0})});
+  StreamProcessor::Options options;
+  options.checkpoints = &writer;
+  options.on_takeover = [](StreamProcessor&) { return absl::DataLossError("checkpoint 9: checksum mismatch"); };
+  StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);
+  std::atomic<bool> stop{false};
+  const absl::Status s = processor.Run(stop);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(processor.owned_partitions(), 0);
+}
+
 TEST(CheckpointRestoreTest, RefusesAnotherTopology) {
   RevokingScript script;
   ScriptedSource& source = *script.source;

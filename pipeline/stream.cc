@@ -33,7 +33,7 @@ StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLett
       dead_letters_(dead_letters),
       on_boundary_(std::move(on_boundary)),
       on_tick_(std::move(on_tick)),
-      engine_(options_.metrics) {
+      engine_(std::make_unique<operators::Engine>(options_.metrics)) {
   for (size_t i = 0; i < options_.origins.size(); ++i) origin_index_[options_.origins[i]] = static_cast<int32_t>(i);
 }
 
@@ -67,11 +67,12 @@ schemas::RecordDecoder& StreamProcessor::DecoderFor(int32_t partition) {
 }
 
 absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
-  while (!stop.load(std::memory_order_relaxed)) Step(50);
+  while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) Step(50);
   // Clean shutdown: the batch in hand is done; make dead letters durable, then commit (with
-  // checkpoints: a last one, so a restart continues exactly here).
+  // checkpoints: a last one, so a restart continues exactly here; none when owning nothing, so a
+  // standby never replaces the active instance's checkpoint).
   if (options_.checkpoints != nullptr) {
-    if (!TakeCheckpoint(/*wait=*/true)) {
+    if (owned_count_ > 0 && !TakeCheckpoint(/*wait=*/true)) {
       std::fprintf(stderr, "ccpulse: the shutdown checkpoint did not become durable; a restart resumes from the "
                            "previous one\n");
     }
@@ -83,7 +84,7 @@ absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
   }
   CommitApplied(/*sync=*/true);
   Tick(WallMs());
-  return absl::OkStatus();
+  return fatal_;
 }
 
 bool StreamProcessor::Step(int poll_timeout_ms) {
@@ -97,44 +98,18 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       got = true;
       break;
     case SourceBatch::Kind::kAssigned:
-      for (int32_t p : batch.partitions) {
-        // Every known channel of the partition holds the watermark back until it sends or idles
-        // out (the unknown-origin channel only once it has sent).
-        const int32_t known = std::max<int32_t>(1, static_cast<int32_t>(options_.origins.size()));
-        for (int32_t c = 0; c < known; ++c) engine_.AssignPartition(p * ChannelsPer() + c, now);
-        partition_count_ = std::max(partition_count_, p + 1);
-      }
+      Assign(batch.partitions, now);
       got = true;
       break;
     case SourceBatch::Kind::kRevoked:
-      // Everything fetched before the revoke is applied: make it durable and commit it
-      // before the partitions go to another consumer.
-      if (options_.checkpoints != nullptr) {
-        (void)TakeCheckpoint(/*wait=*/true);
-      } else {
-        if (dead_letters_ != nullptr) {
-          (void)dead_letters_->Flush(10000);
-          dead_letters_->Poll();
-        }
-        CommitApplied(/*sync=*/true);
-      }
-      for (int32_t p : batch.partitions) {
-        for (int32_t c = 0; c < ChannelsPer(); ++c) engine_.RemovePartition(p * ChannelsPer() + c);
-        applied_next_.erase(p);
-        committed_next_.erase(p);
-        // Never commit for a partition another consumer now owns.
-        durable_next_.erase(p);
-        if (saved_) saved_->offsets.erase(p);
-        if (writing_) writing_->offsets.erase(p);
-      }
-      source_->AcknowledgeRevoke();
+      Revoke(batch.partitions);
       got = true;
       break;
     case SourceBatch::Kind::kEmpty:
       break;
   }
-  engine_.Advance(now, options_.every_ms, [&](operators::TimeMs at) {
-    if (on_boundary_) on_boundary_(engine_, at);
+  engine_->Advance(now, options_.every_ms, [&](operators::TimeMs at) {
+    if (on_boundary_) on_boundary_(*engine_, at);
   });
   if (dead_letters_ != nullptr) dead_letters_->Poll();
   if (options_.checkpoints != nullptr) {
@@ -153,6 +128,9 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
   for (const SourceRecord& record : batch.records) {
     ++counters_.records;
     if (record.partition >= partition_count_) partition_count_ = record.partition + 1;
+    if (static_cast<size_t>(record.partition) >= owned_.size() || !owned_[static_cast<size_t>(record.partition)]) {
+      Own(record.partition);
+    }
     schemas::RecordDecoder& decoder = DecoderFor(record.partition);
     decoder.SetLatestTime(latest_ms);
     const schemas::DecodeStatus status = decoder.Decode(record.value, &decoded_);
@@ -169,14 +147,14 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
       for (int i = 0; i < decoded_.count; ++i) {
         schemas::Event& event = decoded_.events[i];
         event.position = {channel, record.offset};
-        switch (engine_.OnEvent(event, now_ms)) {
+        switch (engine_->OnEvent(event, now_ms)) {
           case operators::Engine::Accepted::kLate:
             ++counters_.late;
             if (reason.empty()) {
               reason = "late";
               message = fmt::format("event time {} is before the watermark {}",
                                     schemas::FormatRfc3339(event.time_ms),
-                                    schemas::FormatRfc3339(engine_.watermark()));
+                                    schemas::FormatRfc3339(engine_->watermark()));
             }
             break;
           case operators::Engine::Accepted::kTooManyEvents:
@@ -196,9 +174,91 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
     if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);
     // The watermark moves with every record, as in replay, so whether a record is late does
     // not depend on how records were batched.
-    engine_.Advance(now_ms, options_.every_ms, [&](operators::TimeMs at) {
-      if (on_boundary_) on_boundary_(engine_, at);
+    engine_->Advance(now_ms, options_.every_ms, [&](operators::TimeMs at) {
+      if (on_boundary_) on_boundary_(*engine_, at);
     });
+  }
+}
+
+void StreamProcessor::Own(int32_t partition) {
+  const auto index = static_cast<size_t>(partition);
+  if (index >= owned_.size()) owned_.resize(index + 1, 0);
+  if (owned_[index]) return;
+  owned_[index] = 1;
+  ++owned_count_;
+}
+
+void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now_ms) {
+  assigned_once_ = true;
+  if (owned_count_ == 0 && !partitions.empty() && options_.checkpoints != nullptr && options_.on_takeover) {
+    if (absl::Status s = options_.on_takeover(*this); !s.ok()) {
+      fatal_ = s;
+      return;
+    }
+    // A restored checkpoint's partitions that went elsewhere: no commits, no watermark channels.
+    std::vector<char> assigned(static_cast<size_t>(partition_count_), 0);
+    for (int32_t p : partitions) {
+      if (p < partition_count_) assigned[static_cast<size_t>(p)] = 1;
+    }
+    for (int32_t p = 0; p < partition_count_; ++p) {
+      if (assigned[static_cast<size_t>(p)]) continue;
+      for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
+      applied_next_.erase(p);
+      durable_next_.erase(p);
+    }
+    now_ms = WallMs();  // the restore took time
+  }
+  for (int32_t p : partitions) {
+    // Every known channel of the partition holds the watermark back until it sends or idles
+    // out (the unknown-origin channel only once it has sent).
+    const int32_t known = std::max<int32_t>(1, static_cast<int32_t>(options_.origins.size()));
+    for (int32_t c = 0; c < known; ++c) engine_->AssignPartition(p * ChannelsPer() + c, now_ms);
+    partition_count_ = std::max(partition_count_, p + 1);
+    Own(p);
+  }
+}
+
+void StreamProcessor::Revoke(const std::vector<int32_t>& partitions) {
+  // Everything fetched before the revoke is applied: make it durable and commit it before the
+  // partitions go to another consumer.
+  if (options_.checkpoints != nullptr) {
+    (void)TakeCheckpoint(/*wait=*/true);
+  } else {
+    if (dead_letters_ != nullptr) {
+      (void)dead_letters_->Flush(10000);
+      dead_letters_->Poll();
+    }
+    CommitApplied(/*sync=*/true);
+  }
+  for (int32_t p : partitions) {
+    for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
+    applied_next_.erase(p);
+    committed_next_.erase(p);
+    // Never commit for a partition another consumer now owns.
+    durable_next_.erase(p);
+    if (saved_) saved_->offsets.erase(p);
+    if (writing_) writing_->offsets.erase(p);
+    if (static_cast<size_t>(p) < owned_.size() && owned_[static_cast<size_t>(p)]) {
+      owned_[static_cast<size_t>(p)] = 0;
+      --owned_count_;
+    }
+  }
+  source_->AcknowledgeRevoke();
+  if (owned_count_ == 0 && options_.checkpoints != nullptr && options_.on_standby) {
+    // Owning nothing, the state is the last checkpoint's and may go stale: another instance may
+    // take these partitions over and checkpoint newer state. Hold none until assigned again.
+    engine_ = std::make_unique<operators::Engine>(options_.metrics);
+    applied_next_.clear();
+    committed_next_.clear();
+    durable_next_.clear();
+    saved_.reset();
+    if (writing_) {  // the revoke's checkpoint did not settle: its result is of no use now
+      (void)options_.checkpoints->Drain(60000);
+      (void)options_.checkpoints->TakeResult();
+      writing_.reset();
+    }
+    pending_latency_ts_.clear();
+    options_.on_standby(*this);
   }
 }
 
@@ -237,7 +297,7 @@ void StreamProcessor::Tick(int64_t now_ms) {
     high_watermarks_ = source_->HighWatermarks();
   }
   int64_t visible_ms = now_ms;
-  if (on_tick_) visible_ms = on_tick_(engine_, *this);
+  if (on_tick_) visible_ms = on_tick_(*engine_, *this);
   for (int64_t ts : pending_latency_ts_) {
     const int64_t ms = std::max<int64_t>(0, visible_ms - ts);
     const double seconds = static_cast<double>(ms) / 1000.0;
@@ -271,7 +331,7 @@ absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
           checkpoint.partitions[i].first, name));
     }
   }
-  if (absl::Status s = engine_.RestoreState(checkpoint.engine_state, WallMs()); !s.ok()) {
+  if (absl::Status s = engine_->RestoreState(checkpoint.engine_state, WallMs()); !s.ok()) {
     return absl::Status(s.code(), fmt::format("checkpoint {}: {}", checkpoint.sequence, std::string(s.message())));
   }
   partition_count_ = static_cast<int32_t>(checkpoint.partitions.size());
@@ -288,7 +348,7 @@ absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
 
 bool StreamProcessor::TakeCheckpoint(bool wait) {
   CheckpointWriter* writer = options_.checkpoints;
-  if (writer == nullptr) return false;
+  if (writer == nullptr || owned_count_ == 0) return false;
   // Flushes dead letters, hands the saved checkpoint over, waits for the writer. Twice at most:
   // one in flight, then one that waited for its dead letters.
   auto settle = [&] {
@@ -321,7 +381,7 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   }
   const size_t reserve = checkpoint_stats_.last_bytes + checkpoint_stats_.last_bytes / 8;
   if (options_.fork_snapshots) {
-    auto forked = ForkedEncoding::Start(header, engine_, reserve);
+    auto forked = ForkedEncoding::Start(header, *engine_, reserve);
     if (forked.ok()) {
       saved.encoded = *std::move(forked);
     } else if (!fork_failure_reported_) {
@@ -331,7 +391,7 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
     }
   }
   const bool is_forked = std::holds_alternative<ForkedEncoding>(saved.encoded);
-  if (!is_forked) saved.encoded = EncodeCheckpoint(header, &engine_, reserve, /*seal=*/false);
+  if (!is_forked) saved.encoded = EncodeCheckpoint(header, engine_.get(), reserve, /*seal=*/false);
   const double pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CheckpointStats& s = checkpoint_stats_;

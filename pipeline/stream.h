@@ -72,6 +72,13 @@ class StreamProcessor {
     // The watermark then holds per (partition, origin) channel, so an input partition whose
     // repartition stage is behind holds the watermark back as it would unrepartitioned.
     std::vector<std::string> origins;
+    // With checkpoints, ownership moves state (DESIGN §6): when partitions are assigned to a
+    // processor that owns none, `on_takeover` restores the newest checkpoint into the fresh
+    // engine (an error stops Run); when a revoke leaves it owning none, after the revoke's
+    // checkpoint, the engine is replaced by a fresh one and `on_standby` is called (a later
+    // assignment restores whatever checkpoint is newest then, perhaps another instance's).
+    std::function<absl::Status(StreamProcessor&)> on_takeover;
+    std::function<void(StreamProcessor&)> on_standby;
   };
   using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
   // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
@@ -81,13 +88,14 @@ class StreamProcessor {
   StreamProcessor(Options options, RecordSource* source, DeadLetterSink* dead_letters,
                   BoundaryFn on_boundary, TickFn on_tick);
 
-  // Processes until `stop` becomes true: finishes the batch in hand, flushes dead letters and
-  // commits. Returns an error only for conditions that need a restart.
+  // Processes until `stop` becomes true or a takeover fails: finishes the batch in hand, flushes
+  // dead letters and commits. Returns an error only for conditions that need a restart.
   absl::Status Run(const std::atomic<bool>& stop);
 
   // Restores a checkpoint into the (fresh) engine: state, and the offsets to continue from.
   // The source must start each partition at the checkpoint's offset and give partitions the
-  // same dense indexes (names are checked).
+  // same dense indexes (names are checked). Partitions of the checkpoint the processor is not
+  // given are dropped at the next assignment.
   absl::Status Restore(const Checkpoint& checkpoint);
   // Saves the state now and hands it to the writer (once dead letters before its offsets are
   // durable); with `wait`, until it is durable and its offsets committed. False when the writer
@@ -101,8 +109,13 @@ class StreamProcessor {
   void CommitApplied(bool sync);
 
   const StreamCounters& counters() const { return counters_; }
-  operators::Engine& engine() { return engine_; }
-  const operators::Engine& engine() const { return engine_; }
+  // Replaced by a fresh engine when the processor stands by (Options::on_standby).
+  operators::Engine& engine() { return *engine_; }
+  const operators::Engine& engine() const { return *engine_; }
+  // Partitions assigned (or sending records) and not revoked.
+  int owned_partitions() const { return owned_count_; }
+  // An assignment (perhaps of nothing: a standby) has come, and its restore is done.
+  bool assigned_once() const { return assigned_once_; }
   // Consumer lag per partition name (high watermark - next offset to apply).
   std::vector<std::pair<std::string, int64_t>> Lag() const;
   const std::vector<int64_t>& latency_samples_ms() const { return latency_samples_; }
@@ -119,13 +132,20 @@ class StreamProcessor {
   void AdvanceCheckpoints();
   // The decoder of the partition's topic, created on first use.
   schemas::RecordDecoder& DecoderFor(int32_t partition);
+  void Own(int32_t partition);
+  void Assign(const std::vector<int32_t>& partitions, int64_t now_ms);
+  void Revoke(const std::vector<int32_t>& partitions);
 
   Options options_;
   RecordSource* source_;
   DeadLetterSink* dead_letters_;
   BoundaryFn on_boundary_;
   TickFn on_tick_;
-  operators::Engine engine_;
+  std::unique_ptr<operators::Engine> engine_;
+  std::vector<char> owned_;  // by dense index
+  int owned_count_ = 0;
+  bool assigned_once_ = false;
+  absl::Status fatal_;       // a failed takeover: Run stops
   // One decoder per format in use; partition_decoders_[p] points at the one of p's topic.
   std::array<std::unique_ptr<schemas::RecordDecoder>, schemas::kRecordFormatCount> decoders_;
   std::vector<schemas::RecordDecoder*> partition_decoders_;

@@ -3,10 +3,12 @@
 
 #include <unistd.h>
 
-#include <csignal>
-#include <optional>
 #include <chrono>
+#include <csignal>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -74,16 +76,36 @@ absl::Status CheckRunConfig(const Config& config) {
 
 namespace {
 
-// The instance's name in a checkpoint topic: checkpoint.name, else its static group member id,
-// else the host name (a StatefulSet pod keeps its name when it moves to another node).
-std::string CheckpointName(const Config& config) {
-  if (!config.checkpoint.name.empty()) return config.checkpoint.name;
+std::string HostName() {
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+// The explicit static group member id (kafka.consumer or kafka.properties), or "".
+std::string ExplicitInstanceId(const Config& config) {
   for (const auto* properties : {&config.kafka.consumer_properties, &config.kafka.properties}) {
     if (auto it = properties->find("group.instance.id"); it != properties->end()) return it->second;
   }
-  char host[256] = {};
-  ::gethostname(host, sizeof(host) - 1);
-  return fmt::format("{}/{}", config.kafka.group, host);
+  return "";
+}
+
+// The key of the instance's checkpoints: checkpoint.name (shared by an active instance and its
+// standbys), else its static group member id, else the host name (a StatefulSet pod keeps its
+// name when it moves to another node).
+std::string CheckpointName(const Config& config) {
+  if (!config.checkpoint.name.empty()) return config.checkpoint.name;
+  if (std::string id = ExplicitInstanceId(config); !id.empty()) return id;
+  return fmt::format("{}/{}", config.kafka.group, HostName());
+}
+
+// The instance's own name (static group membership, transactional id): the explicit member
+// id, else one per host; never the shared checkpoint name alone (instances sharing it would
+// fence each other).
+std::string InstanceId(const Config& config) {
+  if (std::string id = ExplicitInstanceId(config); !id.empty()) return id;
+  if (!config.checkpoint.name.empty()) return fmt::format("{}@{}", config.checkpoint.name, HostName());
+  return fmt::format("{}/{}", config.kafka.group, HostName());
 }
 
 // The repartition stage of `run`: its own consumer group, one transactional id per instance
@@ -98,13 +120,14 @@ absl::StatusOr<std::unique_ptr<kafka::Repartitioner>> MakeRepartitioner(const Co
   o.dead_letter_topic = config.kafka.dead_letter_topic;
   o.consumer_properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   o.producer_properties = Merge(config.kafka.properties, config.kafka.producer_properties);
-  // A named instance (checkpoint.name or group.instance.id) keeps its transactional id across
-  // restarts, so a restart aborts its previous life's open transaction at once. Unnamed ones
-  // get one per process (two on one host must not fence each other): a crashed life's open
-  // transaction then holds the internal topic's readers back until transaction.timeout.ms.
-  const bool named = !config.checkpoint.name.empty() || o.consumer_properties.contains("group.instance.id");
-  o.transactional_id = named ? CheckpointName(config) + "-repartition"
-                             : fmt::format("{}-repartition-{}", CheckpointName(config), ::getpid());
+  // A named instance (group.instance.id, or checkpoint.name on its host) keeps its
+  // transactional id across restarts, so a restart aborts its previous life's open transaction
+  // at once. Unnamed ones get one per process (two on one host must not fence each other): a
+  // crashed life's open transaction then holds the internal topic's readers back until
+  // transaction.timeout.ms.
+  const bool named = !config.checkpoint.name.empty() || !ExplicitInstanceId(config).empty();
+  o.transactional_id = named ? InstanceId(config) + "-repartition"
+                             : fmt::format("{}-repartition-{}", InstanceId(config), ::getpid());
   o.producer_properties.try_emplace("transaction.timeout.ms", "10000");
   o.producer_properties.try_emplace("message.timeout.ms", "10000");  // librdkafka: <= the above
   const auto format = config.kafka.formats.at(config.kafka.repartition_topic);
@@ -141,16 +164,22 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   // With checkpoints, the instance keeps its partitions across a restart (static membership),
   // so its restored state meets the same partitions.
   if (config.checkpoint.enabled() && !source_options.properties.contains("group.instance.id")) {
-    source_options.properties["group.instance.id"] = CheckpointName(config);
+    source_options.properties["group.instance.id"] = InstanceId(config);
   }
-  // Checkpoints: the newest one that reads back is restored; its partitions keep their
-  // indexes and continue at its offsets.
+  // Checkpoints: when partitions are assigned to an instance that owns none (at start, or a
+  // standby taking over), the newest checkpoint that reads back is loaded (on the fetch thread,
+  // inside the rebalance); its partitions keep their indexes and continue at its offsets, and
+  // the worker restores its state before their first record.
   kafka::ProducerOptions producer_options;
   producer_options.brokers = config.kafka.brokers;
   producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
   std::unique_ptr<CheckpointStore> checkpoint_store;
-  std::optional<Checkpoint> restored;
-  double load_ms = 0;
+  struct Resumed {
+    std::mutex mu;
+    std::optional<Checkpoint> checkpoint;  // loaded, for the worker to restore
+    absl::Status status;                   // of the load
+    double load_ms = 0;
+  } resumed;
   if (config.checkpoint.enabled()) {
     if (!config.checkpoint.dir.empty()) {
       checkpoint_store = MakeDirectoryStore(config.checkpoint.dir, config.checkpoint.keep);
@@ -163,27 +192,29 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       }
       checkpoint_store = std::move(*store);
     }
-    std::vector<std::string> problems;
-    const auto load_start = std::chrono::steady_clock::now();
-    auto newest = checkpoint_store->LoadNewest(&problems);
-    load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
-    for (const std::string& problem : problems) {
-      std::fprintf(err, "ccpulse: %s; skipping it for an older checkpoint\n", problem.c_str());
-    }
-    if (!newest.ok()) {
-      std::fprintf(err, "ccpulse: %s\n", std::string(newest.status().message()).c_str());
-      return 2;
-    }
-    if (newest->has_value()) {
-      restored = std::move(**newest);
-      for (const auto& [name, next] : restored->partitions) {
-        source_options.known_partitions.push_back(name);
-        if (next >= 0) source_options.start_offsets[name] = next;
+    source_options.resume = [&resumed, &checkpoint_store, err] {
+      std::vector<std::string> problems;
+      const auto start = std::chrono::steady_clock::now();
+      auto newest = checkpoint_store->LoadNewest(&problems);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      for (const std::string& problem : problems) {
+        std::fprintf(err, "ccpulse: %s; skipping it for an older checkpoint\n", problem.c_str());
       }
-    } else if (!problems.empty()) {
-      std::fprintf(err, "ccpulse: no usable checkpoint in %s: starting from empty state at the committed offsets\n",
-                   checkpoint_store->Describe().c_str());
-    }
+      std::vector<std::pair<std::string, int64_t>> positions;
+      std::lock_guard lock(resumed.mu);
+      resumed.load_ms = ms;
+      resumed.checkpoint.reset();
+      resumed.status = newest.status();
+      if (!newest.ok()) return positions;
+      if (newest->has_value()) {
+        positions = (**newest).partitions;
+        resumed.checkpoint = std::move(**newest);
+      } else if (!problems.empty()) {
+        std::fprintf(err, "ccpulse: no usable checkpoint in %s: starting from empty state at the committed offsets\n",
+                     checkpoint_store->Describe().c_str());
+      }
+      return positions;
+    };
   }
   // The repartition stage first: it creates the internal topic the engine subscribes to.
   std::unique_ptr<kafka::Repartitioner> repartitioner;
@@ -281,6 +312,40 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.checkpoint_interval_ms = config.checkpoint.interval_ms;
   options.fork_snapshots = config.checkpoint.fork_snapshots;
   if (repartitioner) options.origins = repartitioner->origins();
+  options.on_takeover = [&](StreamProcessor& self) -> absl::Status {
+    std::lock_guard lock(resumed.mu);
+    if (!resumed.status.ok()) {
+      return absl::Status(resumed.status.code(), fmt::format("cannot load a checkpoint from {}: {}",
+                                                             checkpoint_store->Describe(),
+                                                             std::string(resumed.status.message())));
+    }
+    std::optional<Checkpoint> checkpoint = std::exchange(resumed.checkpoint, std::nullopt);
+    if (!checkpoint) return absl::OkStatus();  // none yet: from the committed offsets
+    ready = false;  // until the next tick
+    const auto start = std::chrono::steady_clock::now();
+    if (absl::Status s = self.Restore(*checkpoint); !s.ok()) {
+      return absl::Status(s.code(), fmt::format("cannot restore from {}: {}", checkpoint_store->Describe(),
+                                                std::string(s.message())));
+    }
+    const size_t firing = alerts.Resume(self.engine());
+    std::vector<std::string> positions;
+    for (const auto& [name, next] : checkpoint->partitions) positions.push_back(fmt::format("{}@{}", name, next));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(err,
+                 "ccpulse: restored checkpoint %llu from %s (%.1f MB of state, %zu teams, %zu interactions, %zu "
+                 "alerts firing): read in %.0f ms, restored in %.0f ms; resuming at %s\n",
+                 static_cast<unsigned long long>(checkpoint->sequence), checkpoint_store->Describe().c_str(),
+                 static_cast<double>(checkpoint->engine_state.size()) / 1e6, self.engine().team_count(),
+                 self.engine().interactions().size(), firing, resumed.load_ms, ms,
+                 fmt::format("{}", fmt::join(positions, ", ")).c_str());
+    return absl::OkStatus();
+  };
+  options.on_standby = [&](StreamProcessor& self) {
+    alerts.ApplyRoster(self.engine());
+    alerts.dispatcher()->Retire();
+    std::fprintf(err, "ccpulse: every partition was revoked: state dropped after its checkpoint; standing by (an "
+                      "assignment restores the newest checkpoint then)\n");
+  };
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),
       [&](operators::Engine& engine, operators::TimeMs) {
@@ -311,7 +376,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                                           repartitioner->too_large(), repartitioner->transactions(),
                                           repartitioner->aborted()});
         }
-        ready = true;
+        // Ready once the group has answered (partitions, restored; or none: a standby).
+        ready = self.assigned_once();
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
         if (stop.load()) halt = true;
         return visible;
@@ -334,28 +400,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     });
   }
   absl::Status status = absl::OkStatus();
-  if (restored) {
-    const auto start = std::chrono::steady_clock::now();
-    status = processor.Restore(*restored);
-    if (status.ok()) {
-      const size_t firing = alerts.Resume(processor.engine());
-      std::vector<std::string> positions;
-      for (const auto& [name, next] : restored->partitions) positions.push_back(fmt::format("{}@{}", name, next));
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      std::fprintf(err,
-                   "ccpulse: restored checkpoint %llu from %s (%.1f MB of state, %zu teams, %zu interactions, %zu "
-                   "alerts firing): read in %.0f ms, restored in %.0f ms; resuming at %s\n",
-                   static_cast<unsigned long long>(restored->sequence), checkpoint_store->Describe().c_str(),
-                   static_cast<double>(restored->engine_state.size()) / 1e6, processor.engine().team_count(),
-                   processor.engine().interactions().size(), firing, load_ms, ms,
-                   fmt::format("{}", fmt::join(positions, ", ")).c_str());
-    } else {
-      status = absl::Status(status.code(), fmt::format("cannot restore from {}: {}", checkpoint_store->Describe(),
-                                                       std::string(status.message())));
-    }
-    restored.reset();
-  }
-  if (status.ok()) status = processor.Run(halt);
+  status = processor.Run(halt);
   ready = false;
   if (repartition_thread.joinable()) {
     repartition_stop = true;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -73,6 +74,12 @@ void AlertDispatcher::Submit(AlertRecord alert) {
     ++alertmanager.dropped;
   }
   queue_.push_back(std::move(alert));
+}
+
+void AlertDispatcher::Retire() {
+  absl::MutexLock lock(&queue_mu_);
+  queue_.clear();
+  retire_ = true;  // the dispatcher thread forgets the active ones before its next batch
 }
 
 size_t AlertDispatcher::firing() const {
@@ -258,12 +265,15 @@ void AlertDispatcher::Run() {
     const bool stopping = stop_.load();
     const int64_t now = NowMs();
     std::deque<AlertRecord> batch;
+    bool retire;
     {
       absl::MutexLock lock(&queue_mu_);
       batch.swap(queue_);
+      retire = std::exchange(retire_, false);
     }
     {
       absl::MutexLock lock(&active_mu_);
+      if (retire) active_.clear();
       for (AlertRecord& r : batch) Apply(std::move(r), now);
     }
     SendAlertmanager(now, /*force_all=*/false);

@@ -48,6 +48,9 @@ class AlertDispatcher {
 
   // Queues an alert change. Never blocks; counted as dropped when the queue is full.
   void Submit(AlertRecord alert);
+  // Forgets every alert without resolving it and drops what is queued: the instance stands by,
+  // and the one taking its partitions over sends them on (same keys).
+  void Retire();
   // Alerts firing now, and resolved ones still being re-sent, as a JSON array (for the API).
   std::string ActiveJson() const;
   size_t firing() const;
@@ -85,6 +88,7 @@ class AlertDispatcher {
   std::atomic<bool> stop_{false};
   absl::Mutex queue_mu_;
   std::deque<AlertRecord> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool retire_ ABSL_GUARDED_BY(queue_mu_) = false;
   mutable absl::Mutex active_mu_;
   std::map<uint64_t, Active> active_ ABSL_GUARDED_BY(active_mu_);
   std::deque<Delivery> deliveries_;  // dispatcher thread only

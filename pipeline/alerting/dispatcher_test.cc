@@ -497,6 +497,28 @@ TEST(AlertDispatcherTest, ResolvedAlertIsForgottenWithoutAlertmanager) {
   EXPECT_TRUE(WaitFor([&] { return dispatcher.ActiveJson() == "[]"; }, 1500)) << dispatcher.ActiveJson();
 }
 
+// An instance that stands by forgets its alerts without resolving them (the instance taking over
+// sends them on under the same keys) and stops re-sending them.
+TEST(AlertDispatcherTest, RetiredAlertsAreNeitherResolvedNorResent) {
+  Receiver receiver;
+  AlertingConfig config = Config(receiver);
+  config.resend_ms = 300;
+  AlertDispatcher dispatcher(config, nullptr);
+  dispatcher.Submit(Alert("sales", Severity::kWarning));
+  ASSERT_TRUE(WaitFor([&] { return receiver.Count(kAlertsPath) >= 1 && dispatcher.firing() == 1; }, 3000));
+  dispatcher.Retire();
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.firing() == 0; }, 2000));
+  EXPECT_EQ(dispatcher.ActiveJson(), "[]");
+  const size_t posted = receiver.Count(kAlertsPath);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // > 3 resend periods
+  EXPECT_EQ(receiver.Count(kAlertsPath), posted) << "a retired alert is not re-sent";
+  for (const auto& request : receiver.Requests(kAlertsPath)) {
+    for (const PostedAlert& alert : ParseAlertmanager(request.body)) {
+      EXPECT_GT(alert.ends_ms, request.received_ms) << "never posted as resolved";
+    }
+  }
+}
+
 // A port nobody listens on: bind, read the port, close.
 int RefusedPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

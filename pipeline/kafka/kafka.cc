@@ -129,14 +129,6 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(SourceOptions o
   auto conf = ConsumerConf(options);
   if (!conf.ok()) return conf.status();
   std::unique_ptr<KafkaSource> source(new KafkaSource(std::move(options)));
-  for (const std::string& name : source->options_.known_partitions) {
-    const size_t bracket = name.rfind('[');
-    if (bracket == std::string::npos || name.back() != ']') {
-      return absl::InvalidArgumentError(fmt::format("kafka: bad partition name \"{}\"", name));
-    }
-    source->IndexOf(std::string_view(name).substr(0, bracket),
-                    static_cast<int32_t>(std::strtol(name.c_str() + bracket + 1, nullptr, 10)));
-  }
   rd_kafka_conf_set_opaque(conf->get(), source.get());
   rd_kafka_conf_set_rebalance_cb(
       conf->get(), [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -195,18 +187,32 @@ std::string KafkaSource::PartitionName(int32_t partition) const {
 void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions_opaque);
   rd_kafka_t* rk = consumer_.get();
+  // Holding nothing, the consumer resumes from a checkpoint: its partitions are indexed first.
+  std::map<std::string, int64_t> start_offsets;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && parts->cnt > 0 && options_.resume) {
+    bool holds_none;
+    {
+      absl::MutexLock lock(&assigned_mu_);
+      holds_none = assigned_.empty();
+    }
+    if (holds_none) {
+      for (auto& [name, next] : options_.resume()) {
+        const size_t bracket = name.rfind('[');
+        if (bracket == std::string::npos || name.back() != ']') continue;  // refused by the restore
+        IndexOf(std::string_view(name).substr(0, bracket),
+                static_cast<int32_t>(std::strtol(name.c_str() + bracket + 1, nullptr, 10)));
+        if (next >= 0) start_offsets.emplace(std::move(name), next);
+      }
+    }
+  }
   SourceBatch change;
   for (int i = 0; i < parts->cnt; ++i) {
     change.partitions.push_back(IndexOf(parts->elems[i].topic, parts->elems[i].partition));
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    // A restored checkpoint's partitions continue at its offsets (once; a later assignment
-    // starts from the committed offset, which a durable checkpoint covers).
     for (int i = 0; i < parts->cnt; ++i) {
-      auto it = options_.start_offsets.find(PartitionName(change.partitions[static_cast<size_t>(i)]));
-      if (it == options_.start_offsets.end()) continue;
-      parts->elems[i].offset = it->second;
-      options_.start_offsets.erase(it);
+      auto it = start_offsets.find(PartitionName(change.partitions[static_cast<size_t>(i)]));
+      if (it != start_offsets.end()) parts->elems[i].offset = it->second;
     }
     if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) {
       std::fprintf(stderr, "ccpulse: kafka incremental assign: %s\n", rd_kafka_error_string(e));

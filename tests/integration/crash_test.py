@@ -17,6 +17,9 @@ Tests:
                    keyed by customer, so each interaction and each customer's repeat contacts
                    stay on one instance; DESIGN §6 and the README's deviations explain why
                    drift and quantiles are per instance).
+  standby          an active instance and a standby sharing a checkpoint name on a one-partition topic: the
+                   active one killed at 4 seeded points; the standby takes over from the killed one's
+                   checkpoint each time; all lives together equal the replay exactly, per whole team.
   two_instances_repartitioned
                    the same with the input keyed by event id (a customer's contacts spread over
                    every partition) and `kafka.repartition`: each instance's stage writes the
@@ -44,7 +47,8 @@ check, log, wait_for, Failure = kt.check, kt.log, kt.wait_for, kt.Failure
 REPARTITION_PARTITIONS = 4  # of the internal topic, with a repartition stage
 
 
-def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpoint_topic=None, repartition=None):
+def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpoint_topic=None, repartition=None,
+                checkpoint_name=None, session_timeout_ms=45000):
     return "\n".join([
         "kafka:",
         f"  brokers: \"{brokers}\"",
@@ -52,7 +56,7 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpo
         f"  topics: [{topic}]",
         "  consumer:",
         f"    group.instance.id: {instance}",  # static membership: a restart keeps its partitions
-        "    session.timeout.ms: \"45000\"",
+        f"    session.timeout.ms: \"{session_timeout_ms}\"",
     ] + ([
         "  repartition:",
         f"    topic: {repartition}",
@@ -76,6 +80,7 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpo
         "  every: 1m",
         "checkpoint:",
         f"  kafka_topic: {checkpoint_topic}" if checkpoint_topic else f"  dir: {checkpoint_dir}",
+    ] + ([f"  name: {checkpoint_name}"] if checkpoint_name else []) + [
         "  interval: 1s",
     ]) + "\n"
 
@@ -83,10 +88,12 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpo
 class Instance:
     """One instance (its group.instance.id and checkpoint directory) over several process lives."""
 
-    def __init__(self, binary, work, name, brokers, topic, group, checkpoint_topic=None, repartition=None):
+    def __init__(self, binary, work, name, brokers, topic, group, checkpoint_topic=None, repartition=None,
+                 **config):
         self.binary, self.work, self.name = binary, work, name
         self.brokers, self.topic, self.group = brokers, topic, group
         self.checkpoint_topic, self.repartition = checkpoint_topic, repartition
+        self.config = config  # more config_text arguments
         self.checkpoints = os.path.join(work, f"{name}-checkpoints")
         self.outputs = []
         self.lives = 0
@@ -100,7 +107,7 @@ class Instance:
         cfg = os.path.join(self.work, f"{self.name}-life{self.lives}.yaml")
         with open(cfg, "w") as f:
             f.write(config_text(self.brokers, self.topic, self.group, self.name, out, self.checkpoints,
-                                self.checkpoint_topic, self.repartition))
+                                self.checkpoint_topic, self.repartition, **self.config))
         self.err_path = os.path.join(self.work, f"{self.name}-life{self.lives}.err")
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen([self.binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=self.err)
@@ -138,6 +145,12 @@ class Instance:
             return set()
         return {line.split('partition="', 1)[1].split('"', 1)[0] for line in text.splitlines()
                 if line.startswith("ccpulse_consumer_lag_records{")}
+
+    def ready(self):
+        try:
+            return urllib.request.urlopen(f"{self.url}/readyz", timeout=5).status == 200
+        except OSError:
+            return False
 
     def log_text(self):
         return "".join(open(os.path.join(self.work, f"{self.name}-life{i}.err")).read() for i in range(1, self.lives + 1))
@@ -243,7 +256,14 @@ def test_single_instance(binary, broker, work, backend="dir", kills=10, duration
         check("from topic ccpulse-checkpoints[" in log_text, f"not restored from the topic:\n{log_text[-2000:]}")
         check(not os.path.exists(inst.checkpoints), "the topic backend wrote a local directory")
 
-    run_lines = read_lines(inst.outputs)
+    windows, boundaries, alerts = compare_with_replay(name, read_lines(inst.outputs), replay, reach)
+    log(f"{name}: {inst.lives} lives, {restores} restores; {windows} window records at {boundaries} boundaries and "
+        f"{alerts} alert changes equal the uninterrupted replay")
+
+
+def compare_with_replay(name, run_lines, replay, reach):
+    """Every window record and alert change of the run's lives (together) equals the replay's, at
+    every boundary the run reached. Returns the window records, boundaries and alert changes compared."""
     replay_by = defaultdict(set)
     for line in replay:
         replay_by[group_of(line)].add(line)
@@ -253,23 +273,73 @@ def test_single_instance(binary, broker, work, backend="dir", kills=10, duration
     # The run's windows end where the watermark stops (newest event - lateness); replay's end
     # after its last event. Every boundary the run reached is compared.
     last = max(t for t, kind in run_by if kind == "window")
-    check(last >= reach, f"the run's windows stopped at {last}, before {reach}")
+    check(last >= reach, f"{name}: the run's windows stopped at {last}, before {reach}")
     for key in sorted(k for k in replay_by if k[1] == "window" and k[0] <= last):
         got, want = run_by.get(key, set()), replay_by[key]
         if got != want:
             extra = sorted(got - want)
             missing = sorted(want - got)
-            raise Failure(f"boundary {key[0]}: {len(missing)} replay records missing, {len(extra)} differ; e.g. "
-                          f"{(extra or missing)[0][:300]}")
+            raise Failure(f"{name}: boundary {key[0]}: {len(missing)} replay records missing, {len(extra)} differ; "
+                          f"e.g. {(extra or missing)[0][:300]}")
     run_alerts = {line for line in run_lines if '"alert"' in line and alert_time(line) < parse(last)}
     replay_alerts = {line for line in replay if '"alert"' in line and alert_time(line) < parse(last)}
     check(replay_alerts, "the replay has no alerts: the test stream should make some")
-    check(run_alerts == replay_alerts, f"alerts differ: {len(run_alerts - replay_alerts)} extra, "
+    check(run_alerts == replay_alerts, f"{name}: alerts differ: {len(run_alerts - replay_alerts)} extra, "
                                        f"{len(replay_alerts - run_alerts)} missing")
     windows = sum(len(v) for k, v in replay_by.items() if k[1] == "window" and k[0] <= last)
-    log(f"{name}: {inst.lives} lives, {restores} restores; {windows} window records at "
-        f"{sum(1 for k in replay_by if k[1] == 'window' and k[0] <= last)} boundaries and {len(replay_alerts)} alert changes "
-        "equal the uninterrupted replay")
+    return windows, sum(1 for k in replay_by if k[1] == "window" and k[0] <= last), len(replay_alerts)
+
+
+def test_standby(binary, broker, work, kills=4):
+    """An active instance and a standby on a one-partition topic, sharing one checkpoint name in
+    the checkpoint topic (each its own group member): the active one is killed with SIGKILL at
+    seeded points; each time the standby is given the partition, restores the newest checkpoint
+    (the killed one's) and carries on, and the killed one comes back as the standby. Every
+    window record and alert change of every life together equals the uninterrupted replay, per
+    whole team (one engine at a time holds the stream)."""
+    name = "standby"
+    topic, lines, replay, reach = prepare(binary, broker, work, name, 1, seed=61, teams=8, duration="6h")
+    group = f"g-crash-{name}"
+    rng = random.Random(4242)
+    # A short session: the group hands the dead member's partition over 6 s after the kill.
+    instances = [Instance(binary, work, f"{name}-{i}", broker.bootstrap, topic, group,
+                          checkpoint_topic="ccpulse-checkpoints", checkpoint_name="ccpulse-standby",
+                          session_timeout_ms=6000) for i in range(2)]
+    try:
+        active, standby = instances
+        active.start()
+        wait_for(lambda: active.owned_partitions() == {f"{topic}[0]"}, 60, f"{active.name} to own the partition")
+        standby.start()
+        wait_for(standby.ready, 60, f"{standby.name}, owning nothing, to be ready")
+        check(standby.owned_partitions() == set(), f"{standby.name} owns {standby.owned_partitions()}")
+        chunks = 24
+        size = (len(lines) + chunks - 1) // chunks
+        kill_at = set(rng.sample(range(1, chunks - 1), kills))
+        for i in range(chunks):
+            kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
+            if i not in kill_at:
+                continue
+            time.sleep(rng.uniform(0.0, 2.0))
+            active.kill()
+            log(f"{name}: killed the active {active.name} (life {active.lives}) after chunk {i + 1}/{chunks}")
+            took = time.time()
+            wait_for(lambda: standby.owned_partitions() == {f"{topic}[0]"}, 60, f"{standby.name} to take over")
+            wait_for(standby.ready, 60, f"{standby.name} to be ready after taking over")
+            log(f"{name}: {standby.name} took over in {time.time() - took:.1f} s")
+            active.start()  # back as the standby
+            active, standby = standby, active
+        wait_caught_up(broker, group, 1, 180)
+        time.sleep(25)  # the partition idles out (20 s): the windows reach the end of the stream
+    finally:
+        for inst in instances:
+            if inst.proc is not None:
+                inst.stop()
+    takeovers = sum(inst.log_text().count("restored checkpoint") for inst in instances)
+    check(takeovers >= kills, f"{name}: {takeovers} restores for {kills} kills")
+    run_lines = read_lines([path for inst in instances for path in inst.outputs])
+    windows, boundaries, alerts = compare_with_replay(name, run_lines, replay, reach)
+    log(f"{name}: {kills} kills of the active instance, {takeovers} restores; {windows} window records at "
+        f"{boundaries} boundaries and {alerts} alert changes, per whole team, equal the uninterrupted replay")
 
 
 COUNT_FIELDS = ["inflow", "answered", "abandoned", "abandoned_short", "handled", "resolved", "closed", "transferred",
@@ -378,6 +448,7 @@ TESTS = {
     "two_instances": lambda b, k, w: test_instances(b, k, w, 2),
     "three_instances": lambda b, k, w: test_instances(b, k, w, 3),
     "two_instances_repartitioned": lambda b, k, w: test_instances(b, k, w, 2, repartition=True),
+    "standby": test_standby,
 }
 
 
