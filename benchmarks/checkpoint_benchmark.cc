@@ -5,14 +5,20 @@
 // worker and forked. Figures in README.md.
 #include <benchmark/benchmark.h>
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -157,6 +163,67 @@ const ccpulse::Checkpoint& PrefixCheckpoint() {
   return *checkpoint;
 }
 
+// Memory a checkpoint adds while the processor runs, sampled every 5 ms on its own thread:
+// the worker process's anonymous memory above where it started (a worker-encoded checkpoint's
+// buffer, and the state's own growth, which mode 0 shows alone), and separately the forked
+// children's private pages (their encoded copy, and the state pages the worker changed since
+// the fork, which the kernel copied) plus the memory files' pages (shared memory, counted
+// once whether the child writes them or the writer maps them). Only with CCPULSE_BENCH_MEMORY=1:
+// reading a large child's smaps_rollup every 5 ms takes CPU from the run it measures.
+class MemorySampler {
+ public:
+  MemorySampler() : anon_start_kb_(AnonKb()), thread_([this] { Run(); }) {}
+  ~MemorySampler() {
+    stop_ = true;
+    thread_.join();
+  }
+  double anon_growth_mb() const { return static_cast<double>(anon_peak_kb_ - anon_start_kb_) / 1024; }
+  double snapshot_peak_mb() const { return static_cast<double>(snapshot_peak_kb_) / 1024; }
+
+ private:
+  // A "Name:   123 kB" field of a /proc file, in kB (0 when absent).
+  static int64_t FieldKb(const std::string& path, std::string_view name) {
+    std::ifstream in(path);
+    std::string line;
+    int64_t total = 0;
+    while (std::getline(in, line)) {
+      if (line.compare(0, name.size(), name) == 0) total += std::strtoll(line.c_str() + name.size(), nullptr, 10);
+    }
+    return total;
+  }
+  static int64_t AnonKb() { return FieldKb("/proc/self/status", "RssAnon:"); }
+  static int64_t SnapshotKb() {
+    int64_t kb = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream children(task.path() / "children");
+      for (int pid; children >> pid;) {
+        const std::string rollup = "/proc/" + std::to_string(pid) + "/smaps_rollup";
+        kb += FieldKb(rollup, "Private_Clean:") + FieldKb(rollup, "Private_Dirty:");
+      }
+    }
+    std::error_code error;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+      const std::string target = std::filesystem::read_symlink(fd.path(), error).string();
+      struct stat file {};
+      if (target.starts_with("/memfd:") && ::stat(fd.path().c_str(), &file) == 0) kb += file.st_blocks / 2;
+    }
+    return kb;
+  }
+  void Run() {
+    while (!stop_) {
+      anon_peak_kb_ = std::max(anon_peak_kb_, AnonKb());
+      snapshot_peak_kb_ = std::max(snapshot_peak_kb_, SnapshotKb());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  const int64_t anon_start_kb_;
+  int64_t anon_peak_kb_ = 0;
+  int64_t snapshot_peak_kb_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // Throughput of the processor (decode and operators, one worker) over the last quarter of the
 // stream, from the state of the first three, with checkpoints every 2 s to the directory
 // backend: range(0) = 0 off, 1 encoded by the worker, 2 forked. The loss at the default 10 s
@@ -171,6 +238,10 @@ void BM_Throughput(benchmark::State& state) {
   double checkpoints = 0;
   double pause_ms = 0;
   double worker_cpu_s = 0;  // less exposed than wall time to other tenants of the machine
+  const char* memory_env = std::getenv("CCPULSE_BENCH_MEMORY");
+  const bool sample_memory = memory_env != nullptr && std::string_view(memory_env) == "1";
+  double anon_growth_mb = 0;
+  double snapshot_peak_mb = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto writer = std::make_unique<ccpulse::CheckpointWriter>(store.get());
@@ -183,7 +254,15 @@ void BM_Throughput(benchmark::State& state) {
     if (!processor->Restore(prefix).ok()) state.SkipWithError("restore failed");
     state.ResumeTiming();
     const double cpu_start = ThreadCpuSeconds();
-    while (!source.done()) processor->Step(0);
+    {
+      std::optional<MemorySampler> memory;
+      if (sample_memory) memory.emplace();
+      while (!source.done()) processor->Step(0);
+      if (memory) {
+        anon_growth_mb = std::max(anon_growth_mb, memory->anon_growth_mb());
+        snapshot_peak_mb = std::max(snapshot_peak_mb, memory->snapshot_peak_mb());
+      }
+    }
     worker_cpu_s += ThreadCpuSeconds() - cpu_start;
     state.PauseTiming();
     checkpoints += static_cast<double>(processor->checkpoint_stats().taken);
@@ -199,6 +278,11 @@ void BM_Throughput(benchmark::State& state) {
   state.counters["checkpoints"] = checkpoints / static_cast<double>(state.iterations());
   state.counters["worker_cpu_s"] = worker_cpu_s / static_cast<double>(state.iterations());
   state.counters["pause_ms"] = checkpoints > 0 ? pause_ms / checkpoints : 0;
+  if (sample_memory) {
+    state.counters["anon_growth_mb"] = anon_growth_mb;      // max over iterations (MiB)
+    state.counters["snapshot_peak_mb"] = snapshot_peak_mb;  // max over iterations (MiB)
+    state.counters["state_mb"] = static_cast<double>(prefix.engine_state.size()) / (1 << 20);
+  }
 }
 BENCHMARK(BM_Throughput)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 

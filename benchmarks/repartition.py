@@ -6,7 +6,11 @@ into a customer-keyed internal topic, then the engine), alternating, in one run 
     benchmarks/repartition.py BUILD/pipeline/ccpulse [events] [repeat]
 
 Reports the wall time from start until the engine has consumed every event, events/s, and the
-ratio (medians). Starts and stops its own broker (tests/support/kafka.sh, 127.0.0.1).
+ratio (medians). Then the latency at a steady input rate (2,000 events/s for 30 s, produced as
+they are due): the engine's `ccpulse_processing_latency_seconds` and, through the stage,
+`ccpulse_repartition_delay_seconds` (input timestamp to the stage's commit), as the histogram
+bucket bounds their medians and 99th percentiles fall in. Starts and stops its own broker
+(tests/support/kafka.sh, 127.0.0.1).
 """
 import json
 import os
@@ -21,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import kafka_test as kt  # noqa: E402
 
 
-def run_once(binary, work, brokers, topic, events, name, repartition):
+def start(binary, work, brokers, topic, name, repartition):
+    """Starts `ccpulse run` on `topic` (through the stage when `repartition`); returns (process, url)."""
     cfg = os.path.join(work, f"{name}.yaml")
     lines = ["kafka:", f'  brokers: "{brokers}"', f"  group: g-{name}", f"  topics: [{topic}]"]
     if repartition:
@@ -31,21 +36,83 @@ def run_once(binary, work, brokers, topic, events, name, repartition):
         f.write("\n".join(lines) + "\n")
     err_path = os.path.join(work, f"{name}.err")
     with open(err_path, "w") as err:
-        started = time.time()
         proc = subprocess.Popen([binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            url = kt.wait_for(lambda: next((line.split("serving ", 1)[1].split()[0]
-                                            for line in open(err_path).read().splitlines() if "serving http://" in line),
-                                           None), 60, f"{name} to listen")
+    try:
+        url = kt.wait_for(lambda: next((line.split("serving ", 1)[1].split()[0]
+                                        for line in open(err_path).read().splitlines() if "serving http://" in line),
+                                       None), 60, f"{name} to listen")
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, url
 
-            def consumed():
-                text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
-                return kt.metric_value(text, "ccpulse_records_consumed_total") >= events
-            kt.wait_for(consumed, 600, f"{name} to consume {events} events", interval=0.05)
-            return time.time() - started
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+
+def metrics(url):
+    return urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+
+
+def wait_consumed(url, events, name):
+    kt.wait_for(lambda: kt.metric_value(metrics(url), "ccpulse_records_consumed_total") >= events, 600,
+                f"{name} to consume {events} events", interval=0.05)
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=60)
+
+
+def run_once(binary, work, brokers, topic, events, name, repartition):
+    started = time.time()
+    proc, url = start(binary, work, brokers, topic, name, repartition)
+    try:
+        wait_consumed(url, events, name)
+        return time.time() - started
+    finally:
+        stop(proc)
+
+
+def quantile_bound(text, family, q):
+    """The upper bound of the histogram bucket holding quantile q ("> 10 s" past the last)."""
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(family + "_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    if total == 0:
+        return "none"
+    for le, cumulative in buckets:
+        if cumulative >= q * total:
+            return f"<= {le * 1000:g} ms" if le != float("inf") else f"> {buckets[-2][0]:g} s"
+    return "?"
+
+
+def latency_run(binary, work, broker, events, rate, name, repartition):
+    """Produces `events` at `rate` per second into a fresh topic the running instance reads;
+    returns its /metrics text once it has consumed them all."""
+    topic = f"{name}-input"
+    kt.create_topic(broker, topic, 4)
+    proc, url = start(binary, work, broker.bootstrap, topic, name, repartition)
+    try:
+        kt.wait_for(lambda: urllib.request.urlopen(f"{url}/readyz", timeout=5).status == 200, 60, f"{name} ready")
+        time.sleep(5)  # the stage's own group settles too (it shows no readiness of its own)
+        producer = subprocess.Popen(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-K", "\t"], stdin=subprocess.PIPE,
+                                    text=True)
+        began = time.time()
+        for i, e in enumerate(events):
+            wait = began + i / rate - time.time()
+            if wait > 0:
+                producer.stdin.flush()
+                time.sleep(wait)
+            producer.stdin.write(f"{e['event_id']}\t{json.dumps(e, separators=(',', ':'))}\n")
+        producer.stdin.close()
+        producer.wait(timeout=120)
+        wait_consumed(url, len(events), name)
+        time.sleep(2)  # the self-metrics are refreshed every second
+        return metrics(url)
+    finally:
+        stop(proc)
 
 
 def main():
@@ -74,6 +141,15 @@ def main():
         print(f"|---|---|---|---|")
         print(f"| {len(events):,} | {direct:.2f} s, {len(events) / direct:,.0f}/s | {through:.2f} s, "
               f"{len(events) / through:,.0f}/s | {through / direct:.2f}x the time |")
+        rate, paced = 2000, events[:60_000]
+        print()
+        print(f"| at {rate:,} events/s | processing latency p50 | p99 | stage delay p50 | p99 |")
+        print("|---|---|---|---|---|")
+        for mode in ("direct", "repartitioned"):
+            text = latency_run(binary, work, broker, paced, rate, f"latency-{mode}", mode == "repartitioned")
+            row = [quantile_bound(text, "ccpulse_processing_latency_seconds", q) for q in (0.5, 0.99)]
+            row += [quantile_bound(text, "ccpulse_repartition_delay_seconds", q) for q in (0.5, 0.99)]
+            print(f"| {mode} | " + " | ".join(row) + " |")
     finally:
         broker.stop()
 

@@ -367,7 +367,7 @@ void ReadOutput(Reader& r, const YAML::Node& node, OutputConfig* o) {
 }
 
 void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
-  r.Map(node, "checkpoint", {"dir", "kafka_topic", "name", "interval", "keep", "snapshot"},
+  r.Map(node, "checkpoint", {"dir", "kafka_topic", "name", "standby", "interval", "keep", "snapshot"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "dir") {
             c->dir = r.String(v, path);
@@ -375,6 +375,8 @@ void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
             c->kafka_topic = r.String(v, path);
           } else if (key == "name") {
             c->name = r.String(v, path);
+          } else if (key == "standby") {
+            c->standby = r.Bool(v, path);
           } else if (key == "interval") {
             c->interval_ms = r.Duration(v, path);
             if (c->interval_ms < operators::kSecondMs) r.Fail(v, path, "must be at least 1s");
@@ -390,6 +392,9 @@ void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
         });
   if (!c->dir.empty() && !c->kafka_topic.empty()) {
     r.Fail(node["kafka_topic"], "checkpoint.kafka_topic", "choose one backend: checkpoint.dir or checkpoint.kafka_topic");
+  }
+  if (c->standby && c->name.empty()) {
+    r.Fail(node["standby"], "checkpoint.standby", "needs checkpoint.name, the name the active instance and its standbys share");
   }
 }
 

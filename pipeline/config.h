@@ -78,7 +78,11 @@ struct CheckpointConfig {
   // another machine by an instance of the same name). Neither: no checkpoints.
   std::string dir;
   std::string kafka_topic;
-  std::string name;  // the instance's key in the topic; default: group.instance.id, else the host name
+  std::string name;  // the checkpoints' key; default: group.instance.id, else the host name
+  // `name` is shared by an active instance and its standbys on a one-partition topic: a standby
+  // given the partition restores the newest checkpoint under it, and an instance whose
+  // partition is revoked drops its state and stands by.
+  bool standby = false;
   int64_t interval_ms = 10 * operators::kSecondMs;
   int keep = 3;  // newest checkpoints kept (the older ones are fallbacks for a corrupt newest)
   // snapshot: fork (default; the worker pauses for a fork only) or worker (it encodes the state).

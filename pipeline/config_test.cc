@@ -343,6 +343,11 @@ TEST(ConfigTest, CheckpointBackendsIntervalAndKeep) {
   ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  kafka_topic: t\n", 6, "checkpoint.kafka_topic");
   ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  interval: 500ms\n", 6, "checkpoint.interval");
   ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /d\n  keep: 0\n", 6, "checkpoint.keep");
+  EXPECT_FALSE(config->checkpoint.standby) << "each instance its own checkpoints by default";
+  auto standby = ParseConfig(std::string(kMinimal) + "checkpoint:\n  kafka_topic: c\n  name: pair\n  standby: true\n", "c.yaml");
+  ASSERT_TRUE(standby.ok()) << standby.status();
+  EXPECT_TRUE(standby->checkpoint.standby);
+  ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  kafka_topic: c\n  standby: true\n", 6, "checkpoint.standby");
 }
 
 TEST(ConfigTest, CheckForRunRequiresBrokersAndTopics) {

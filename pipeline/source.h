@@ -4,6 +4,7 @@
 #ifndef CCPULSE_PIPELINE_SOURCE_H_
 #define CCPULSE_PIPELINE_SOURCE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,6 +13,12 @@
 #include "absl/status/status.h"
 
 namespace ccpulse {
+
+// Upper bounds (seconds) of the latency histograms, from a record's Kafka timestamp: to its
+// effect in a published snapshot (processing latency), to its commit in the internal topic
+// (the repartition stage's delay).
+inline constexpr std::array<double, 14> kLatencyBucketsSeconds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 // One input record. Views stay valid until the batch holding it is released.
 struct SourceRecord {
@@ -30,6 +37,7 @@ struct SourceBatch {
   Kind kind = Kind::kEmpty;
   std::vector<SourceRecord> records;
   std::vector<int32_t> partitions;  // for kAssigned / kRevoked
+  bool lost = false;  // kRevoked: the session had expired; another consumer may own them already
   void* owner = nullptr;            // source-private; passed back to Release
   size_t bytes = 0;
 };

@@ -102,7 +102,7 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       got = true;
       break;
     case SourceBatch::Kind::kRevoked:
-      Revoke(batch.partitions);
+      Revoke(batch.partitions, batch.lost);
       got = true;
       break;
     case SourceBatch::Kind::kEmpty:
@@ -127,6 +127,7 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
   const int64_t latest_ms = now_ms + options_.max_future_ms;
   for (const SourceRecord& record : batch.records) {
     ++counters_.records;
+    fresh_ = false;
     if (record.partition >= partition_count_) partition_count_ = record.partition + 1;
     if (static_cast<size_t>(record.partition) >= owned_.size() || !owned_[static_cast<size_t>(record.partition)]) {
       Own(record.partition);
@@ -190,7 +191,7 @@ void StreamProcessor::Own(int32_t partition) {
 
 void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now_ms) {
   assigned_once_ = true;
-  if (owned_count_ == 0 && !partitions.empty() && options_.checkpoints != nullptr && options_.on_takeover) {
+  if (owned_count_ == 0 && fresh_ && !partitions.empty() && options_.checkpoints != nullptr && options_.on_takeover) {
     if (absl::Status s = options_.on_takeover(*this); !s.ok()) {
       fatal_ = s;
       return;
@@ -218,10 +219,14 @@ void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now
   }
 }
 
-void StreamProcessor::Revoke(const std::vector<int32_t>& partitions) {
+void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) {
   // Everything fetched before the revoke is applied: make it durable and commit it before the
-  // partitions go to another consumer.
-  if (options_.checkpoints != nullptr) {
+  // partitions go to another consumer. Lost ones (the session expired) may be another's
+  // already: no commit (it would be refused), no checkpoint (it could replace the new owner's).
+  if (lost) {
+    std::fprintf(stderr, "ccpulse: %zu partitions lost (the group's session expired): not committed here\n",
+                 partitions.size());
+  } else if (options_.checkpoints != nullptr) {
     (void)TakeCheckpoint(/*wait=*/true);
   } else {
     if (dead_letters_ != nullptr) {
@@ -251,12 +256,8 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions) {
     applied_next_.clear();
     committed_next_.clear();
     durable_next_.clear();
-    saved_.reset();
-    if (writing_) {  // the revoke's checkpoint did not settle: its result is of no use now
-      (void)options_.checkpoints->Drain(60000);
-      (void)options_.checkpoints->TakeResult();
-      writing_.reset();
-    }
+    saved_.reset();  // a checkpoint still being written settles as usual (its offsets are gone)
+    fresh_ = true;
     pending_latency_ts_.clear();
     options_.on_standby(*this);
   }
@@ -343,6 +344,7 @@ absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
   }
   checkpoint_sequence_ = checkpoint.sequence;
   last_checkpoint_ms_ = WallMs();
+  fresh_ = false;
   return absl::OkStatus();
 }
 

@@ -26,10 +26,6 @@
 
 namespace ccpulse {
 
-// Upper bounds (seconds) of the processing-latency histogram: record timestamp -> its effect
-// is in a published snapshot.
-inline constexpr std::array<double, 14> kLatencyBucketsSeconds = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 // Engine self-metrics of one worker; read on the worker thread (and copied into snapshots).
 struct StreamCounters {
@@ -72,11 +68,12 @@ class StreamProcessor {
     // The watermark then holds per (partition, origin) channel, so an input partition whose
     // repartition stage is behind holds the watermark back as it would unrepartitioned.
     std::vector<std::string> origins;
-    // With checkpoints, ownership moves state (DESIGN §6): when partitions are assigned to a
-    // processor that owns none, `on_takeover` restores the newest checkpoint into the fresh
-    // engine (an error stops Run); when a revoke leaves it owning none, after the revoke's
-    // checkpoint, the engine is replaced by a fresh one and `on_standby` is called (a later
-    // assignment restores whatever checkpoint is newest then, perhaps another instance's).
+    // With checkpoints: when partitions are assigned to a processor that owns none and holds no
+    // state (at start), `on_takeover` restores the newest checkpoint into the engine (an error
+    // stops Run). With `on_standby` (an active instance and standbys sharing their checkpoints),
+    // a revoke that leaves it owning none, after the revoke's checkpoint, replaces the engine
+    // by a fresh one and calls `on_standby`: the next assignment restores whatever checkpoint
+    // is newest then, perhaps another instance's.
     std::function<absl::Status(StreamProcessor&)> on_takeover;
     std::function<void(StreamProcessor&)> on_standby;
   };
@@ -134,7 +131,7 @@ class StreamProcessor {
   schemas::RecordDecoder& DecoderFor(int32_t partition);
   void Own(int32_t partition);
   void Assign(const std::vector<int32_t>& partitions, int64_t now_ms);
-  void Revoke(const std::vector<int32_t>& partitions);
+  void Revoke(const std::vector<int32_t>& partitions, bool lost);
 
   Options options_;
   RecordSource* source_;
@@ -145,6 +142,7 @@ class StreamProcessor {
   std::vector<char> owned_;  // by dense index
   int owned_count_ = 0;
   bool assigned_once_ = false;
+  bool fresh_ = true;        // no record applied, nothing restored (since start or standing by)
   absl::Status fatal_;       // a failed takeover: Run stops
   // One decoder per format in use; partition_decoders_[p] points at the one of p's topic.
   std::array<std::unique_ptr<schemas::RecordDecoder>, schemas::kRecordFormatCount> decoders_;

@@ -461,6 +461,13 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
   EXPECT_EQ((*stage)->too_large(), 1u);
   EXPECT_EQ((*stage)->unkeyed(), 1u) << "the forwarded record that is not JSON";
   EXPECT_GE((*stage)->transactions(), 6u) << "batches of at most 50 records";
+  const std::vector<uint64_t> delays = (*stage)->delay_buckets();
+  ASSERT_EQ(delays.size(), kLatencyBucketsSeconds.size() + 1);
+  uint64_t delayed = 0;
+  for (uint64_t count : delays) delayed += count;
+  EXPECT_EQ(delayed, records.size()) << "each committed record's delay, the dead-lettered one's too";
+  EXPECT_EQ(delays.back(), 0u) << "none over 10 s: produced just before the stage started";
+  EXPECT_GT((*stage)->delay_sum_seconds(), 0.0);
 
   const std::vector<Letter> letters = ReadTopic(brokers_, kDeadLetters, 1);
   ASSERT_EQ(letters.size(), 1u);

@@ -90,9 +90,8 @@ std::string ExplicitInstanceId(const Config& config) {
   return "";
 }
 
-// The key of the instance's checkpoints: checkpoint.name (shared by an active instance and its
-// standbys), else its static group member id, else the host name (a StatefulSet pod keeps its
-// name when it moves to another node).
+// The key of the instance's checkpoints: checkpoint.name, else its static group member id, else
+// the host name (a StatefulSet pod keeps its name when it moves to another node).
 std::string CheckpointName(const Config& config) {
   if (!config.checkpoint.name.empty()) return config.checkpoint.name;
   if (std::string id = ExplicitInstanceId(config); !id.empty()) return id;
@@ -100,12 +99,12 @@ std::string CheckpointName(const Config& config) {
 }
 
 // The instance's own name (static group membership, transactional id): the explicit member
-// id, else one per host; never the shared checkpoint name alone (instances sharing it would
-// fence each other).
+// id, else its checkpoint name; with standbys, which share that name, "<name>@<host>" (sharing
+// a member id or a transactional id, they would fence each other).
 std::string InstanceId(const Config& config) {
   if (std::string id = ExplicitInstanceId(config); !id.empty()) return id;
-  if (!config.checkpoint.name.empty()) return fmt::format("{}@{}", config.checkpoint.name, HostName());
-  return fmt::format("{}/{}", config.kafka.group, HostName());
+  if (config.checkpoint.standby) return fmt::format("{}@{}", config.checkpoint.name, HostName());
+  return CheckpointName(config);
 }
 
 // The repartition stage of `run`: its own consumer group, one transactional id per instance
@@ -120,9 +119,8 @@ absl::StatusOr<std::unique_ptr<kafka::Repartitioner>> MakeRepartitioner(const Co
   o.dead_letter_topic = config.kafka.dead_letter_topic;
   o.consumer_properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   o.producer_properties = Merge(config.kafka.properties, config.kafka.producer_properties);
-  // A named instance (group.instance.id, or checkpoint.name on its host) keeps its
-  // transactional id across restarts, so a restart aborts its previous life's open transaction
-  // at once. Unnamed ones get one per process (two on one host must not fence each other): a
+  // A named instance (group.instance.id or checkpoint.name) keeps its transactional id across
+  // restarts, so a restart aborts its previous life's open transaction at once. Unnamed ones get one per process (two on one host must not fence each other): a
   // crashed life's open transaction then holds the internal topic's readers back until
   // transaction.timeout.ms.
   const bool named = !config.checkpoint.name.empty() || !ExplicitInstanceId(config).empty();
@@ -173,6 +171,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   kafka::ProducerOptions producer_options;
   producer_options.brokers = config.kafka.brokers;
   producer_options.properties = Merge(config.kafka.properties, config.kafka.producer_properties);
+  std::atomic<bool> ready{false};     // /readyz
+  std::atomic<bool> resuming{false};  // a checkpoint is being loaded or restored
   std::unique_ptr<CheckpointStore> checkpoint_store;
   struct Resumed {
     std::mutex mu;
@@ -192,7 +192,15 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       }
       checkpoint_store = std::move(*store);
     }
-    source_options.resume = [&resumed, &checkpoint_store, err] {
+    // Each instance its own checkpoints: restored at start only (a later assignment continues
+    // from the committed offsets with the state in memory). Standbys: at every takeover.
+    source_options.resume = [&resumed, &checkpoint_store, &ready, &resuming, err,
+                             standby = config.checkpoint.standby, started = false]() mutable {
+      std::vector<std::pair<std::string, int64_t>> positions;
+      if (started && !standby) return positions;
+      started = true;
+      resuming = true;  // unready until the worker has restored it
+      ready = false;
       std::vector<std::string> problems;
       const auto start = std::chrono::steady_clock::now();
       auto newest = checkpoint_store->LoadNewest(&problems);
@@ -200,7 +208,6 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       for (const std::string& problem : problems) {
         std::fprintf(err, "ccpulse: %s; skipping it for an older checkpoint\n", problem.c_str());
       }
-      std::vector<std::pair<std::string, int64_t>> positions;
       std::lock_guard lock(resumed.mu);
       resumed.load_ms = ms;
       resumed.checkpoint.reset();
@@ -225,6 +232,36 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       return 2;
     }
     repartitioner = std::move(*created);
+  }
+  if (config.checkpoint.standby) {
+    // Standbys share one checkpoint, which holds one engine's state: one instance at a time
+    // may own what the engines read.
+    int partitions = 0;
+    std::vector<std::string> topics = config.kafka.topics;
+    if (repartitioner) {
+      partitions = repartitioner->internal_partitions();
+      topics = {config.kafka.repartition_topic};
+    } else {
+      auto probe = kafka::KafkaProducer::Create(producer_options);
+      for (size_t i = 0; probe.ok() && i < topics.size(); ++i) {
+        auto count = (*probe)->PartitionCount(topics[i]);
+        if (!count.ok()) probe = count.status();
+        else partitions += *count;
+      }
+      if (!probe.ok()) {
+        std::fprintf(err, "ccpulse: `checkpoint.standby`: %s\n", std::string(probe.status().message()).c_str());
+        return 2;
+      }
+    }
+    if (partitions != 1) {
+      std::fprintf(err,
+                   "ccpulse: `checkpoint.standby`: the instances sharing checkpoint name \"%s\" must read one "
+                   "partition, but %s %s %d; use a one-partition topic (kafka.repartition with partitions: 1 and "
+                   "a topic that does not exist yet) or give each instance its own checkpoint name\n",
+                   config.checkpoint.name.c_str(), fmt::format("{}", fmt::join(topics, ", ")).c_str(),
+                   topics.size() == 1 ? "has" : "have", partitions);
+      return 2;
+    }
   }
   auto source = kafka::KafkaSource::Create(source_options);
   if (!source.ok()) {
@@ -272,7 +309,6 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   // Readers (HTTP, scrapes, wallboard) only ever see published snapshots.
   metrics::Publisher<operators::MetricsSnapshot> snapshots;
   metrics::SelfMetrics self_metrics;
-  std::atomic<bool> ready{false};
   http::Server server;
   http::ApiSources api;
   api.snapshots = &snapshots;
@@ -313,6 +349,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.fork_snapshots = config.checkpoint.fork_snapshots;
   if (repartitioner) options.origins = repartitioner->origins();
   options.on_takeover = [&](StreamProcessor& self) -> absl::Status {
+    ready = false;      // no tick runs until the restore is done
+    resuming = false;
     std::lock_guard lock(resumed.mu);
     if (!resumed.status.ok()) {
       return absl::Status(resumed.status.code(), fmt::format("cannot load a checkpoint from {}: {}",
@@ -321,7 +359,6 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     }
     std::optional<Checkpoint> checkpoint = std::exchange(resumed.checkpoint, std::nullopt);
     if (!checkpoint) return absl::OkStatus();  // none yet: from the committed offsets
-    ready = false;  // until the next tick
     const auto start = std::chrono::steady_clock::now();
     if (absl::Status s = self.Restore(*checkpoint); !s.ok()) {
       return absl::Status(s.code(), fmt::format("cannot restore from {}: {}", checkpoint_store->Describe(),
@@ -340,7 +377,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  fmt::format("{}", fmt::join(positions, ", ")).c_str());
     return absl::OkStatus();
   };
-  options.on_standby = [&](StreamProcessor& self) {
+  if (config.checkpoint.standby) options.on_standby = [&](StreamProcessor& self) {
     alerts.ApplyRoster(self.engine());
     alerts.dispatcher()->Retire();
     std::fprintf(err, "ccpulse: every partition was revoked: state dropped after its checkpoint; standing by (an "
@@ -370,14 +407,15 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                               dlq ? dlq->failed() : 0);
           self_metrics.UpdateAlerts(*alerts.dispatcher(), alerts.Unrostered(engine));
           if (checkpoint_writer) self_metrics.UpdateCheckpoints(self.checkpoint_stats());
-        }
-        if (repartitioner) {
-          self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),
-                                          repartitioner->too_large(), repartitioner->transactions(),
-                                          repartitioner->aborted()});
+          if (repartitioner) {
+            self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),
+                                            repartitioner->too_large(), repartitioner->transactions(),
+                                            repartitioner->aborted(), repartitioner->delay_buckets(),
+                                            repartitioner->delay_sum_seconds()});
+          }
         }
         // Ready once the group has answered (partitions, restored; or none: a standby).
-        ready = self.assigned_once();
+        ready = self.assigned_once() && !resuming;
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
         if (stop.load()) halt = true;
         return visible;

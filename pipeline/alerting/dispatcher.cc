@@ -78,8 +78,7 @@ void AlertDispatcher::Submit(AlertRecord alert) {
 
 void AlertDispatcher::Retire() {
   absl::MutexLock lock(&queue_mu_);
-  queue_.clear();
-  retire_ = true;  // the dispatcher thread forgets the active ones before its next batch
+  retire_ = true;  // the dispatcher thread applies what is queued, then forgets the firing ones
 }
 
 size_t AlertDispatcher::firing() const {
@@ -273,8 +272,9 @@ void AlertDispatcher::Run() {
     }
     {
       absl::MutexLock lock(&active_mu_);
-      if (retire) active_.clear();
       for (AlertRecord& r : batch) Apply(std::move(r), now);
+      // Resolved ones are still sent until resolved_resend (the new owner holds them resolved).
+      if (retire) std::erase_if(active_, [](const auto& entry) { return entry.second.record.firing; });
     }
     SendAlertmanager(now, /*force_all=*/false);
     Deliver(now);

@@ -48,8 +48,9 @@ class AlertDispatcher {
 
   // Queues an alert change. Never blocks; counted as dropped when the queue is full.
   void Submit(AlertRecord alert);
-  // Forgets every alert without resolving it and drops what is queued: the instance stands by,
-  // and the one taking its partitions over sends them on (same keys).
+  // After the changes queued so far, forgets the firing alerts without resolving them (the
+  // instance stands by; the one taking its partitions over sends them on, same keys). Resolved
+  // ones are still re-sent until resolved_resend.
   void Retire();
   // Alerts firing now, and resolved ones still being re-sent, as a JSON array (for the API).
   std::string ActiveJson() const;

@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -235,6 +236,8 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
       revoke_acknowledged_ = false;
     }
     change.kind = SourceBatch::Kind::kRevoked;
+    change.lost = rd_kafka_assignment_lost(rk) != 0;
+    revoked_in_poll_.insert(revoked_in_poll_.end(), change.partitions.begin(), change.partitions.end());
     Enqueue(change);  // a copy: the partitions are dropped from assigned_ below
     absl::MutexLock lock(&revoke_mu_);
     revoke_mu_.AwaitWithTimeout(absl::Condition(&revoke_acknowledged_), absl::Seconds(30));
@@ -296,6 +299,24 @@ void KafkaSource::FetchLoop() {
     while (static_cast<int>(messages->size()) < options_.batch_size) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout);
       timeout = 0;
+      if (!revoked_in_poll_.empty()) {
+        // A revoke ran inside that poll and went to the worker ahead of this batch: the records
+        // of those partitions taken before it are the new owner's to read (from the offsets
+        // committed at the revoke).
+        size_t kept = 0;
+        for (size_t i = 0; i < batch.records.size(); ++i) {
+          if (std::find(revoked_in_poll_.begin(), revoked_in_poll_.end(), batch.records[i].partition) !=
+              revoked_in_poll_.end()) {
+            rd_kafka_message_destroy((*messages)[i]);
+            continue;
+          }
+          batch.records[kept] = batch.records[i];
+          (*messages)[kept++] = (*messages)[i];
+        }
+        batch.records.resize(kept);
+        messages->resize(kept);
+        revoked_in_poll_.clear();
+      }
       if (m == nullptr) break;
       if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -804,6 +825,12 @@ Repartitioner::~Repartitioner() {
 
 // Runs inside consumer_poll, never while a transaction is open. Held records of revoked
 // partitions are dropped: their offsets were not committed, so the next owner reads them.
+std::vector<uint64_t> Repartitioner::delay_buckets() const {
+  std::vector<uint64_t> counts;
+  for (const auto& count : delay_buckets_) counts.push_back(count.load(std::memory_order_relaxed));
+  return counts;
+}
+
 void Repartitioner::OnRebalance(int err, void* partitions) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions);
   rd_kafka_t* rk = consumer_.get();
@@ -936,6 +963,20 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
   unkeyed_ += unkeyed;
   too_large_ += too_large;
   ++transactions_;
+  const int64_t committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();  // wall clock, as the records' timestamps
+  uint64_t delay_sum_ms = 0;
+  for (rd_kafka_message_t* m : held_) {
+    const int64_t timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+    if (timestamp_ms <= 0) continue;
+    const int64_t delay_ms = std::max<int64_t>(0, committed_ms - timestamp_ms);
+    const auto bucket = std::lower_bound(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end(),
+                                         static_cast<double>(delay_ms) / 1000) - kLatencyBucketsSeconds.begin();
+    delay_buckets_[static_cast<size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+    delay_sum_ms += static_cast<uint64_t>(delay_ms);
+  }
+  delay_sum_ms_.fetch_add(delay_sum_ms, std::memory_order_relaxed);
   for (rd_kafka_message_t* m : held_) rd_kafka_message_destroy(m);
   held_.clear();
   return true;

@@ -4,6 +4,7 @@
 #ifndef CCPULSE_PIPELINE_KAFKA_KAFKA_H_
 #define CCPULSE_PIPELINE_KAFKA_KAFKA_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -106,6 +107,7 @@ class KafkaSource final : public RecordSource {
   std::vector<std::pair<std::string, int32_t>> names_ ABSL_GUARDED_BY(names_mu_);
   absl::Mutex assigned_mu_;
   std::vector<int32_t> assigned_ ABSL_GUARDED_BY(assigned_mu_);  // dense indexes
+  std::vector<int32_t> revoked_in_poll_;  // fetch thread: revoked while a batch was being built
 };
 
 struct ProducerOptions {
@@ -194,6 +196,10 @@ class Repartitioner {
   uint64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
   uint64_t aborted() const { return aborted_.load(std::memory_order_relaxed); }
   uint64_t too_large() const { return too_large_.load(std::memory_order_relaxed); }
+  // Per committed record, the time from its input timestamp to the commit that makes it
+  // visible to the engines: counts per kLatencyBucketsSeconds bucket (+Inf last) and the sum.
+  std::vector<uint64_t> delay_buckets() const;
+  double delay_sum_seconds() const { return static_cast<double>(delay_sum_ms_.load(std::memory_order_relaxed)) / 1000; }
 
  private:
   explicit Repartitioner(RepartitionOptions options) : options_(std::move(options)) {}
@@ -211,6 +217,8 @@ class Repartitioner {
   std::vector<std::string> origins_;
   std::string last_abort_;
   std::atomic<uint64_t> forwarded_{0}, unkeyed_{0}, transactions_{0}, aborted_{0}, too_large_{0};
+  std::array<std::atomic<uint64_t>, kLatencyBucketsSeconds.size() + 1> delay_buckets_{};
+  std::atomic<uint64_t> delay_sum_ms_{0};
 };
 
 // Dead letters (DESIGN §2): the original key, value and headers plus ccpulse-error,

@@ -308,6 +308,12 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
                                      .Name("ccpulse_repartition_transactions_total")
                                      .Help("Transactions of the repartition stage by result (aborted ones are sent again).")
                                      .Register(*registry_);
+    repartition_delay_ = &prometheus::BuildHistogram()
+                              .Name("ccpulse_repartition_delay_seconds")
+                              .Help("Input record timestamp to the commit that makes it visible in the internal topic "
+                                    "(the repartition stage's share of the latency).")
+                              .Register(*registry_)
+                              .Add({}, std::vector<double>(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end()));
   }
   const RepartitionCounts& last = last_repartition_;
   repartitioned_->Add({{"result", "forwarded"}}).Increment(static_cast<double>(counts.forwarded - last.forwarded));
@@ -315,6 +321,16 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
   repartitioned_->Add({{"result", "too_large"}}).Increment(static_cast<double>(counts.too_large - last.too_large));
   repartition_transactions_->Add({{"result", "committed"}}).Increment(static_cast<double>(counts.committed - last.committed));
   repartition_transactions_->Add({{"result", "aborted"}}).Increment(static_cast<double>(counts.aborted - last.aborted));
+  if (counts.delay_buckets.size() == kLatencyBucketsSeconds.size() + 1) {
+    std::vector<double> increments(counts.delay_buckets.size());
+    bool any = false;
+    for (size_t b = 0; b < increments.size(); ++b) {
+      const uint64_t before = b < last.delay_buckets.size() ? last.delay_buckets[b] : 0;
+      increments[b] = static_cast<double>(counts.delay_buckets[b] - before);
+      any = any || increments[b] > 0;
+    }
+    if (any) repartition_delay_->ObserveMultiple(increments, counts.delay_sum_s - last.delay_sum_s);
+  }
   last_repartition_ = counts;
 }
 

@@ -29,6 +29,8 @@ struct RepartitionCounts {
   uint64_t too_large = 0;  // not forwarded: over message.max.bytes, dead-lettered by the stage
   uint64_t committed = 0;  // transactions
   uint64_t aborted = 0;
+  std::vector<uint64_t> delay_buckets;  // Repartitioner::delay_buckets
+  double delay_sum_s = 0;
 };
 
 // Self-metrics of the process (DESIGN §4 last paragraph). Updated by the worker at each tick
@@ -75,6 +77,7 @@ class SelfMetrics {
   CheckpointStats last_checkpoints_;
   prometheus::Family<prometheus::Counter>* repartitioned_ = nullptr;
   prometheus::Family<prometheus::Counter>* repartition_transactions_ = nullptr;
+  prometheus::Histogram* repartition_delay_ = nullptr;
   RepartitionCounts last_repartition_;
   std::map<std::string, uint64_t> last_notifications_;
   StreamCounters last_stream_;

@@ -257,6 +257,14 @@ class ExpositionTest : public ::testing::Test {
     alerting.log = false;
     alerting::AlertDispatcher dispatcher(alerting, nullptr);
     self_.UpdateAlerts(dispatcher, 2);
+    RepartitionCounts stage;
+    stage.forwarded = 10;
+    stage.committed = 2;
+    stage.delay_buckets.assign(kLatencyBucketsSeconds.size() + 1, 0);
+    stage.delay_buckets[7] = 9;   // <= 0.1 s
+    stage.delay_buckets[10] = 1;  // <= 1 s
+    stage.delay_sum_s = 1.5;
+    self_.UpdateRepartition(stage);
 
     RenderMetrics(self_, snapshot_.get(), NowMs(), &body_);
     exposition_ = Parse(body_);
@@ -353,7 +361,20 @@ TEST_F(ExpositionTest, HistogramBucketsAreCumulativeAndEndAtInfEqualToCount) {
       EXPECT_TRUE(sums.count(labels)) << series.back()->text;
     }
   }
-  EXPECT_GE(histograms, 7);  // wait and handle for 3 teams, and the processing latency
+  EXPECT_GE(histograms, 8);  // wait and handle for 3 teams, the processing latency, the stage delay
+}
+
+TEST_F(ExpositionTest, RepartitionDelayIsTheStagesCountsAsAHistogram) {
+  auto value = [&](const std::string& name, std::map<std::string, std::string> labels = {}) {
+    const Sample* s = exposition_.Find(name, labels);
+    return s ? s->value : -1;
+  };
+  EXPECT_EQ(value("ccpulse_repartition_delay_seconds_count"), 10);
+  EXPECT_EQ(value("ccpulse_repartition_delay_seconds_sum"), 1.5);
+  EXPECT_EQ(value("ccpulse_repartition_delay_seconds_bucket", {{"le", "0.05"}}), 0);
+  EXPECT_EQ(value("ccpulse_repartition_delay_seconds_bucket", {{"le", "0.1"}}), 9);
+  EXPECT_EQ(value("ccpulse_repartition_delay_seconds_bucket", {{"le", "1"}}), 10);
+  EXPECT_EQ(value("ccpulse_repartitioned_records_total", {{"result", "forwarded"}}), 10);
 }
 
 TEST_F(ExpositionTest, TeamHistogramsHoldTheSnapshotsDurations) {

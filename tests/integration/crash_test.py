@@ -80,7 +80,7 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpo
         "  every: 1m",
         "checkpoint:",
         f"  kafka_topic: {checkpoint_topic}" if checkpoint_topic else f"  dir: {checkpoint_dir}",
-    ] + ([f"  name: {checkpoint_name}"] if checkpoint_name else []) + [
+    ] + ([f"  name: {checkpoint_name}", "  standby: true"] if checkpoint_name else []) + [
         "  interval: 1s",
     ]) + "\n"
 
@@ -298,6 +298,15 @@ def test_standby(binary, broker, work, kills=4):
     window record and alert change of every life together equals the uninterrupted replay, per
     whole team (one engine at a time holds the stream)."""
     name = "standby"
+    # Sharing a checkpoint needs one partition: on a wider topic the instance refuses to start.
+    kt.create_topic(broker, "crash-standby-wide", 3)
+    cfg = os.path.join(work, "standby-wide.yaml")
+    with open(cfg, "w") as f:
+        f.write(config_text(broker.bootstrap, "crash-standby-wide", "g-wide", "wide-0", "-", "unused",
+                            "ccpulse-checkpoints", checkpoint_name="ccpulse-wide"))
+    refused = subprocess.run([binary, "run", "--config", cfg], capture_output=True, text=True, timeout=60)
+    check(refused.returncode == 2 and "must read one partition, but crash-standby-wide has 3" in refused.stderr,
+          f"standby on a 3-partition topic: exit {refused.returncode}: {refused.stderr[-1000:]}")
     topic, lines, replay, reach = prepare(binary, broker, work, name, 1, seed=61, teams=8, duration="6h")
     group = f"g-crash-{name}"
     rng = random.Random(4242)
