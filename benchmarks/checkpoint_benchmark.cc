@@ -173,7 +173,10 @@ const ccpulse::Checkpoint& PrefixCheckpoint() {
 class MemorySampler {
  public:
   MemorySampler() : anon_start_kb_(AnonKb()), thread_([this] { Run(); }) {}
-  ~MemorySampler() {
+  ~MemorySampler() { Stop(); }
+  // Takes a last sample and stops; the peaks are read after this.
+  void Stop() {
+    if (!thread_.joinable()) return;
     stop_ = true;
     thread_.join();
   }
@@ -210,10 +213,11 @@ class MemorySampler {
     return kb;
   }
   void Run() {
-    while (!stop_) {
+    for (bool last = false; !last;) {
+      last = stop_;
       anon_peak_kb_ = std::max(anon_peak_kb_, AnonKb());
       snapshot_peak_kb_ = std::max(snapshot_peak_kb_, SnapshotKb());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (!last) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
 
@@ -259,6 +263,7 @@ void BM_Throughput(benchmark::State& state) {
       if (sample_memory) memory.emplace();
       while (!source.done()) processor->Step(0);
       if (memory) {
+        memory->Stop();
         anon_growth_mb = std::max(anon_growth_mb, memory->anon_growth_mb());
         snapshot_peak_mb = std::max(snapshot_peak_mb, memory->snapshot_peak_mb());
       }

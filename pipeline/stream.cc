@@ -221,10 +221,11 @@ void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now
 
 void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) {
   // Everything fetched before the revoke is applied: make it durable and commit it before the
-  // partitions go to another consumer. Lost ones (the session expired) may be another's
-  // already: no commit (it would be refused), no checkpoint (it could replace the new owner's).
-  if (lost) {
-    std::fprintf(stderr, "ccpulse: %zu partitions lost (the group's session expired): not committed here\n",
+  // partitions go to another consumer. With standbys, lost ones (the session expired) may be
+  // another's already, restored from the shared checkpoints: no new checkpoint to compete with
+  // the new owner's (each is consistent, but a stale one would cost a longer replay).
+  if (lost && options_.on_standby) {
+    std::fprintf(stderr, "ccpulse: %zu partitions lost (the group's session expired): no checkpoint of them here\n",
                  partitions.size());
   } else if (options_.checkpoints != nullptr) {
     (void)TakeCheckpoint(/*wait=*/true);

@@ -416,6 +416,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
         }
         // Ready once the group has answered (partitions, restored; or none: a standby).
         ready = self.assigned_once() && !resuming;
+        if (resuming) ready = false;  // a load began after the line above read `resuming`
         if (hooks.on_tick) hooks.on_tick(engine, self, visible);
         if (stop.load()) halt = true;
         return visible;

@@ -72,13 +72,14 @@ void AlertDispatcher::Submit(AlertRecord alert) {
   if (queue_.size() >= config_.queue_limit) {
     queue_.pop_front();
     ++alertmanager.dropped;
+    if (retire_at_ != std::string::npos && retire_at_ > 0) --retire_at_;
   }
   queue_.push_back(std::move(alert));
 }
 
 void AlertDispatcher::Retire() {
   absl::MutexLock lock(&queue_mu_);
-  retire_ = true;  // the dispatcher thread applies what is queued, then forgets the firing ones
+  retire_at_ = queue_.size();  // the dispatcher thread applies these, then forgets the firing ones
 }
 
 size_t AlertDispatcher::firing() const {
@@ -264,17 +265,20 @@ void AlertDispatcher::Run() {
     const bool stopping = stop_.load();
     const int64_t now = NowMs();
     std::deque<AlertRecord> batch;
-    bool retire;
+    size_t retire_at;
     {
       absl::MutexLock lock(&queue_mu_);
       batch.swap(queue_);
-      retire = std::exchange(retire_, false);
+      retire_at = std::exchange(retire_at_, std::string::npos);
     }
     {
       absl::MutexLock lock(&active_mu_);
-      for (AlertRecord& r : batch) Apply(std::move(r), now);
-      // Resolved ones are still sent until resolved_resend (the new owner holds them resolved).
-      if (retire) std::erase_if(active_, [](const auto& entry) { return entry.second.record.firing; });
+      for (size_t i = 0; i <= batch.size(); ++i) {
+        // Changes queued before Retire() first; then the firing alerts are forgotten (resolved
+        // ones are still sent until resolved_resend); then what came after (a takeover's).
+        if (i == retire_at) std::erase_if(active_, [](const auto& entry) { return entry.second.record.firing; });
+        if (i < batch.size()) Apply(std::move(batch[i]), now);
+      }
     }
     SendAlertmanager(now, /*force_all=*/false);
     Deliver(now);

@@ -531,6 +531,22 @@ TEST(AlertDispatcherTest, RetiredAlertsAreNeitherResolvedNorResentButQueuedResol
   EXPECT_GE(care_resolved, 1) << "the resolve queued before the retirement went out";
 }
 
+// A takeover right after a retirement (the same instance given its partitions back): the alerts
+// it resumes are kept, though queued in the same pass as the retirement.
+TEST(AlertDispatcherTest, AlertsSubmittedAfterRetireAreKept) {
+  Receiver receiver;
+  AlertingConfig config = Config(receiver);
+  AlertDispatcher dispatcher(config, nullptr);
+  dispatcher.Submit(Alert("sales", Severity::kWarning));
+  dispatcher.Submit(Alert("care", Severity::kWarning));
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.firing() == 2; }, 3000));
+  dispatcher.Retire();
+  dispatcher.Submit(Alert("sales", Severity::kWarning));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // > 2 passes
+  EXPECT_EQ(dispatcher.firing(), 1u) << dispatcher.ActiveJson();
+  EXPECT_NE(dispatcher.ActiveJson().find("\"sales\""), std::string::npos) << dispatcher.ActiveJson();
+}
+
 // A port nobody listens on: bind, read the port, close.
 int RefusedPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -823,13 +823,14 @@ Repartitioner::~Repartitioner() {
   if (consumer_) rd_kafka_consumer_close(consumer_.get());
 }
 
-// Runs inside consumer_poll, never while a transaction is open. Held records of revoked
-// partitions are dropped: their offsets were not committed, so the next owner reads them.
 std::vector<uint64_t> Repartitioner::delay_buckets() const {
   std::vector<uint64_t> counts;
   for (const auto& count : delay_buckets_) counts.push_back(count.load(std::memory_order_relaxed));
   return counts;
 }
+
+// Runs inside consumer_poll, never while a transaction is open. Held records of revoked
+// partitions are dropped: their offsets were not committed, so the next owner reads them.
 
 void Repartitioner::OnRebalance(int err, void* partitions) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions);

@@ -330,6 +330,13 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
       any = any || increments[b] > 0;
     }
     if (any) repartition_delay_->ObserveMultiple(increments, counts.delay_sum_s - last.delay_sum_s);
+    if (!any) {  // a sum read after a bucket it belongs to: kept for the next update
+      RepartitionCounts next = counts;
+      next.delay_buckets = last.delay_buckets;
+      next.delay_sum_s = last.delay_sum_s;
+      last_repartition_ = std::move(next);
+      return;
+    }
   }
   last_repartition_ = counts;
 }
