@@ -88,6 +88,16 @@ def quantile_bound(text, family, q):
     return "?"
 
 
+def distribution(text, family):
+    """Cumulative share of the samples per bucket bound, e.g. "<=0.1 s 78 %"."""
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(family + "_bucket{") and 'le="+Inf"' not in line:
+            buckets.append((float(line.split('le="', 1)[1].split('"', 1)[0]), float(line.rsplit(" ", 1)[1])))
+    total = next((float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(family + "_count")), 0)
+    return ", ".join(f"<={le:g} s {100 * c / total:.1f} %" for le, c in sorted(buckets) if 0 < c) if total else "none"
+
+
 def latency_run(binary, work, broker, events, rate, name, repartition):
     """Produces `events` at `rate` per second into a fresh topic the running instance reads;
     returns its /metrics text once it has consumed them all."""
@@ -143,6 +153,7 @@ def main():
               f"{len(events) / through:,.0f}/s | {through / direct:.2f}x the time |")
         rate, paced = 2000, events[:60_000]
         print()
+        notes = ""
         print(f"| at {rate:,} events/s | processing latency p50 | p99 | stage delay p50 | p99 |")
         print("|---|---|---|---|---|")
         for mode in ("direct", "repartitioned"):
@@ -150,6 +161,9 @@ def main():
             row = [quantile_bound(text, "ccpulse_processing_latency_seconds", q) for q in (0.5, 0.99)]
             row += [quantile_bound(text, "ccpulse_repartition_delay_seconds", q) for q in (0.5, 0.99)]
             print(f"| {mode} | " + " | ".join(row) + " |")
+            if mode == "repartitioned":
+                notes = f"stage delay: {distribution(text, 'ccpulse_repartition_delay_seconds')}"
+        print(notes)
     finally:
         broker.stop()
 
