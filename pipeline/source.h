@@ -4,6 +4,7 @@
 #ifndef CCPULSE_PIPELINE_SOURCE_H_
 #define CCPULSE_PIPELINE_SOURCE_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -19,6 +20,11 @@ namespace ccpulse {
 // (the repartition stage's delay).
 inline constexpr std::array<double, 14> kLatencyBucketsSeconds = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+// The bucket of a latency: the first bound >= it (kLatencyBucketsSeconds.size(): +Inf).
+inline size_t LatencyBucketOf(double seconds) {
+  return static_cast<size_t>(std::lower_bound(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end(), seconds) -
+                             kLatencyBucketsSeconds.begin());
+}
 
 // One input record. Views stay valid until the batch holding it is released.
 struct SourceRecord {

@@ -303,9 +303,7 @@ void StreamProcessor::Tick(int64_t now_ms) {
   for (int64_t ts : pending_latency_ts_) {
     const int64_t ms = std::max<int64_t>(0, visible_ms - ts);
     const double seconds = static_cast<double>(ms) / 1000.0;
-    const size_t bucket = static_cast<size_t>(
-        std::lower_bound(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end(), seconds) -
-        kLatencyBucketsSeconds.begin());
+    const size_t bucket = LatencyBucketOf(seconds);
     ++counters_.latency_buckets[bucket];
     counters_.latency_sum_s += seconds;
     ++counters_.latency_count;

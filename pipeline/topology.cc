@@ -242,7 +242,9 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       partitions = repartitioner->internal_partitions();
       topics = {config.kafka.repartition_topic};
     } else {
-      auto probe = kafka::KafkaProducer::Create(producer_options);
+      kafka::ProducerOptions lookup = producer_options;
+      lookup.properties["allow.auto.create.topics"] = "false";  // a look, not a topic created
+      auto probe = kafka::KafkaProducer::Create(lookup);
       for (size_t i = 0; probe.ok() && i < topics.size(); ++i) {
         auto count = (*probe)->PartitionCount(topics[i]);
         if (!count.ok()) probe = count.status();
@@ -438,8 +440,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       if (!repartition_status.ok()) halt = true;
     });
   }
-  absl::Status status = absl::OkStatus();
-  status = processor.Run(halt);
+  absl::Status status = processor.Run(halt);
   ready = false;
   if (repartition_thread.joinable()) {
     repartition_stop = true;

@@ -72,7 +72,7 @@ void AlertDispatcher::Submit(AlertRecord alert) {
   if (queue_.size() >= config_.queue_limit) {
     queue_.pop_front();
     ++alertmanager.dropped;
-    if (retire_at_ != std::string::npos && retire_at_ > 0) --retire_at_;
+    if (retire_at_ > 0) --*retire_at_;  // (an empty optional compares below 0)
   }
   queue_.push_back(std::move(alert));
 }
@@ -265,11 +265,11 @@ void AlertDispatcher::Run() {
     const bool stopping = stop_.load();
     const int64_t now = NowMs();
     std::deque<AlertRecord> batch;
-    size_t retire_at;
+    std::optional<size_t> retire_at;
     {
       absl::MutexLock lock(&queue_mu_);
       batch.swap(queue_);
-      retire_at = std::exchange(retire_at_, std::string::npos);
+      retire_at = std::exchange(retire_at_, std::nullopt);
     }
     {
       absl::MutexLock lock(&active_mu_);

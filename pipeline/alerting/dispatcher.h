@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,8 +90,8 @@ class AlertDispatcher {
   std::atomic<bool> stop_{false};
   absl::Mutex queue_mu_;
   std::deque<AlertRecord> queue_ ABSL_GUARDED_BY(queue_mu_);
-  // Retire() was called when this many changes were queued (npos: not since the last pass).
-  size_t retire_at_ ABSL_GUARDED_BY(queue_mu_) = std::string::npos;
+  // Retire() was called when this many changes were queued (none: not since the last pass).
+  std::optional<size_t> retire_at_ ABSL_GUARDED_BY(queue_mu_);
   mutable absl::Mutex active_mu_;
   std::map<uint64_t, Active> active_ ABSL_GUARDED_BY(active_mu_);
   std::deque<Delivery> deliveries_;  // dispatcher thread only

@@ -9,9 +9,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace ccpulse::kafka {
 namespace {
@@ -922,16 +926,21 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
   };
   if (auto failed = call("begin transaction", [&] { return rd_kafka_begin_transaction(producer); })) return *failed;
   // Next offset per input partition; records of a partition are held in offset order.
-  std::map<std::pair<std::string, int32_t>, int64_t> next;
+  // Keyed by the topic names librdkafka holds (NUL-terminated), alive with the held messages.
+  std::map<std::pair<std::string_view, int32_t>, int64_t> next;
   uint64_t unkeyed = 0, too_large = 0;
+  std::string origin;
+  std::vector<KafkaProducer::Header> origin_header(1);
   for (rd_kafka_message_t* m : held_) {
     const std::string_view topic = rd_kafka_topic_name(m->rkt);
     const std::string_view value(static_cast<const char*>(m->payload), m->len);
     std::string_view key = options_.key_of(topic, value);
     const bool keyed = !key.empty();
     if (!keyed) key = std::string_view(static_cast<const char*>(m->key), m->key_len);
-    const std::string origin = fmt::format("{}[{}]@{}", topic, m->partition, m->offset);
-    absl::Status s = producer_->Produce(options_.topic, key, value, {{"ccpulse-origin", origin}}, m, nullptr, -1,
+    origin.clear();
+    fmt::format_to(std::back_inserter(origin), "{}[{}]@{}", topic, m->partition, m->offset);
+    origin_header[0] = {"ccpulse-origin", origin};
+    absl::Status s = producer_->Produce(options_.topic, key, value, origin_header, m, nullptr, -1,
                                         rd_kafka_message_timestamp(m, nullptr));
     if (s.ok() && !keyed) ++unkeyed;
     if (s.code() == absl::StatusCode::kInvalidArgument) {
@@ -949,11 +958,11 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
       if (rd_kafka_fatal_error(producer, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) return fatal("produce", std::string(s.message()));
       return abort(std::string(s.message()));
     }
-    next[{std::string(topic), m->partition}] = m->offset + 1;
+    next[{topic, m->partition}] = m->offset + 1;
   }
   ListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next.size())));
   for (const auto& [tp, offset] : next) {
-    rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
+    rd_kafka_topic_partition_list_add(offsets.get(), tp.first.data(), tp.second)->offset = offset;
   }
   rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_.get());
   auto failed = call("send offsets", [&] { return rd_kafka_send_offsets_to_transaction(producer, offsets.get(), group, -1); });
@@ -964,17 +973,13 @@ absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
   unkeyed_ += unkeyed;
   too_large_ += too_large;
   ++transactions_;
-  const int64_t committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();  // wall clock, as the records' timestamps
+  const int64_t committed_ms = absl::ToUnixMillis(absl::Now());  // wall clock, as the records' timestamps
   uint64_t delay_sum_ms = 0;
   for (rd_kafka_message_t* m : held_) {
     const int64_t timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
     if (timestamp_ms <= 0) continue;
     const int64_t delay_ms = std::max<int64_t>(0, committed_ms - timestamp_ms);
-    const auto bucket = std::lower_bound(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end(),
-                                         static_cast<double>(delay_ms) / 1000) - kLatencyBucketsSeconds.begin();
-    delay_buckets_[static_cast<size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+    delay_buckets_[LatencyBucketOf(static_cast<double>(delay_ms) / 1000)].fetch_add(1, std::memory_order_relaxed);
     delay_sum_ms += static_cast<uint64_t>(delay_ms);
   }
   delay_sum_ms_.fetch_add(delay_sum_ms, std::memory_order_relaxed);

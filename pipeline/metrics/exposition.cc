@@ -14,6 +14,18 @@ namespace ccpulse::metrics {
 namespace {
 
 using operators::Kind;
+
+// Adds to `histogram` what non-cumulative bucket counts (+Inf last) and their sum gained since
+// `last` (missing counts in `last`: 0). The sum is added even when no count grew: with a
+// source read without a lock, a sum may arrive one update after its count.
+template <typename Counts>
+void ObserveGrowth(prometheus::Histogram& histogram, const Counts& now, const Counts& last, double sum_growth) {
+  std::vector<double> growth(now.size());
+  for (size_t b = 0; b < now.size(); ++b) {
+    growth[b] = static_cast<double>(now[b] - (b < last.size() ? last[b] : 0));
+  }
+  histogram.ObserveMultiple(growth, sum_growth);
+}
 using operators::MetricsSnapshot;
 using operators::Ratio;
 using operators::TeamMetrics;
@@ -321,23 +333,7 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
   repartitioned_->Add({{"result", "too_large"}}).Increment(static_cast<double>(counts.too_large - last.too_large));
   repartition_transactions_->Add({{"result", "committed"}}).Increment(static_cast<double>(counts.committed - last.committed));
   repartition_transactions_->Add({{"result", "aborted"}}).Increment(static_cast<double>(counts.aborted - last.aborted));
-  if (counts.delay_buckets.size() == kLatencyBucketsSeconds.size() + 1) {
-    std::vector<double> increments(counts.delay_buckets.size());
-    bool any = false;
-    for (size_t b = 0; b < increments.size(); ++b) {
-      const uint64_t before = b < last.delay_buckets.size() ? last.delay_buckets[b] : 0;
-      increments[b] = static_cast<double>(counts.delay_buckets[b] - before);
-      any = any || increments[b] > 0;
-    }
-    if (any) repartition_delay_->ObserveMultiple(increments, counts.delay_sum_s - last.delay_sum_s);
-    if (!any) {  // a sum read after a bucket it belongs to: kept for the next update
-      RepartitionCounts next = counts;
-      next.delay_buckets = last.delay_buckets;
-      next.delay_sum_s = last.delay_sum_s;
-      last_repartition_ = std::move(next);
-      return;
-    }
-  }
+  ObserveGrowth(*repartition_delay_, counts.delay_buckets, last.delay_buckets, counts.delay_sum_s - last.delay_sum_s);
   last_repartition_ = counts;
 }
 
@@ -380,13 +376,8 @@ void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& 
   if (const uint64_t d = stream.too_many_events - last_stream_.too_many_events; d > 0) {
     invalid_->Add({{"reason", "too_many_events"}}).Increment(static_cast<double>(d));
   }
-  std::vector<double> buckets(stream.latency_buckets.size());
-  bool any = false;
-  for (size_t b = 0; b < buckets.size(); ++b) {
-    buckets[b] = static_cast<double>(stream.latency_buckets[b] - last_stream_.latency_buckets[b]);
-    any |= buckets[b] > 0;
-  }
-  if (any) latency_->ObserveMultiple(buckets, stream.latency_sum_s - last_stream_.latency_sum_s);
+  ObserveGrowth(*latency_, stream.latency_buckets, last_stream_.latency_buckets,
+                stream.latency_sum_s - last_stream_.latency_sum_s);
   applied_->Increment(delta(engine.counters().applied, last_applied_));
   duplicates_->Increment(delta(engine.duplicates(), last_duplicates_));
   dead_letters_delivered_->Increment(delta(dead_letters_delivered, last_delivered_));
