@@ -93,6 +93,11 @@ using EncodedCheckpoint = std::variant<std::string, ForkedEncoding>;
 class CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
+  // Makes this process the only writer of its checkpoints, before it loads one to take over: a
+  // write by a previous owner of the name (a paused instance a standby replaced, or another
+  // instance given the same name) then fails with kAborted ("fenced"). The directory backend,
+  // local to one machine, does not fence.
+  virtual absl::Status Claim() { return absl::OkStatus(); }
   // Makes checkpoint `sequence` durable; older ones beyond the retention may be deleted.
   virtual absl::Status Write(uint64_t sequence, std::string_view bytes) = 0;
   // Checkpoints that decode, newest first (a corrupt or truncated one is skipped with a message

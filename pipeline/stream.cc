@@ -70,9 +70,9 @@ absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) Step(50);
   // Clean shutdown: the batch in hand is done; make dead letters durable, then commit (with
   // checkpoints: a last one, so a restart continues exactly here; none when owning nothing, so a
-  // standby never replaces the active instance's checkpoint).
+  // standby never replaces the active instance's checkpoint, nor after a fatal error).
   if (options_.checkpoints != nullptr) {
-    if (owned_count_ > 0 && !TakeCheckpoint(/*wait=*/true)) {
+    if (owned_count_ > 0 && fatal_.ok() && !TakeCheckpoint(/*wait=*/true)) {
       std::fprintf(stderr, "ccpulse: the shutdown checkpoint did not become durable; a restart resumes from the "
                            "previous one\n");
     }
@@ -225,7 +225,7 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
   // another's already, restored from the shared checkpoints: no new checkpoint to compete with
   // the new owner's (each is consistent, but a stale one would cost a longer replay).
   if (lost && options_.on_standby) {
-    std::fprintf(stderr, "ccpulse: %zu partitions lost (the group's session expired): no checkpoint of them here\n",
+    std::fprintf(stderr, "ccpulse: %zu partition(s) lost (the group's session expired): no checkpoint of them here\n",
                  partitions.size());
   } else if (options_.checkpoints != nullptr) {
     (void)TakeCheckpoint(/*wait=*/true);
@@ -427,6 +427,9 @@ void StreamProcessor::AdvanceCheckpoints() {
         std::fprintf(stderr, "ccpulse: checkpoint %llu failed: %s; offsets stay at the last durable checkpoint\n",
                      static_cast<unsigned long long>(result->sequence),
                      std::string(result->status.message()).c_str());
+        // Fenced: another instance writes under this name now; this one must not go on owning
+        // partitions (one standing by already has nothing to write).
+        if (result->status.code() == absl::StatusCode::kAborted && owned_count_ > 0) fatal_ = result->status;
       }
       writing_.reset();
     }

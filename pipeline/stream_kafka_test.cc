@@ -501,5 +501,37 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
   }
 }
 
+// The topic backend writes each checkpoint in one transaction, once it has claimed the name.
+// (Fencing by the claim needs a real broker: pipeline/kafka/fencing_test.cc, run by
+// tests/integration/kafka_test.py; librdkafka's mock cluster does not fence.)
+TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
+  ASSERT_TRUE(mock_->CreateTopic("checkpoints", 1).ok());  // the mock has no admin API
+  kafka::ProducerOptions options;
+  options.brokers = brokers_;
+  auto store = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc");
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto encoded = [](uint64_t sequence) {
+    Checkpoint c;
+    c.sequence = sequence;
+    c.partitions = {{"input[0]", static_cast<int64_t>(sequence * 100)}};
+    c.engine_state = std::string(700 << 10, static_cast<char>('a' + sequence));  // two chunks
+    return EncodeCheckpoint(c);
+  };
+  absl::Status unclaimed = (*store)->Write(1, encoded(1));
+  EXPECT_EQ(unclaimed.code(), absl::StatusCode::kFailedPrecondition) << unclaimed;
+  ASSERT_TRUE((*store)->Claim().ok());
+  for (uint64_t sequence = 1; sequence <= 3; ++sequence) ASSERT_TRUE((*store)->Write(sequence, encoded(sequence)).ok());
+
+  std::vector<std::string> problems;
+  auto all = (*store)->LoadAll(&problems);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  ASSERT_EQ(all->size(), 2u) << "two slots";
+  EXPECT_EQ((*all)[0].sequence, 3u);
+  EXPECT_EQ((*all)[0].engine_state, std::string(700 << 10, 'd'));
+  EXPECT_EQ((*all)[0].partitions, (std::vector<std::pair<std::string, int64_t>>{{"input[0]", 300}}));
+  EXPECT_EQ((*all)[1].sequence, 2u);
+}
+
 }  // namespace
 }  // namespace ccpulse

@@ -203,7 +203,11 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       ready = false;
       std::vector<std::string> problems;
       const auto start = std::chrono::steady_clock::now();
-      auto newest = checkpoint_store->LoadNewest(&problems);
+      // Fence the name's previous writer first, so that what is loaded is its last word.
+      auto newest = [&]() -> absl::StatusOr<std::optional<Checkpoint>> {
+        if (absl::Status s = checkpoint_store->Claim(); !s.ok()) return s;
+        return checkpoint_store->LoadNewest(&problems);
+      }();
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       for (const std::string& problem : problems) {
         std::fprintf(err, "ccpulse: %s; skipping it for an older checkpoint\n", problem.c_str());
@@ -382,8 +386,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   if (config.checkpoint.standby) options.on_standby = [&](StreamProcessor& self) {
     alerts.ApplyRoster(self.engine());
     alerts.dispatcher()->Retire();
-    std::fprintf(err, "ccpulse: every partition was revoked: state dropped after its checkpoint; standing by (an "
-                      "assignment restores the newest checkpoint then)\n");
+    std::fprintf(err, "ccpulse: every partition was revoked: state dropped; standing by (an assignment "
+                      "restores the newest checkpoint then)\n");
   };
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),

@@ -50,8 +50,8 @@ absl::StatusOr<ConfPtr> BuildConf(const Properties& defaults, const Properties& 
   for (const auto& [k, v] : user) {
     if (auto it = enforced.find(k); it != enforced.end() && it->second != v) {
       return absl::InvalidArgumentError(
-          fmt::format("kafka property `{}`: ccpulse needs \"{}\" (it decides itself when to commit "
-                      "and which assignment protocol to use)",
+          fmt::format("kafka property `{}`: ccpulse needs \"{}\" (it decides itself when to commit, "
+                      "which assignment protocol to use and which records to read)",
                       k, it->second));
     }
     if (auto s = Set(conf.get(), k, v); !s.ok()) return s;
@@ -564,17 +564,33 @@ namespace {
 
 constexpr size_t kChunkBytes = 512 << 10;  // well below the broker's default 1 MB message limit
 
+std::string ErrorText(rd_kafka_error_t* error) {
+  std::string text = rd_kafka_error_string(error);
+  rd_kafka_error_destroy(error);
+  return text;
+}
+
+
 class TopicCheckpointStore final : public CheckpointStore {
  public:
   TopicCheckpointStore(ProducerOptions options, std::string topic, std::string name)
       : options_(std::move(options)), topic_(std::move(topic)), name_(std::move(name)) {}
 
   absl::Status Open() {
-    auto producer = KafkaProducer::Create(options_, &TopicCheckpointStore::OnDelivery, this);
+    ProducerOptions metadata = options_;
+    metadata.properties["allow.auto.create.topics"] = "false";  // not without compaction
+    auto producer = KafkaProducer::Create(metadata);
     if (!producer.ok()) return producer.status();
     producer_ = std::move(*producer);
-    if (absl::Status s = producer_->CreateTopic(topic_, 1, 10000, {{"cleanup.policy", "compact"}}); !s.ok()) return s;
-    auto partitions = producer_->PartitionCount(topic_);
+    auto partitions = producer_->PartitionCount(topic_, 5000);
+    if (!partitions.ok()) {
+      if (absl::Status s = producer_->CreateTopic(topic_, 1, 10000, {{"cleanup.policy", "compact"}}); !s.ok()) return s;
+      // A new topic shows in the metadata once its leader is elected.
+      const int64_t deadline = NowMs() + 10000;
+      while (!(partitions = producer_->PartitionCount(topic_)).ok() && NowMs() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
     if (!partitions.ok()) return partitions.status();
     uint64_t hash = 1469598103934665603ULL;  // FNV-1a: stable across processes and versions
     for (unsigned char c : name_) hash = (hash ^ c) * 1099511628211ULL;
@@ -582,21 +598,52 @@ class TopicCheckpointStore final : public CheckpointStore {
     return absl::OkStatus();
   }
 
+  // Fencing: a producer with transactional id "<name>/checkpoint". Its initialisation aborts a
+  // previous owner's open transaction and fences that owner's producer, whose writes then fail.
+  absl::Status Claim() override {
+    absl::MutexLock lock(&mu_);
+    writer_.reset();
+    ProducerOptions options = options_;
+    options.properties["transactional.id"] = name_ + "/checkpoint";
+    auto producer = KafkaProducer::Create(options, &TopicCheckpointStore::OnDelivery, this);
+    if (!producer.ok()) return producer.status();
+    if (rd_kafka_error_t* e = rd_kafka_init_transactions((*producer)->handle(), 60000)) {
+      return absl::UnavailableError(
+          fmt::format("checkpoint: claiming the name {} in {}: {}", name_, Describe(), ErrorText(e)));
+    }
+    writer_ = std::move(*producer);
+    return absl::OkStatus();
+  }
+
+  // One transaction: chunks, then the manifest; read_committed readers see all or nothing.
   absl::Status Write(uint64_t sequence, std::string_view bytes) override {
+    absl::MutexLock lock(&mu_);
+    if (writer_ == nullptr) {
+      return absl::FailedPreconditionError(fmt::format("checkpoint: the name {} is not claimed", name_));
+    }
+    rd_kafka_t* rk = writer_->handle();
+    failures_ = 0;
+    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk)) return TransactionFailed("begin", e);
     const std::string prefix = fmt::format("{}/{}/", name_, sequence % 2);
     const size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
-    failures_ = 0;
     std::string value;
     for (size_t i = 0; i < chunks; ++i) {
       value.assign(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
       value.append(bytes.substr(i * kChunkBytes, kChunkBytes));
-      if (absl::Status s = Produce(fmt::format("{}chunk/{}", prefix, i), value); !s.ok()) return s;
+      if (absl::Status s = writer_->Produce(topic_, fmt::format("{}chunk/{}", prefix, i), value, {}, nullptr,
+                                            nullptr, partition_);
+          !s.ok()) {
+        return Aborted(s);
+      }
     }
-    // The manifest only once every chunk is acknowledged.
-    if (absl::Status s = Flush(); !s.ok()) return s;
     const std::string manifest = fmt::format("{} {} {}", sequence, chunks, bytes.size());
-    if (absl::Status s = Produce(prefix + "manifest", manifest); !s.ok()) return s;
-    return Flush();
+    if (absl::Status s = writer_->Produce(topic_, prefix + "manifest", manifest, {}, nullptr, nullptr, partition_);
+        !s.ok()) {
+      return Aborted(s);
+    }
+    if (rd_kafka_error_t* e = rd_kafka_commit_transaction(rk, -1)) return TransactionFailed("commit", e);
+    writer_->Poll(0);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>* problems) override {
@@ -648,26 +695,54 @@ class TopicCheckpointStore final : public CheckpointStore {
     }
   }
 
-  absl::Status Produce(const std::string& key, std::string_view value) {
-    return producer_->Produce(topic_, key, value, {}, nullptr, nullptr, partition_);
+  // A failed transactional call: fenced (fatal) ends this writer for good; anything else aborts
+  // the transaction, and the next checkpoint tries again.
+  absl::Status TransactionFailed(std::string_view what, rd_kafka_error_t* e) {
+    const bool fatal = rd_kafka_error_is_fatal(e);
+    const std::string text = ErrorText(e);
+    if (fatal) {
+      writer_.reset();
+      return absl::AbortedError(fmt::format(
+          "checkpoint: fenced: another instance has claimed the name {} in {} (a standby took over, or two "
+          "instances share the name): {}",
+          name_, Describe(), text));
+    }
+    if (rd_kafka_error_t* abort = rd_kafka_abort_transaction(writer_->handle(), 30000)) {
+      const std::string abort_text = ErrorText(abort);
+      writer_.reset();  // the next Claim starts over
+      return absl::UnavailableError(fmt::format("checkpoint: {} in {}: {}; the abort failed too: {}", what,
+                                                Describe(), text, abort_text));
+    }
+    const std::string delivery = failures_ > 0 ? fmt::format(" ({} writes failed: {})", failures_, last_error_) : "";
+    return absl::UnavailableError(fmt::format("checkpoint: {} in {}: {}{}", what, Describe(), text, delivery));
   }
 
-  absl::Status Flush() {
-    if (absl::Status s = producer_->Flush(60000); !s.ok()) return s;
-    producer_->Poll(0);
-    if (failures_ > 0) {
-      return absl::UnavailableError(
-          fmt::format("checkpoint: {} writes to {} failed: {}", failures_, Describe(), last_error_));
+  absl::Status Aborted(const absl::Status& produce) {
+    char reason[256];
+    if (rd_kafka_fatal_error(writer_->handle(), reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return TransactionFailed("produce", rd_kafka_error_new(RD_KAFKA_RESP_ERR__FATAL, "%s", reason));
     }
-    return absl::OkStatus();
+    if (rd_kafka_error_t* abort = rd_kafka_abort_transaction(writer_->handle(), 30000)) {
+      rd_kafka_error_destroy(abort);
+      writer_.reset();
+    }
+    return produce;
   }
 
   // The latest value of every key of this instance in its partition (compaction keeps at least
   // that), read from the beginning to the high watermark.
   absl::StatusOr<std::map<std::string, std::string>> ReadPartition() {
-    auto conf = BuildConf({{"bootstrap.servers", options_.brokers}, {"enable.partition.eof", "true"}},
+    // The log ends with a transaction marker, which is no message: the end is known from the
+    // end-of-partition event, which an empty fetch brings (so fetches must neither wait nor
+    // back off long: the defaults added 0.5-1 s to every load).
+    auto conf = BuildConf({{"bootstrap.servers", options_.brokers},
+                           {"enable.partition.eof", "true"},
+                           {"fetch.wait.max.ms", "10"},
+                           {"fetch.error.backoff.ms", "10"}},
                           options_.properties,
-                          {{"group.id", "ccpulse-checkpoint-reader"}, {"enable.auto.commit", "false"}});
+                          {{"group.id", "ccpulse-checkpoint-reader"},
+                           {"enable.auto.commit", "false"},
+                           {"isolation.level", "read_committed"}});
     if (!conf.ok()) return conf.status();
     char error[512];
     KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), error, sizeof(error)));
@@ -720,11 +795,14 @@ class TopicCheckpointStore final : public CheckpointStore {
   }
 
   ProducerOptions options_;
-  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<KafkaProducer> producer_;  // topic creation and metadata
   std::string topic_;
   std::string name_;
   int32_t partition_ = 0;
-  int failures_ = 0;
+  // Claim (fetch thread) and Write (writer thread).
+  absl::Mutex mu_;
+  std::unique_ptr<KafkaProducer> writer_ ABSL_GUARDED_BY(mu_);  // transactional; null until claimed
+  int failures_ = 0;  // deliveries of the transaction in flight
   std::string last_error_;
 };
 
@@ -739,16 +817,6 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> MakeTopicCheckpointStore(const 
 
 // ---------------------------------------------------------------------------------------------
 // Repartitioner
-
-namespace {
-
-std::string ErrorText(rd_kafka_error_t* error) {
-  std::string text = rd_kafka_error_string(error);
-  rd_kafka_error_destroy(error);
-  return text;
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(RepartitionOptions options) {
   if (options.topic.empty()) return absl::InvalidArgumentError("repartition: no internal topic");
@@ -810,7 +878,7 @@ absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(Repartition
   }
   self->internal_partitions_ = *existing;
 
-  if (rd_kafka_error_t* e = rd_kafka_init_transactions(self->producer_->producer_.get(), 30000)) {
+  if (rd_kafka_error_t* e = rd_kafka_init_transactions(self->producer_->handle(), 30000)) {
     return absl::UnavailableError(fmt::format("repartition: init transactions ({}): {}", o.transactional_id, ErrorText(e)));
   }
   ListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size())));
@@ -895,7 +963,7 @@ absl::Status Repartitioner::Run(const std::atomic<bool>& stop) {
 }
 
 absl::StatusOr<bool> Repartitioner::CommitHeld(const std::atomic<bool>& stop) {
-  rd_kafka_t* producer = producer_->producer_.get();
+  rd_kafka_t* producer = producer_->handle();
   const auto fatal = [&](std::string_view what, const std::string& text) {
     return absl::UnavailableError(fmt::format("repartition: {} ({}): {}", what, options_.transactional_id, text));
   };

@@ -144,9 +144,10 @@ class KafkaProducer {
   // The number of partitions of `topic` (metadata request).
   absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms = 10000);
   size_t in_flight() const;
+  // For transactions (the repartition stage, the checkpoint topic).
+  rd_kafka_s* handle() const { return producer_.get(); }
 
  private:
-  friend class Repartitioner;  // runs transactions on the same handle
   KafkaProducer() = default;
   static void DeliveryTrampoline(rd_kafka_s* rk, const void* message, void* opaque);
   KafkaHandle producer_;
@@ -251,9 +252,10 @@ class KafkaDeadLetters final : public DeadLetterSink {
 
 // Checkpoints in a compacted topic (DESIGN §6), so an instance's state can be restored on
 // another machine: all keys of instance `name` go to one partition (a hash of the name); a
-// checkpoint is chunks "<name>/<slot>/chunk/<i>" (sequence + bytes), acknowledged before
-// "<name>/<slot>/manifest", in two alternating slots, so an interrupted write leaves the other
-// slot whole. Creates the topic (cleanup.policy=compact) when missing.
+// checkpoint is chunks "<name>/<slot>/chunk/<i>" (sequence + bytes) and "<name>/<slot>/manifest",
+// written in one Kafka transaction, in two alternating slots. Writes need Claim: the
+// transactional id "<name>/checkpoint" fences whoever wrote under the name before. Creates the
+// topic (cleanup.policy=compact) when missing.
 absl::StatusOr<std::unique_ptr<CheckpointStore>> MakeTopicCheckpointStore(const ProducerOptions& options,
                                                                          std::string topic, std::string name);
 

@@ -18,8 +18,9 @@ Tests:
                    stay on one instance; DESIGN §6 and the README's deviations explain why
                    drift and quantiles are per instance).
   standby          an active instance and a standby sharing a checkpoint name on a one-partition topic: the
-                   active one killed at 4 seeded points; the standby takes over from the killed one's
-                   checkpoint each time; all lives together equal the replay exactly, per whole team.
+                   active one killed at 4 seeded points and paused past its session at a fifth; the
+                   standby takes over from its checkpoint each time (the woken one is fenced or stands
+                   by); all lives together equal the replay exactly, per whole team.
   two_instances_repartitioned
                    the same with the input keyed by event id (a customer's contacts spread over
                    every partition) and `kafka.repartition`: each instance's stage writes the
@@ -128,6 +129,7 @@ class Instance:
 
     def stop(self):
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # if a failed test left it paused
             self.proc.send_signal(signal.SIGTERM)
             rc = self.proc.wait(timeout=60)
         else:
@@ -242,6 +244,10 @@ def test_single_instance(binary, broker, work, backend="dir", kills=10, duration
                     checkpoint_topic="ccpulse-checkpoints" if backend == "topic" else None)
     inst.start()
     try:
+        # Every kill then has a checkpoint to restore (on a new broker, the topic backend's
+        # first one waits ~1 s more for the transaction coordinator).
+        wait_for(lambda: kt.metric_value(inst.metrics_text(), "ccpulse_checkpoints_total", '{result="durable"}') >= 1,
+                 60, "the first checkpoint")
         produce_with_kills(broker, topic, lines, inst, kills, rng, name)
         wait_caught_up(broker, group, 3, 180)
         time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
@@ -323,19 +329,47 @@ def test_standby(binary, broker, work, kills=4):
         check(standby.owned_partitions() == set(), f"{standby.name} owns {standby.owned_partitions()}")
         chunks = 24
         size = (len(lines) + chunks - 1) // chunks
-        kill_at = set(rng.sample(range(1, chunks - 1), kills))
+        stops = rng.sample(range(1, chunks - 1), kills + 1)
+        kill_at, pause_at = set(stops[:kills]), stops[kills]
         for i in range(chunks):
             kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
-            if i not in kill_at:
+            if i not in kill_at and i != pause_at:
                 continue
             time.sleep(rng.uniform(0.0, 2.0))
-            active.kill()
-            log(f"{name}: killed the active {active.name} (life {active.lives}) after chunk {i + 1}/{chunks}")
+            if i == pause_at:
+                # A pause past the session (a long GC, a frozen VM): the standby takes over while
+                # the paused one still believes it is active. Woken, it must not write under
+                # the shared name: it is fenced (and exits), or learns it lost the partition.
+                active.proc.send_signal(signal.SIGSTOP)
+                log(f"{name}: paused the active {active.name} (life {active.lives}) after chunk {i + 1}/{chunks}")
+            else:
+                active.kill()
+                log(f"{name}: killed the active {active.name} (life {active.lives}) after chunk {i + 1}/{chunks}")
             took = time.time()
             wait_for(lambda: standby.owned_partitions() == {f"{topic}[0]"}, 60, f"{standby.name} to take over")
             wait_for(standby.ready, 60, f"{standby.name} to be ready after taking over")
             log(f"{name}: {standby.name} took over in {time.time() - took:.1f} s")
-            active.start()  # back as the standby
+            if i == pause_at:
+                durable = lambda: kt.metric_value(standby.metrics_text(), "ccpulse_checkpoints_total",
+                                                 '{result="durable"}')
+                wait_for(lambda: durable() >= 2, 30, f"{standby.name} to write checkpoints")
+                active.proc.send_signal(signal.SIGCONT)
+                life_log = lambda: open(active.err_path).read()
+                wait_for(lambda: active.proc.poll() is not None or "standing by" in life_log(), 60,
+                         f"{active.name}, woken, to exit or stand by")
+                if active.proc.poll() is not None:
+                    check(active.proc.returncode == 1 and "fenced: another instance has claimed the name" in life_log(),
+                          f"{active.name} exited {active.proc.returncode}: {life_log()[-1500:]}")
+                    active.err.close()
+                    log(f"{name}: {active.name}, woken, was fenced on writing a checkpoint and exited")
+                    active.start()
+                else:
+                    time.sleep(3)  # a write it had under way is fenced, which must not stop it
+                    check(active.proc.poll() is None, f"{active.name} exited on standing by: {life_log()[-1500:]}")
+                    log(f"{name}: {active.name}, woken, found its partition lost and stands by")
+                check(active.owned_partitions() == set(), f"{active.name} owns {active.owned_partitions()} after waking")
+            else:
+                active.start()  # back as the standby
             active, standby = standby, active
         wait_caught_up(broker, group, 1, 180)
         time.sleep(25)  # the partition idles out (20 s): the windows reach the end of the stream
@@ -344,10 +378,10 @@ def test_standby(binary, broker, work, kills=4):
             if inst.proc is not None:
                 inst.stop()
     takeovers = sum(inst.log_text().count("restored checkpoint") for inst in instances)
-    check(takeovers >= kills, f"{name}: {takeovers} restores for {kills} kills")
+    check(takeovers >= kills + 1, f"{name}: {takeovers} restores for {kills} kills and a pause")
     run_lines = read_lines([path for inst in instances for path in inst.outputs])
     windows, boundaries, alerts = compare_with_replay(name, run_lines, replay, reach)
-    log(f"{name}: {kills} kills of the active instance, {takeovers} restores; {windows} window records at "
+    log(f"{name}: {kills} kills and a pause of the active instance, {takeovers} restores; {windows} window records at "
         f"{boundaries} boundaries and {alerts} alert changes, per whole team, equal the uninterrupted replay")
 
 

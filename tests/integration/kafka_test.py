@@ -18,6 +18,10 @@ Tests:
                    `rebalance` with event-id-keyed input and `kafka.repartition`: both the
                    stages' and the engines' groups rebalance; the internal topic holds each
                    input record exactly once (read_committed) and the engines consume each once.
+  checkpoint_fencing
+                   pipeline/kafka/fencing_test.cc on the broker: a standby claiming the shared
+                   checkpoint name fences the instance it replaces, whose writes then fail and
+                   are never read.
 Only python3 stdlib, kcat and the Kafka jars (for the consumer-group tool) are used.
 """
 import json
@@ -355,12 +359,24 @@ def test_broker_restart(binary, broker, work):
     compare_with_replay(out, replay_records(binary, events_path), "broker_restart")
 
 
+def test_checkpoint_fencing(binary, broker, work):
+    """pipeline/kafka/fencing_test.cc (built next to ccpulse) on this broker: claiming a
+    checkpoint name fences its previous writer (the mock cluster cannot show it)."""
+    test = os.path.join(os.path.dirname(os.path.abspath(binary)), "kafka_fencing_test")
+    check(os.path.exists(test), f"{test} is not built")
+    result = subprocess.run([test], env=dict(os.environ, CCPULSE_TEST_BROKERS=broker.bootstrap),
+                            capture_output=True, text=True, timeout=180)
+    check(result.returncode == 0, f"kafka_fencing_test exited {result.returncode}:\n{result.stdout[-3000:]}")
+    check("[  PASSED  ] 1 test" in result.stdout, f"kafka_fencing_test ran no test:\n{result.stdout[-2000:]}")
+
+
 TESTS = {
     "replay_equality": test_replay_equality,
     "dead_letters": test_dead_letters,
     "rebalance": test_rebalance,
     "broker_restart": test_broker_restart,
     "rebalance_repartitioned": lambda b, k, w: test_rebalance(b, k, w, repartition=True),
+    "checkpoint_fencing": test_checkpoint_fencing,
 }
 
 

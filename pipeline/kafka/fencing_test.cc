@@ -1,0 +1,77 @@
+// Fencing of the checkpoint topic's writers (DESIGN §6) on a real broker, whose transaction
+// coordinator fences (librdkafka's mock cluster does not). Not run by ctest on its own:
+// tests/integration/kafka_test.py starts a broker and runs it with CCPULSE_TEST_BROKERS.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pipeline/checkpoint.h"
+#include "pipeline/kafka/kafka.h"
+
+namespace ccpulse {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Encoded(uint64_t sequence) {
+  Checkpoint c;
+  c.sequence = sequence;
+  c.partitions = {{"input[0]", static_cast<int64_t>(sequence * 100)}};
+  c.engine_state = std::string(700 << 10, static_cast<char>('a' + sequence));  // two chunks
+  return EncodeCheckpoint(c);
+}
+
+int64_t Newest(CheckpointStore& store) {
+  std::vector<std::string> problems;
+  auto loaded = store.LoadNewest(&problems);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  return loaded.ok() && loaded->has_value() ? static_cast<int64_t>((**loaded).sequence) : -1;
+}
+
+// A standby that takes over claims the checkpoint name, which fences the instance it replaced:
+// a paused active instance that wakes up cannot write under the name any more, and what it
+// was writing is never read. Given the partition back later, it claims the name again.
+TEST(CheckpointFencingTest, ClaimingTheNameFencesThePreviousWriter) {
+  const char* brokers = std::getenv("CCPULSE_TEST_BROKERS");
+  ASSERT_NE(brokers, nullptr) << "set CCPULSE_TEST_BROKERS to a real broker (kafka_test.py does)";
+  kafka::ProducerOptions options;
+  options.brokers = brokers;
+  const std::string name = "fencing-" + std::to_string(::getpid());
+  auto active = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
+  ASSERT_TRUE(active.ok()) << active.status();
+  auto standby = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
+  ASSERT_TRUE(standby.ok()) << standby.status();
+
+  ASSERT_TRUE((*active)->Claim().ok());
+  ASSERT_TRUE((*active)->Write(1, Encoded(1)).ok());
+  ASSERT_TRUE((*active)->Write(2, Encoded(2)).ok());
+
+  ASSERT_TRUE((*standby)->Claim().ok());
+  EXPECT_EQ(Newest(**standby), 2);
+  const absl::Status zombie = (*active)->Write(3, Encoded(3));
+  EXPECT_EQ(zombie.code(), absl::StatusCode::kAborted) << zombie;
+  EXPECT_THAT(zombie.message(), HasSubstr("fenced: another instance has claimed the name " + name));
+  EXPECT_EQ(Newest(**standby), 2) << "the fenced write is not read";
+
+  ASSERT_TRUE((*standby)->Write(3, Encoded(3)).ok());
+  std::vector<std::string> problems;
+  auto all = (*active)->LoadAll(&problems);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].sequence, 3u);
+  EXPECT_EQ((*all)[0].engine_state, std::string(700 << 10, 'd')) << "the standby's, whole";
+  EXPECT_EQ((*all)[1].sequence, 2u);
+
+  ASSERT_TRUE((*active)->Claim().ok());
+  EXPECT_EQ((*standby)->Write(4, Encoded(4)).code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE((*active)->Write(4, Encoded(4)).ok());
+  EXPECT_EQ(Newest(**standby), 4);
+}
+
+}  // namespace
+}  // namespace ccpulse
