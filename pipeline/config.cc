@@ -393,8 +393,10 @@ void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
   if (!c->dir.empty() && !c->kafka_topic.empty()) {
     r.Fail(node["kafka_topic"], "checkpoint.kafka_topic", "choose one backend: checkpoint.dir or checkpoint.kafka_topic");
   }
-  if (c->standby && !c->enabled()) {
-    r.Fail(node["standby"], "checkpoint.standby", "needs a backend: checkpoint.kafka_topic (or a dir the instances share)");
+  if (c->standby && c->kafka_topic.empty()) {
+    r.Fail(node["standby"], "checkpoint.standby",
+           "needs checkpoint.kafka_topic: standbys restore the active instance's checkpoints from there, on any "
+           "machine, and only that backend fences an instance a standby replaced");
   }
   if (c->standby && c->name.empty()) {
     r.Fail(node["standby"], "checkpoint.standby", "needs checkpoint.name, the name the active instance and its standbys share");

@@ -348,6 +348,10 @@ TEST(ConfigTest, CheckpointBackendsIntervalAndKeep) {
   ASSERT_TRUE(standby.ok()) << standby.status();
   EXPECT_TRUE(standby->checkpoint.standby);
   ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  kafka_topic: c\n  standby: true\n", 6, "checkpoint.standby");
+  ExpectErrorAt(std::string(kMinimal) + "checkpoint:\n  dir: /shared\n  name: pair\n  standby: true\n", 7,
+                "checkpoint.standby");
+  EXPECT_THAT(ErrorOf(std::string(kMinimal) + "checkpoint:\n  dir: /shared\n  name: pair\n  standby: true\n"),
+              HasSubstr("needs checkpoint.kafka_topic"));
 }
 
 TEST(ConfigTest, CheckForRunRequiresBrokersAndTopics) {

@@ -59,6 +59,12 @@ class ScriptedSource final : public RecordingSource {
   static SourceBatch Revoked(std::vector<int32_t> partitions) {
     return Ownership(SourceBatch::Kind::kRevoked, std::move(partitions));
   }
+  static SourceBatch Ends(std::vector<SourcePosition> ends) {
+    SourceBatch batch;
+    batch.kind = SourceBatch::Kind::kEnds;
+    batch.ends = std::move(ends);
+    return batch;
+  }
 
   SourceBatch Poll(int) override { return next_ < script_.size() ? std::move(script_[next_++]) : SourceBatch{}; }
 

@@ -38,20 +38,25 @@ struct SourceRecord {
 };
 
 // What a poll returns: records, or a change of the partitions this consumer owns.
-struct SourceBatch {
-  enum class Kind { kRecords, kAssigned, kRevoked, kEmpty };
-  Kind kind = Kind::kEmpty;
-  std::vector<SourceRecord> records;
-  std::vector<int32_t> partitions;  // for kAssigned / kRevoked
-  bool lost = false;  // kRevoked: the session had expired; another consumer may own them already
-  void* owner = nullptr;            // source-private; passed back to Release
-  size_t bytes = 0;
-};
-
 // A position to commit: the next offset to read in `partition`.
 struct SourcePosition {
   int32_t partition = 0;
   int64_t next_offset = 0;
+};
+
+struct SourceBatch {
+  // kEnds: the consumer read past offsets that hold no record (a transaction's commit marker)
+  // after the last record it handed out of those partitions: once those records are applied,
+  // the partitions' positions are `ends`, so that a topic written in transactions reads lag 0
+  // at rest.
+  enum class Kind { kRecords, kAssigned, kRevoked, kEnds, kEmpty };
+  Kind kind = Kind::kEmpty;
+  std::vector<SourceRecord> records;
+  std::vector<int32_t> partitions;  // for kAssigned / kRevoked
+  std::vector<SourcePosition> ends;  // for kEnds
+  bool lost = false;  // kRevoked: the session had expired; another consumer may own them already
+  void* owner = nullptr;            // source-private; passed back to Release
+  size_t bytes = 0;
 };
 
 // A stream of records from one consumer. Poll/Release/Commit are called from one thread (the

@@ -105,6 +105,14 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
       Revoke(batch.partitions, batch.lost);
       got = true;
       break;
+    case SourceBatch::Kind::kEnds:
+      // Queued after the partitions' records, which are applied by now.
+      for (const SourcePosition& end : batch.ends) {
+        auto it = applied_next_.find(end.partition);
+        if (it != applied_next_.end() && it->second < end.next_offset) it->second = end.next_offset;
+      }
+      got = true;
+      break;
     case SourceBatch::Kind::kEmpty:
       break;
   }

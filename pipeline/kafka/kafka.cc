@@ -229,6 +229,7 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
       absl::MutexLock lock(&assigned_mu_);
       assigned_.insert(assigned_.end(), change.partitions.begin(), change.partitions.end());
     }
+    for (int32_t p : change.partitions) handed_next_.erase(p);
     change.kind = SourceBatch::Kind::kAssigned;
     Enqueue(std::move(change));
     return;
@@ -252,6 +253,7 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
     std::fprintf(stderr, "ccpulse: kafka incremental unassign: %s\n", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
   }
+  for (int32_t p : change.partitions) handed_next_.erase(p);
   absl::MutexLock lock(&assigned_mu_);
   for (int32_t p : change.partitions) std::erase(assigned_, p);
 }
@@ -340,14 +342,40 @@ void KafkaSource::FetchLoop() {
       if (options_.read_origin) r.origin = OriginOf(m);
       batch.bytes += m->len + m->key_len + 64;
       batch.records.push_back(r);
+      handed_next_[r.partition] = m->offset + 1;
       if ((messages->size() & 63) == 0 && NowMs() >= deadline) break;
     }
     if (batch.records.empty()) {
       delete messages;
+      EnqueueEnds();
       continue;
     }
     Enqueue(std::move(batch));
   }
+}
+
+void KafkaSource::EnqueueEnds() {
+  if (handed_next_.empty()) return;
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(handed_next_.size())));
+  std::vector<int32_t> indexes;
+  {
+    absl::MutexLock lock(&names_mu_);
+    for (const auto& [index, next] : handed_next_) {
+      rd_kafka_topic_partition_list_add(list.get(), names_[index].first.c_str(), names_[index].second);
+      indexes.push_back(index);
+    }
+  }
+  if (rd_kafka_position(consumer_.get(), list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  SourceBatch ends;
+  ends.kind = SourceBatch::Kind::kEnds;
+  for (int i = 0; i < list->cnt; ++i) {
+    const int64_t position = list->elems[i].offset;
+    int64_t& next = handed_next_[indexes[static_cast<size_t>(i)]];
+    if (position <= next) continue;  // also RD_KAFKA_OFFSET_INVALID
+    next = position;
+    ends.ends.push_back({indexes[static_cast<size_t>(i)], position});
+  }
+  if (!ends.ends.empty()) Enqueue(std::move(ends));
 }
 
 SourceBatch KafkaSource::Poll(int timeout_ms) {

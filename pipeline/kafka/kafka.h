@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "pipeline/checkpoint.h"
@@ -108,6 +109,11 @@ class KafkaSource final : public RecordSource {
   absl::Mutex assigned_mu_;
   std::vector<int32_t> assigned_ ABSL_GUARDED_BY(assigned_mu_);  // dense indexes
   std::vector<int32_t> revoked_in_poll_;  // fetch thread: revoked while a batch was being built
+  // Fetch thread: per owned partition, the next offset after the last record handed out (or
+  // after the markers past it, once reported in a kEnds batch).
+  absl::flat_hash_map<int32_t, int64_t> handed_next_;
+  // Fetch thread, when idle: reports partitions whose consumer position is past handed_next_.
+  void EnqueueEnds();
 };
 
 struct ProducerOptions {
