@@ -108,8 +108,10 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
     case SourceBatch::Kind::kEnds:
       // Queued after the partitions' records, which are applied by now.
       for (const SourcePosition& end : batch.ends) {
-        auto it = applied_next_.find(end.partition);
-        if (it != applied_next_.end() && it->second < end.next_offset) it->second = end.next_offset;
+        const auto index = static_cast<size_t>(end.partition);
+        if (index >= owned_.size() || !owned_[index]) continue;
+        int64_t& next = applied_next_.try_emplace(end.partition, end.next_offset).first->second;
+        next = std::max(next, end.next_offset);
       }
       got = true;
       break;
@@ -255,6 +257,16 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     if (static_cast<size_t>(p) < owned_.size() && owned_[static_cast<size_t>(p)]) {
       owned_[static_cast<size_t>(p)] = 0;
       --owned_count_;
+    }
+  }
+  if (lost && options_.on_standby) {
+    // A write under way ends (or is fenced) before the revoke is acknowledged, so before this
+    // instance can be given partitions and claim the name again: it must not land under that
+    // newer claim.
+    saved_.reset();
+    if (writing_) {
+      (void)options_.checkpoints->Drain(60000);
+      AdvanceCheckpoints();
     }
   }
   source_->AcknowledgeRevoke();

@@ -63,18 +63,18 @@ TEST(StreamProcessorTest, EachTopicIsDecodedInItsFormat) {
 
 // A topic written in transactions ends each transaction with a marker, which is no record: the
 // source reports the position past it, and the processor commits (and reads lag) from there
-// once the partition's records before it are applied; never for a partition it has applied
-// nothing of, nor backwards.
+// once the partition's records before it are applied (also for a partition with no record yet,
+// as after a restore at a marker); never for a partition it does not own, nor backwards.
 TEST(StreamProcessorTest, CommitsPastTransactionMarkers) {
   const std::string event =
       R"({"event_id":"e1","type":"queued","time":"2010-08-01T09:00:00Z","interaction_id":"i1","team":"care"})";
   ScriptedSource source({ScriptedSource::Assigned({0, 1}), ScriptedSource::Records({{{}, event, 0, 0}}),
-                         ScriptedSource::Ends({{0, 2}, {1, 7}}), ScriptedSource::Ends({{0, 1}})});
+                         ScriptedSource::Ends({{0, 2}, {1, 7}, {2, 9}}), ScriptedSource::Ends({{0, 1}})});
   RecordingDeadLetters dead_letters;
   StreamProcessor processor(StreamProcessor::Options{}, &source, &dead_letters, nullptr, nullptr);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(processor.Step(0));
   processor.CommitApplied(/*sync=*/true);
-  EXPECT_EQ(source.committed, (std::map<int32_t, int64_t>{{0, 2}})) << "past the marker at offset 1";
+  EXPECT_EQ(source.committed, (std::map<int32_t, int64_t>{{0, 2}, {1, 7}})) << "past the marker at offset 1";
 }
 
 // Reading a repartitioned topic: one partition carries records of two input partitions. The

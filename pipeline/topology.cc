@@ -98,9 +98,9 @@ std::string CheckpointName(const Config& config) {
   return fmt::format("{}/{}", config.kafka.group, HostName());
 }
 
-// The instance's own name (static group membership, transactional id): the explicit member
-// id, else its checkpoint name; with standbys, which share that name, "<name>@<host>" (sharing
-// a member id or a transactional id, they would fence each other).
+// The instance's own name (static group membership, the stage's transactional id): the
+// explicit member id, else its checkpoint name; with standbys, which share that name,
+// "<name>@<host>" (sharing a transactional id, they would fence each other).
 std::string InstanceId(const Config& config) {
   if (std::string id = ExplicitInstanceId(config); !id.empty()) return id;
   if (config.checkpoint.standby) return fmt::format("{}@{}", config.checkpoint.name, HostName());
@@ -160,8 +160,10 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   // Exactly once needs the internal topic's aborted transactions unseen (librdkafka's default).
   if (repartition) source_options.properties["isolation.level"] = "read_committed";
   // With checkpoints, the instance keeps its partitions across a restart (static membership),
-  // so its restored state meets the same partitions.
-  if (config.checkpoint.enabled() && !source_options.properties.contains("group.instance.id")) {
+  // so its restored state meets the same partitions. Not with standbys: there an instance that
+  // stops leaves the group (static members do not), so that a standby takes over at once.
+  if (config.checkpoint.enabled() && !config.checkpoint.standby &&
+      !source_options.properties.contains("group.instance.id")) {
     source_options.properties["group.instance.id"] = InstanceId(config);
   }
   // Checkpoints: when partitions are assigned to an instance that owns none (at start, or a

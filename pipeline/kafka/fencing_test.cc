@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipeline/checkpoint.h"
@@ -71,6 +74,46 @@ TEST(CheckpointFencingTest, ClaimingTheNameFencesThePreviousWriter) {
   EXPECT_EQ((*standby)->Write(4, Encoded(4)).code(), absl::StatusCode::kAborted);
   ASSERT_TRUE((*active)->Write(4, Encoded(4)).ok());
   EXPECT_EQ(Newest(**standby), 4);
+}
+
+// Records produced into the checkpoint partition but never committed: a writer that died in
+// the middle of a checkpoint, or any other name's transaction still open. They are never read
+// (read_committed), and a claim of the name aborts its own open transaction at once.
+TEST(CheckpointFencingTest, AnOpenTransactionIsNeverRead) {
+  const char* brokers = std::getenv("CCPULSE_TEST_BROKERS");
+  ASSERT_NE(brokers, nullptr) << "set CCPULSE_TEST_BROKERS to a real broker (kafka_test.py does)";
+  kafka::ProducerOptions options;
+  options.brokers = brokers;
+  const std::string name = "open-" + std::to_string(::getpid());
+  auto store = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Claim().ok());
+  ASSERT_TRUE((*store)->Write(1, Encoded(1)).ok());
+
+  // A writer of the same name (as the store writes) that stops half-way through checkpoint 2.
+  kafka::ProducerOptions dying = options;
+  dying.properties["transactional.id"] = name + "/checkpoint";
+  auto producer = kafka::KafkaProducer::Create(dying);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  rd_kafka_t* rk = (*producer)->handle();
+  ASSERT_EQ(rd_kafka_init_transactions(rk, 30000), nullptr);  // fences the store
+  ASSERT_EQ(rd_kafka_begin_transaction(rk), nullptr);
+  const std::string bytes = Encoded(2);
+  const uint64_t sequence = 2;
+  std::string chunk(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
+  chunk += bytes;  // one chunk is enough for the reader to decode it
+  const int32_t partition = 0;  // the test topic has one partition
+  ASSERT_TRUE((*producer)->Produce("fencing-checkpoints", name + "/0/chunk/0", chunk, {}, nullptr, nullptr, partition).ok());
+  ASSERT_TRUE((*producer)->Produce("fencing-checkpoints", name + "/0/manifest",
+                                   fmt::format("2 1 {}", bytes.size()), {}, nullptr, nullptr, partition)
+                  .ok());
+  ASSERT_TRUE((*producer)->Flush(10000).ok());  // in the log, not committed
+
+  auto reader = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE((*reader)->Claim().ok()) << "aborts the open transaction";
+  EXPECT_EQ(Newest(**reader), 1) << "checkpoint 2 was never committed";
+  EXPECT_EQ((*store)->Write(2, Encoded(2)).code(), absl::StatusCode::kAborted) << "fenced by the dying writer";
 }
 
 }  // namespace

@@ -355,25 +355,29 @@ void KafkaSource::FetchLoop() {
 }
 
 void KafkaSource::EnqueueEnds() {
-  if (handed_next_.empty()) return;
-  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(handed_next_.size())));
-  std::vector<int32_t> indexes;
+  std::vector<int32_t> assigned;
+  {
+    absl::MutexLock lock(&assigned_mu_);
+    assigned = assigned_;
+  }
+  if (assigned.empty()) return;
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size())));
   {
     absl::MutexLock lock(&names_mu_);
-    for (const auto& [index, next] : handed_next_) {
+    for (int32_t index : assigned) {
       rd_kafka_topic_partition_list_add(list.get(), names_[index].first.c_str(), names_[index].second);
-      indexes.push_back(index);
     }
   }
   if (rd_kafka_position(consumer_.get(), list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
   SourceBatch ends;
   ends.kind = SourceBatch::Kind::kEnds;
   for (int i = 0; i < list->cnt; ++i) {
-    const int64_t position = list->elems[i].offset;
-    int64_t& next = handed_next_[indexes[static_cast<size_t>(i)]];
-    if (position <= next) continue;  // also RD_KAFKA_OFFSET_INVALID
-    next = position;
-    ends.ends.push_back({indexes[static_cast<size_t>(i)], position});
+    const int64_t position = list->elems[i].offset;  // RD_KAFKA_OFFSET_INVALID: nothing read yet
+    const int32_t index = assigned[static_cast<size_t>(i)];
+    auto it = handed_next_.try_emplace(index, -1).first;
+    if (position < 0 || position <= it->second) continue;
+    it->second = position;
+    ends.ends.push_back({index, position});
   }
   if (!ends.ends.empty()) Enqueue(std::move(ends));
 }
@@ -651,25 +655,25 @@ class TopicCheckpointStore final : public CheckpointStore {
     }
     rd_kafka_t* rk = writer_->handle();
     failures_ = 0;
-    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk)) return TransactionFailed("begin", e);
+    if (absl::Status s = Transact("begin", [&] { return rd_kafka_begin_transaction(rk); }); !s.ok()) return s;
     const std::string prefix = fmt::format("{}/{}/", name_, sequence % 2);
     const size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
     std::string value;
-    for (size_t i = 0; i < chunks; ++i) {
-      value.assign(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
-      value.append(bytes.substr(i * kChunkBytes, kChunkBytes));
-      if (absl::Status s = writer_->Produce(topic_, fmt::format("{}chunk/{}", prefix, i), value, {}, nullptr,
-                                            nullptr, partition_);
-          !s.ok()) {
-        return Aborted(s);
+    for (size_t i = 0; i <= chunks; ++i) {
+      std::string key;
+      if (i < chunks) {
+        key = fmt::format("{}chunk/{}", prefix, i);
+        value.assign(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
+        value.append(bytes.substr(i * kChunkBytes, kChunkBytes));
+      } else {
+        key = prefix + "manifest";
+        value = fmt::format("{} {} {}", sequence, chunks, bytes.size());
+      }
+      if (absl::Status s = writer_->Produce(topic_, key, value, {}, nullptr, nullptr, partition_); !s.ok()) {
+        return Abort(std::string(s.message()));
       }
     }
-    const std::string manifest = fmt::format("{} {} {}", sequence, chunks, bytes.size());
-    if (absl::Status s = writer_->Produce(topic_, prefix + "manifest", manifest, {}, nullptr, nullptr, partition_);
-        !s.ok()) {
-      return Aborted(s);
-    }
-    if (rd_kafka_error_t* e = rd_kafka_commit_transaction(rk, -1)) return TransactionFailed("commit", e);
+    if (absl::Status s = Transact("commit", [&] { return rd_kafka_commit_transaction(rk, -1); }); !s.ok()) return s;
     writer_->Poll(0);
     return absl::OkStatus();
   }
@@ -723,38 +727,53 @@ class TopicCheckpointStore final : public CheckpointStore {
     }
   }
 
-  // A failed transactional call: fenced (fatal) ends this writer for good; anything else aborts
-  // the transaction, and the next checkpoint tries again.
-  absl::Status TransactionFailed(std::string_view what, rd_kafka_error_t* e) {
-    const bool fatal = rd_kafka_error_is_fatal(e);
-    const std::string text = ErrorText(e);
-    if (fatal) {
-      writer_.reset();
+  // A transactional call, retried while its error is retriable. A fatal error (fenced) loses
+  // the writer; any other aborts the transaction, and the next checkpoint tries again.
+  template <typename Call>
+  absl::Status Transact(std::string_view what, const Call& call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (int attempt = 1;; ++attempt) {
+      rd_kafka_error_t* e = call();
+      if (e == nullptr) return absl::OkStatus();
+      const bool fatal = rd_kafka_error_is_fatal(e);
+      const bool retriable = rd_kafka_error_is_retriable(e);
+      const std::string text = ErrorText(e);
+      if (fatal) return Lost(text);
+      if (!retriable || attempt == 50) return Abort(fmt::format("{}: {}", what, text));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  absl::Status Abort(const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    rd_kafka_t* rk = writer_->handle();
+    char reason[512];
+    if (rd_kafka_fatal_error(rk, reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) return Lost(reason);
+    for (int attempt = 1;; ++attempt) {
+      rd_kafka_error_t* e = rd_kafka_abort_transaction(rk, 30000);
+      if (e == nullptr) break;
+      const bool fatal = rd_kafka_error_is_fatal(e);
+      const bool retriable = rd_kafka_error_is_retriable(e);
+      const std::string text = ErrorText(e);
+      if (fatal || !retriable || attempt == 10) return Lost(fmt::format("{}; the abort failed: {}", why, text));
+    }
+    const std::string delivery = failures_ > 0 ? fmt::format(" ({} writes failed: {})", failures_, last_error_) : "";
+    return absl::UnavailableError(fmt::format("checkpoint: {} in {}{}", why, Describe(), delivery));
+  }
+
+  // The writer cannot go on: fenced by a newer claim of the name, or its transaction is stuck.
+  // kAborted: an instance owning partitions stops, and a restart claims the name anew.
+  absl::Status Lost(const std::string& text) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const bool fenced = rd_kafka_fatal_error(writer_->handle(), nullptr, 0) == RD_KAFKA_RESP_ERR__FENCED ||
+                        text.find("fenced") != std::string::npos;
+    rd_kafka_purge(writer_->handle(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    writer_.reset();
+    if (fenced) {
       return absl::AbortedError(fmt::format(
           "checkpoint: fenced: another instance has claimed the name {} in {} (a standby took over, or two "
           "instances share the name): {}",
           name_, Describe(), text));
     }
-    if (rd_kafka_error_t* abort = rd_kafka_abort_transaction(writer_->handle(), 30000)) {
-      const std::string abort_text = ErrorText(abort);
-      writer_.reset();  // the next Claim starts over
-      return absl::UnavailableError(fmt::format("checkpoint: {} in {}: {}; the abort failed too: {}", what,
-                                                Describe(), text, abort_text));
-    }
-    const std::string delivery = failures_ > 0 ? fmt::format(" ({} writes failed: {})", failures_, last_error_) : "";
-    return absl::UnavailableError(fmt::format("checkpoint: {} in {}: {}{}", what, Describe(), text, delivery));
-  }
-
-  absl::Status Aborted(const absl::Status& produce) {
-    char reason[256];
-    if (rd_kafka_fatal_error(writer_->handle(), reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return TransactionFailed("produce", rd_kafka_error_new(RD_KAFKA_RESP_ERR__FATAL, "%s", reason));
-    }
-    if (rd_kafka_error_t* abort = rd_kafka_abort_transaction(writer_->handle(), 30000)) {
-      rd_kafka_error_destroy(abort);
-      writer_.reset();
-    }
-    return produce;
+    return absl::AbortedError(fmt::format(
+        "checkpoint: the writer of {} in {} cannot go on ({}); a restart claims the name anew", name_, Describe(), text));
   }
 
   // The latest value of every key of this instance in its partition (compaction keeps at least
@@ -790,31 +809,40 @@ class TopicCheckpointStore final : public CheckpointStore {
     }
     const std::string prefix = name_ + "/";
     const int64_t deadline = NowMs() + 120000;
-    absl::Status status = absl::DeadlineExceededError(fmt::format("checkpoint: reading {} took over 120 s", Describe()));
-    while (NowMs() < deadline) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 500);
-      if (m == nullptr) continue;
-      const bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && !eof) {
-        status = absl::UnavailableError(fmt::format("checkpoint: reading {}: {}", Describe(), rd_kafka_message_errstr(m)));
-        rd_kafka_message_destroy(m);
+    absl::Status status;
+    int64_t position = RD_KAFKA_OFFSET_INVALID;
+    // Read up to `high`: the position moves past transaction markers too. An open transaction
+    // of any name in this partition holds it (and the end the consumer sees) back until it ends
+    // (transaction.timeout.ms at most), so a newer checkpoint behind it is not missed.
+    while (position < high) {
+      if (NowMs() >= deadline) {
+        status = absl::DeadlineExceededError(fmt::format(
+            "checkpoint: reading {} took over 120 s (at offset {} of {}: an open transaction holds it back)",
+            Describe(), position, high));
         break;
       }
-      if (!eof && m->key != nullptr) {
-        std::string key(static_cast<const char*>(m->key), m->key_len);
-        if (key.starts_with(prefix)) {
-          if (m->payload == nullptr) {
-            latest.erase(key);  // tombstone
-          } else {
-            latest[std::move(key)].assign(static_cast<const char*>(m->payload), m->len);
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100)) {
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          status = absl::UnavailableError(fmt::format("checkpoint: reading {}: {}", Describe(), rd_kafka_message_errstr(m)));
+          rd_kafka_message_destroy(m);
+          break;
+        }
+        // The end, also where compaction left no record (a marker) to move the position.
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->offset >= high) position = m->offset;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key != nullptr) {
+          std::string key(static_cast<const char*>(m->key), m->key_len);
+          if (key.starts_with(prefix)) {
+            if (m->payload == nullptr) {
+              latest.erase(key);  // tombstone
+            } else {
+              latest[std::move(key)].assign(static_cast<const char*>(m->payload), m->len);
+            }
           }
         }
+        rd_kafka_message_destroy(m);
       }
-      const bool done = eof || m->offset + 1 >= high;
-      rd_kafka_message_destroy(m);
-      if (done) {
-        status = absl::OkStatus();
-        break;
+      if (rd_kafka_position(consumer.get(), parts.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        position = std::max(position, parts->elems[0].offset);
       }
     }
     rd_kafka_consumer_close(consumer.get());

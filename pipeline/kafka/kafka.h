@@ -112,7 +112,8 @@ class KafkaSource final : public RecordSource {
   // Fetch thread: per owned partition, the next offset after the last record handed out (or
   // after the markers past it, once reported in a kEnds batch).
   absl::flat_hash_map<int32_t, int64_t> handed_next_;
-  // Fetch thread, when idle: reports partitions whose consumer position is past handed_next_.
+  // Fetch thread, when idle: reports owned partitions whose consumer position is past
+  // handed_next_ (past markers only: every record before the position was handed out).
   void EnqueueEnds();
 };
 

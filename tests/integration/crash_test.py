@@ -18,9 +18,11 @@ Tests:
                    stay on one instance; DESIGN §6 and the README's deviations explain why
                    drift and quantiles are per instance).
   standby          an active instance and a standby sharing a checkpoint name on a one-partition topic: the
-                   active one killed at 4 seeded points and paused past its session at a fifth; the
-                   standby takes over from its checkpoint each time (the woken one is fenced or stands
-                   by); all lives together equal the replay exactly, per whole team.
+                   active one killed at 4 seeded points, paused past its session at a fifth and
+                   stopped (SIGTERM) at a sixth; the standby takes over from its checkpoint each time
+                   (the woken one is fenced or stands by; the stopped one left the group, so the
+                   take-over is within the session timeout); all lives together equal the replay
+                   exactly, per whole team.
   two_instances_repartitioned
                    the same with the input keyed by event id (a customer's contacts spread over
                    every partition) and `kafka.repartition`: each instance's stage writes the
@@ -56,7 +58,9 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpo
         f"  group: {group}",
         f"  topics: [{topic}]",
         "  consumer:",
+    ] + ([] if checkpoint_name else [
         f"    group.instance.id: {instance}",  # static membership: a restart keeps its partitions
+    ]) + [  # (standbys are dynamic members: a stopped active instance leaves the group)
         f"    session.timeout.ms: \"{session_timeout_ms}\"",
     ] + ([
         "  repartition:",
@@ -329,14 +333,19 @@ def test_standby(binary, broker, work, kills=4):
         check(standby.owned_partitions() == set(), f"{standby.name} owns {standby.owned_partitions()}")
         chunks = 24
         size = (len(lines) + chunks - 1) // chunks
-        stops = rng.sample(range(1, chunks - 1), kills + 1)
-        kill_at, pause_at = set(stops[:kills]), stops[kills]
+        stops = rng.sample(range(1, chunks - 1), kills + 2)
+        kill_at, pause_at, term_at = set(stops[:kills]), stops[kills], stops[kills + 1]
         for i in range(chunks):
             kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
-            if i not in kill_at and i != pause_at:
+            if i not in kill_at and i != pause_at and i != term_at:
                 continue
             time.sleep(rng.uniform(0.0, 2.0))
-            if i == pause_at:
+            if i == term_at:
+                # A planned stop (a rolling update): the active instance takes a last checkpoint
+                # and leaves the group, so the standby takes over without waiting for the session.
+                active.stop()
+                log(f"{name}: stopped the active {active.name} (life {active.lives}) after chunk {i + 1}/{chunks}")
+            elif i == pause_at:
                 # A pause past the session (a long GC, a frozen VM): the standby takes over while
                 # the paused one still believes it is active. Woken, it must not write under
                 # the shared name: it is fenced (and exits), or learns it lost the partition.
@@ -348,8 +357,13 @@ def test_standby(binary, broker, work, kills=4):
             took = time.time()
             wait_for(lambda: standby.owned_partitions() == {f"{topic}[0]"}, 60, f"{standby.name} to take over")
             wait_for(standby.ready, 60, f"{standby.name} to be ready after taking over")
-            log(f"{name}: {standby.name} took over in {time.time() - took:.1f} s")
-            if i == pause_at:
+            took = time.time() - took
+            log(f"{name}: {standby.name} took over in {took:.1f} s")
+            if i == term_at:
+                # Within the session timeout only if the stopped one left the group.
+                check(took < 6.0, f"{standby.name} took {took:.1f} s to take over from a stopped instance")
+                active.start()
+            elif i == pause_at:
                 durable = lambda: kt.metric_value(standby.metrics_text(), "ccpulse_checkpoints_total",
                                                  '{result="durable"}')
                 wait_for(lambda: durable() >= 2, 30, f"{standby.name} to write checkpoints")
@@ -378,10 +392,10 @@ def test_standby(binary, broker, work, kills=4):
             if inst.proc is not None:
                 inst.stop()
     takeovers = sum(inst.log_text().count("restored checkpoint") for inst in instances)
-    check(takeovers >= kills + 1, f"{name}: {takeovers} restores for {kills} kills and a pause")
+    check(takeovers >= kills + 2, f"{name}: {takeovers} restores for {kills} kills, a pause and a stop")
     run_lines = read_lines([path for inst in instances for path in inst.outputs])
     windows, boundaries, alerts = compare_with_replay(name, run_lines, replay, reach)
-    log(f"{name}: {kills} kills and a pause of the active instance, {takeovers} restores; {windows} window records at "
+    log(f"{name}: {kills} kills, a pause and a stop of the active instance, {takeovers} restores; {windows} window records at "
         f"{boundaries} boundaries and {alerts} alert changes, per whole team, equal the uninterrupted replay")
 
 
