@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,25 @@ inline constexpr std::array<double, 14> kLatencyBucketsSeconds = {
 inline size_t LatencyBucketOf(double seconds) {
   return static_cast<size_t>(std::lower_bound(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end(), seconds) -
                              kLatencyBucketsSeconds.begin());
+}
+
+// A partition named as in messages, labels and checkpoints: "topic[3]".
+struct TopicPartition {
+  std::string_view topic;
+  int32_t partition = 0;
+};
+// Splits "topic[3]"; nullopt when `name` is not of that form.
+inline std::optional<TopicPartition> ParsePartitionName(std::string_view name) {
+  const size_t bracket = name.rfind('[');
+  if (bracket == std::string_view::npos || bracket == 0 || name.size() < bracket + 3 || name.back() != ']') {
+    return std::nullopt;
+  }
+  int32_t partition = 0;
+  for (char c : name.substr(bracket + 1, name.size() - bracket - 2)) {
+    if (c < '0' || c > '9' || partition > 100'000'000) return std::nullopt;
+    partition = partition * 10 + (c - '0');
+  }
+  return TopicPartition{name.substr(0, bracket), partition};
 }
 
 // One input record. Views stay valid until the batch holding it is released.

@@ -20,8 +20,8 @@ int64_t WallMs() {
 
 // "topic[3]" -> "topic".
 std::string_view TopicOf(std::string_view partition_name) {
-  const size_t bracket = partition_name.rfind('[');
-  return bracket == std::string_view::npos ? partition_name : partition_name.substr(0, bracket);
+  const std::optional<TopicPartition> parsed = ParsePartitionName(partition_name);
+  return parsed ? parsed->topic : partition_name;
 }
 
 }  // namespace

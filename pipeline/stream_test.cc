@@ -30,6 +30,17 @@ class RecordingDeadLetters final : public DeadLetterSink {
   std::vector<std::string> written;
 };
 
+TEST(PartitionNameTest, SplitsTopicAndPartition) {
+  const std::optional<TopicPartition> parsed = ParsePartitionName("calls.v1[12]");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->topic, "calls.v1");
+  EXPECT_EQ(parsed->partition, 12);
+  EXPECT_EQ(ParsePartitionName("odd[name][3]")->topic, "odd[name]");
+  for (std::string_view bad : {"calls", "calls[]", "[3]", "calls[3", "calls[-1]", "calls[3x]", "calls[99999999999]"}) {
+    EXPECT_FALSE(ParsePartitionName(bad).has_value()) << bad;
+  }
+}
+
 TEST(StreamProcessorTest, EachTopicIsDecodedInItsFormat) {
   const std::string v1 =
       R"({"event_id":"e1","type":"queued","time":"2010-08-01T09:00:00Z","interaction_id":"i1","team":"care"})";

@@ -202,10 +202,9 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
     }
     if (holds_none) {
       for (auto& [name, next] : options_.resume()) {
-        const size_t bracket = name.rfind('[');
-        if (bracket == std::string::npos || name.back() != ']') continue;  // refused by the restore
-        IndexOf(std::string_view(name).substr(0, bracket),
-                static_cast<int32_t>(std::strtol(name.c_str() + bracket + 1, nullptr, 10)));
+        const std::optional<TopicPartition> parsed = ParsePartitionName(name);
+        if (!parsed) continue;  // refused by the restore
+        IndexOf(parsed->topic, parsed->partition);
         if (next >= 0) start_offsets.emplace(std::move(name), next);
       }
     }
@@ -1154,12 +1153,10 @@ bool KafkaDeadLetters::Write(const SourceRecord& record, std::string_view source
       }
     }
   }
-  // source_name is "topic[partition]".
-  const size_t bracket = source_name.rfind('[');
-  const std::string_view topic = source_name.substr(0, bracket);
-  const std::string_view partition =
-      bracket == std::string_view::npos ? "" : source_name.substr(bracket + 1, source_name.size() - bracket - 2);
-  for (auto& header : DeadLetterHeaders(fmt::format("{}: {}", reason, message), topic, partition, record.offset)) {
+  const std::optional<TopicPartition> parsed = ParsePartitionName(source_name);
+  const std::string partition = parsed ? std::to_string(parsed->partition) : "";
+  for (auto& header : DeadLetterHeaders(fmt::format("{}: {}", reason, message), parsed ? parsed->topic : source_name,
+                                        partition, record.offset)) {
     letter->headers.push_back(std::move(header));
   }
   pending_[record.partition].insert(record.offset);
