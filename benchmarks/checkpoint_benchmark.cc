@@ -1,8 +1,9 @@
 // Checkpoint cost at the benchmark stream's full state (10,000 teams and the FCR customers of
 // the peak; its interactions have all ended): the worker's pause to save it (encoding it, or
 // forking a child that does), its size per key, the directory backend's write (fsync, rename),
-// the restore rate, and the throughput of the processor with checkpoints off, encoded by the
-// worker and forked. Figures in README.md.
+// the compacted-topic backend's write and load (with a broker), the restore rate, and the
+// throughput of the processor with checkpoints off, encoded by the worker and forked. Figures
+// in README.md.
 #include <benchmark/benchmark.h>
 
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 #include "benchmarks/stream.h"
 #include "operators/engine.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/kafka/kafka.h"
 #include "pipeline/memory_sources.h"
 #include "pipeline/stream.h"
 #include "schemas/json_decoder.h"
@@ -123,6 +125,53 @@ void BM_DirectoryWrite(benchmark::State& state) {
   if (keep == nullptr) std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_DirectoryWrite)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+
+// The compacted-topic backend on a real broker (CCPULSE_BENCH_BROKERS; restart_to_serving.sh
+// starts one): claiming the name, writing the checkpoint in one transaction, and loading the
+// newest back (what a standby does before its restore). The checkpoint stays in the topic
+// under CCPULSE_BENCH_CHECKPOINT_NAME (default "bench") for ccpulse run to restore.
+void BM_TopicWriteAndLoad(benchmark::State& state) {
+  const char* brokers = std::getenv("CCPULSE_BENCH_BROKERS");
+  if (brokers == nullptr) {
+    state.SkipWithError("set CCPULSE_BENCH_BROKERS to a broker (benchmarks/restart_to_serving.sh does)");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  const char* name = std::getenv("CCPULSE_BENCH_CHECKPOINT_NAME");
+  const std::string encoded = ccpulse::EncodeCheckpoint(Header(), &FullEngine());
+  ccpulse::kafka::ProducerOptions options;
+  options.brokers = brokers;
+  auto store = ccpulse::kafka::MakeTopicCheckpointStore(options, "ccpulse-checkpoints", name ? name : "bench");
+  if (!store.ok() || !(*store)->Claim().ok()) {
+    state.SkipWithError("cannot open or claim the checkpoint topic");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  uint64_t sequence = 0;
+  double load_ms = 0;
+  for (auto _ : state) {
+    if (absl::Status s = (*store)->Write(++sequence, encoded); !s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+    state.PauseTiming();
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::string> problems;
+    auto loaded = (*store)->LoadNewest(&problems);
+    load_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    for (const std::string& problem : problems) std::fprintf(stderr, "checkpoint_benchmark: %s\n", problem.c_str());
+    if (!loaded.ok() || !loaded->has_value() || (**loaded).sequence != 1) {
+      state.SkipWithError(loaded.ok() ? "no checkpoint read back" : std::string(loaded.status().message()).c_str());
+      break;
+    }
+    state.ResumeTiming();
+  }
+  state.counters["load_ms"] = load_ms / static_cast<double>(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(encoded.size()));
+}
+BENCHMARK(BM_TopicWriteAndLoad)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 void BM_Restore(benchmark::State& state) {
   Engine& full = FullEngine();

@@ -2,9 +2,11 @@
 # Restart-to-serving with a large checkpoint (issue 6 target: <= 5 s for 1 GB): writes the
 # benchmark stream's full state (462 MB; CCPULSE_BENCH_TEAMS=22000: ~1 GB) as a checkpoint,
 # starts a real broker with the checkpoint's input topic, then times `ccpulse run` from exec to
-# /readyz answering 200 (restore done, consuming, first snapshot published), three times. The
-# last run then stays up for its first periodic checkpoint of that state and reports its
-# pause, write time and the process's resident memory. Not a test; figures in README.md.
+# /readyz answering 200 (restore done, consuming, first snapshot published), three times; then
+# the same from the compacted-topic backend (the benchmark writes the checkpoint there), three
+# times. The last run then stays up for its first periodic checkpoint of that state (to the
+# topic) and reports its pause, write time and the process's resident memory. Not a test;
+# figures in README.md.
 #   benchmarks/restart_to_serving.sh [BUILD_DIR]   (default build/release)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +36,24 @@ for run in 1 2 3; do
   ready=$(date +%s.%N)
   grep -o 'restored checkpoint.* ms;' "$work/err" | sed 's/;.*//' >&2
   echo "run $run: restart to serving $(echo "$ready - $start" | bc) s"
+  kill -TERM "$pid"; wait "$pid" || true
+done
+
+# The same state in the compacted-topic backend, as a standby takes it over: written and loaded
+# back by the benchmark, then restored by `ccpulse run` from the topic (claim, load, restore).
+CCPULSE_BENCH_BROKERS="$brokers" CCPULSE_BENCH_CHECKPOINT_NAME=restart "$build/benchmarks/checkpoint_benchmark" \
+  --benchmark_filter=BM_TopicWriteAndLoad >&2
+sed -i "s|checkpoint: .*|checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart}|" "$work/run.yaml"
+for run in 1 2 3; do
+  start=$(date +%s.%N)
+  "$build/pipeline/ccpulse" run --config "$work/run.yaml" 2>"$work/err" &
+  pid=$!
+  url=""
+  while [[ -z "$url" ]]; do url="$(grep -o 'serving http://[0-9.:]*' "$work/err" | cut -d' ' -f2 || true)"; sleep 0.01; done
+  until curl -sf -o /dev/null "$url/readyz"; do sleep 0.01; done
+  ready=$(date +%s.%N)
+  grep -o 'restored checkpoint.* ms;' "$work/err" | sed 's/;.*//' >&2
+  echo "topic backend, run $run: restart to serving $(echo "$ready - $start" | bc) s"
   [[ $run == 3 ]] || { kill -TERM "$pid"; wait "$pid" || true; }
 done
 metric() { curl -sf "$url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }

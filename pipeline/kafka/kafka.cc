@@ -615,7 +615,15 @@ class TopicCheckpointStore final : public CheckpointStore {
     producer_ = std::move(*producer);
     auto partitions = producer_->PartitionCount(topic_, 5000);
     if (!partitions.ok()) {
-      if (absl::Status s = producer_->CreateTopic(topic_, 1, 10000, {{"cleanup.policy", "compact"}}); !s.ok()) return s;
+      // Small segments, cleaned early: a load reads every record of the partition that
+      // compaction has not yet dropped (the active segment is never cleaned).
+      if (absl::Status s = producer_->CreateTopic(topic_, 1, 10000,
+                                                  {{"cleanup.policy", "compact"},
+                                                   {"segment.bytes", "67108864"},
+                                                   {"min.cleanable.dirty.ratio", "0.1"}});
+          !s.ok()) {
+        return s;
+      }
       // A new topic shows in the metadata once its leader is elected.
       const int64_t deadline = NowMs() + 10000;
       while (!(partitions = producer_->PartitionCount(topic_)).ok() && NowMs() < deadline) {
@@ -777,33 +785,52 @@ class TopicCheckpointStore final : public CheckpointStore {
 
   // The latest value of every key of this instance in its partition (compaction keeps at least
   // that), read from the beginning to the high watermark.
-  absl::StatusOr<std::map<std::string, std::string>> ReadPartition() {
-    // The log ends with a transaction marker, which is no message: the end is known from the
-    // end-of-partition event, which an empty fetch brings (so fetches must neither wait nor
-    // back off long: the defaults added 0.5-1 s to every load).
-    auto conf = BuildConf({{"bootstrap.servers", options_.brokers},
-                           {"enable.partition.eof", "true"},
-                           {"fetch.wait.max.ms", "10"},
-                           {"fetch.error.backoff.ms", "10"}},
-                          options_.properties,
+  // A consumer of the checkpoint partition (not in a group, no commits).
+  absl::StatusOr<KafkaHandle> Reader(const char* isolation, const Properties& tuning) const {
+    Properties user = options_.properties;
+    user.erase("isolation.level");  // chosen here: committed records, the true end
+    Properties defaults = tuning;
+    defaults["bootstrap.servers"] = options_.brokers;
+    auto conf = BuildConf(defaults, user,
                           {{"group.id", "ccpulse-checkpoint-reader"},
                            {"enable.auto.commit", "false"},
-                           {"isolation.level", "read_committed"}});
+                           {"isolation.level", isolation}});
     if (!conf.ok()) return conf.status();
     char error[512];
     KafkaHandle consumer(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), error, sizeof(error)));
     if (!consumer) return absl::UnavailableError(fmt::format("checkpoint reader: {}", error));
     (void)conf->release();  // owned by the consumer now
+    return consumer;
+  }
+
+  absl::StatusOr<std::map<std::string, std::string>> ReadPartition() {
+    // The high watermark, asked as read_uncommitted: a read_committed handle is told the last
+    // stable offset, which lags a transaction just committed (its markers come after), so the
+    // read would end before the newest checkpoint, or inside it.
     int64_t low = 0, high = 0;
-    if (rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(consumer.get(), topic_.c_str(), partition_, &low, &high, 30000)) {
-      return absl::UnavailableError(fmt::format("checkpoint: {}: {}", Describe(), rd_kafka_err2str(err)));
+    {
+      auto probe = Reader("read_uncommitted", {});
+      if (!probe.ok()) return probe.status();
+      if (rd_kafka_resp_err_t err =
+              rd_kafka_query_watermark_offsets(probe->get(), topic_.c_str(), partition_, &low, &high, 30000)) {
+        return absl::UnavailableError(fmt::format("checkpoint: {}: {}", Describe(), rd_kafka_err2str(err)));
+      }
     }
+    // The log ends with a transaction marker, which is no message: the end is known from the
+    // position, which an empty fetch moves past it (so fetches must neither wait nor back off
+    // long: the defaults added 0.5-1 s to every load). Large fetches: one partition holds whole
+    // checkpoints of many MB.
+    auto consumer = Reader("read_committed", {{"enable.partition.eof", "true"},
+                                              {"fetch.wait.max.ms", "10"},
+                                              {"fetch.error.backoff.ms", "10"},
+                                              {"max.partition.fetch.bytes", "67108864"},
+                                              {"fetch.max.bytes", "134217728"}});
+    if (!consumer.ok()) return consumer.status();
     std::map<std::string, std::string> latest;
     if (high <= low) return latest;
     ListPtr parts(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(parts.get(), topic_.c_str(), partition_)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer.get(), parts.get())) {
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer->get(), parts.get())) {
       return absl::UnavailableError(fmt::format("checkpoint: {}: {}", Describe(), rd_kafka_err2str(err)));
     }
     const std::string prefix = name_ + "/";
@@ -820,7 +847,7 @@ class TopicCheckpointStore final : public CheckpointStore {
             Describe(), position, high));
         break;
       }
-      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 100)) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer->get(), 100)) {
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           status = absl::UnavailableError(fmt::format("checkpoint: reading {}: {}", Describe(), rd_kafka_message_errstr(m)));
           rd_kafka_message_destroy(m);
@@ -840,11 +867,11 @@ class TopicCheckpointStore final : public CheckpointStore {
         }
         rd_kafka_message_destroy(m);
       }
-      if (rd_kafka_position(consumer.get(), parts.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (rd_kafka_position(consumer->get(), parts.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         position = std::max(position, parts->elems[0].offset);
       }
     }
-    rd_kafka_consumer_close(consumer.get());
+    rd_kafka_consumer_close(consumer->get());
     if (!status.ok()) return status;
     return latest;
   }
