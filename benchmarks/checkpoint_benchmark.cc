@@ -139,7 +139,8 @@ void BM_TopicWriteAndLoad(benchmark::State& state) {
     return;
   }
   const char* name = std::getenv("CCPULSE_BENCH_CHECKPOINT_NAME");
-  const std::string encoded = ccpulse::EncodeCheckpoint(Header(), &FullEngine());
+  ccpulse::Checkpoint header = Header();
+  std::string encoded = ccpulse::EncodeCheckpoint(header, &FullEngine());
   ccpulse::kafka::ProducerOptions options;
   options.brokers = brokers;
   auto store = ccpulse::kafka::MakeTopicCheckpointStore(options, "ccpulse-checkpoints", name ? name : "bench");
@@ -162,10 +163,13 @@ void BM_TopicWriteAndLoad(benchmark::State& state) {
     auto loaded = (*store)->LoadNewest(&problems);
     load_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     for (const std::string& problem : problems) std::fprintf(stderr, "checkpoint_benchmark: %s\n", problem.c_str());
-    if (!loaded.ok() || !loaded->has_value() || (**loaded).sequence != 1) {
-      state.SkipWithError(loaded.ok() ? "no checkpoint read back" : std::string(loaded.status().message()).c_str());
+    if (!loaded.ok() || !loaded->has_value() || (**loaded).sequence != sequence) {
+      state.SkipWithError(loaded.ok() ? "the checkpoint just written was not read back"
+                                      : std::string(loaded.status().message()).c_str());
       break;
     }
+    header.sequence = sequence + 1;  // the next one's, so a stale load is told apart
+    encoded = ccpulse::EncodeCheckpoint(header, &FullEngine());
     state.ResumeTiming();
   }
   state.counters["load_ms"] = load_ms / static_cast<double>(state.iterations());

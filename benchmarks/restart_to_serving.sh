@@ -42,8 +42,12 @@ done
 # The same state in the compacted-topic backend, as a standby takes it over: written and loaded
 # back by the benchmark, then restored by `ccpulse run` from the topic (claim, load, restore).
 CCPULSE_BENCH_BROKERS="$brokers" CCPULSE_BENCH_CHECKPOINT_NAME=restart "$build/benchmarks/checkpoint_benchmark" \
-  --benchmark_filter=BM_TopicWriteAndLoad >&2
-sed -i "s|checkpoint: .*|checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart}|" "$work/run.yaml"
+  --benchmark_filter=BM_TopicWriteAndLoad --benchmark_format=json >"$work/topic.json"
+grep -q '"error_occurred": true' "$work/topic.json" && { grep '"error_message"' "$work/topic.json" >&2; exit 1; }
+grep -E '"(real_time|load_ms)"' "$work/topic.json" >&2
+# A new group: the directory phase's static member keeps the partition until its session ends.
+sed -i -e "s|checkpoint: .*|checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart}|" \
+  -e "s|group: restart|group: restart-topic|" "$work/run.yaml"
 for run in 1 2 3; do
   start=$(date +%s.%N)
   "$build/pipeline/ccpulse" run --config "$work/run.yaml" 2>"$work/err" &

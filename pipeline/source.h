@@ -38,8 +38,10 @@ inline std::optional<TopicPartition> ParsePartitionName(std::string_view name) {
   if (bracket == std::string_view::npos || bracket == 0 || name.size() < bracket + 3 || name.back() != ']') {
     return std::nullopt;
   }
+  const std::string_view digits = name.substr(bracket + 1, name.size() - bracket - 2);
+  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;  // as written: "t[7]", not "t[07]"
   int32_t partition = 0;
-  for (char c : name.substr(bracket + 1, name.size() - bracket - 2)) {
+  for (char c : digits) {
     if (c < '0' || c > '9' || partition > 100'000'000) return std::nullopt;
     partition = partition * 10 + (c - '0');
   }

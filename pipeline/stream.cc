@@ -260,12 +260,13 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     }
   }
   if (lost && options_.on_standby) {
-    // A write under way ends (or is fenced) before the revoke is acknowledged, so before this
-    // instance can be given partitions and claim the name again: it must not land under that
-    // newer claim.
+    // A write under way (perhaps still waiting for its forked encoding) ends, or is fenced,
+    // before the revoke is acknowledged, so before this instance can be given partitions and
+    // claim the name again: it must not land under that newer claim. Within the fetch thread's
+    // 30 s wait for the acknowledgement; a write longer than that is not waited for.
     saved_.reset();
     if (writing_) {
-      (void)options_.checkpoints->Drain(60000);
+      (void)options_.checkpoints->Drain(25000);
       AdvanceCheckpoints();
     }
   }

@@ -36,7 +36,7 @@ TEST(PartitionNameTest, SplitsTopicAndPartition) {
   EXPECT_EQ(parsed->topic, "calls.v1");
   EXPECT_EQ(parsed->partition, 12);
   EXPECT_EQ(ParsePartitionName("odd[name][3]")->topic, "odd[name]");
-  for (std::string_view bad : {"calls", "calls[]", "[3]", "calls[3", "calls[-1]", "calls[3x]", "calls[99999999999]"}) {
+  for (std::string_view bad : {"calls", "calls[]", "[3]", "calls[3", "calls[-1]", "calls[3x]", "calls[07]", "calls[99999999999]"}) {
     EXPECT_FALSE(ParsePartitionName(bad).has_value()) << bad;
   }
 }

@@ -662,7 +662,12 @@ class TopicCheckpointStore final : public CheckpointStore {
     }
     rd_kafka_t* rk = writer_->handle();
     failures_ = 0;
-    if (absl::Status s = Transact("begin", [&] { return rd_kafka_begin_transaction(rk); }); !s.ok()) return s;
+    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk)) {  // local: no transaction to abort
+      const bool fatal = rd_kafka_error_is_fatal(e);
+      const std::string text = ErrorText(e);
+      if (fatal) return Lost(text);
+      return absl::UnavailableError(fmt::format("checkpoint: begin in {}: {}", Describe(), text));
+    }
     const std::string prefix = fmt::format("{}/{}/", name_, sequence % 2);
     const size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
     std::string value;
@@ -754,13 +759,13 @@ class TopicCheckpointStore final : public CheckpointStore {
     rd_kafka_t* rk = writer_->handle();
     char reason[512];
     if (rd_kafka_fatal_error(rk, reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) return Lost(reason);
-    for (int attempt = 1;; ++attempt) {
-      rd_kafka_error_t* e = rd_kafka_abort_transaction(rk, 30000);
-      if (e == nullptr) break;
+    const int64_t deadline = NowMs() + 60000;  // Claim waits for mu_ meanwhile
+    while (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk, 30000)) {
       const bool fatal = rd_kafka_error_is_fatal(e);
       const bool retriable = rd_kafka_error_is_retriable(e);
       const std::string text = ErrorText(e);
-      if (fatal || !retriable || attempt == 10) return Lost(fmt::format("{}; the abort failed: {}", why, text));
+      if (fatal || !retriable || NowMs() >= deadline) return Lost(fmt::format("{}; the abort failed: {}", why, text));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     const std::string delivery = failures_ > 0 ? fmt::format(" ({} writes failed: {})", failures_, last_error_) : "";
     return absl::UnavailableError(fmt::format("checkpoint: {} in {}{}", why, Describe(), delivery));
@@ -820,14 +825,14 @@ class TopicCheckpointStore final : public CheckpointStore {
     // position, which an empty fetch moves past it (so fetches must neither wait nor back off
     // long: the defaults added 0.5-1 s to every load). Large fetches: one partition holds whole
     // checkpoints of many MB.
+    std::map<std::string, std::string> latest;
+    if (high <= low) return latest;
     auto consumer = Reader("read_committed", {{"enable.partition.eof", "true"},
                                               {"fetch.wait.max.ms", "10"},
                                               {"fetch.error.backoff.ms", "10"},
                                               {"max.partition.fetch.bytes", "67108864"},
                                               {"fetch.max.bytes", "134217728"}});
     if (!consumer.ok()) return consumer.status();
-    std::map<std::string, std::string> latest;
-    if (high <= low) return latest;
     ListPtr parts(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(parts.get(), topic_.c_str(), partition_)->offset = RD_KAFKA_OFFSET_BEGINNING;
     if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer->get(), parts.get())) {
