@@ -12,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
 work="$(mktemp -d /tmp/ccpulse-restart-XXXXXX)"
-trap 'kill "${pid:-}" 2>/dev/null; "$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'kill "${pid:-}" 2>/dev/null || true; "$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 CCPULSE_KEEP_CHECKPOINTS="$work/checkpoints" "$build/benchmarks/checkpoint_benchmark" \
   --benchmark_filter=BM_DirectoryWrite >&2
@@ -25,8 +25,9 @@ http: {address: "127.0.0.1:0"}
 checkpoint: {dir: "$work/checkpoints"}
 YAML
 ls -l "$work/checkpoints" >&2
-for run in 1 2 3; do
-  sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true  # cold page cache when allowed
+# Starts `ccpulse run` (pid) and prints the time from exec to /readyz 200 (url set) as "$1, run $2".
+time_to_serving() {
+  local start ready
   start=$(date +%s.%N)
   "$build/pipeline/ccpulse" run --config "$work/run.yaml" 2>"$work/err" &
   pid=$!
@@ -35,7 +36,11 @@ for run in 1 2 3; do
   until curl -sf -o /dev/null "$url/readyz"; do sleep 0.01; done
   ready=$(date +%s.%N)
   grep -o 'restored checkpoint.* ms;' "$work/err" | sed 's/;.*//' >&2
-  echo "run $run: restart to serving $(echo "$ready - $start" | bc) s"
+  echo "$1, run $2: restart to serving $(echo "$ready - $start" | bc) s"
+}
+for run in 1 2 3; do
+  sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true  # cold page cache when allowed
+  time_to_serving "directory backend" "$run"
   kill -TERM "$pid"; wait "$pid" || true
 done
 
@@ -49,15 +54,7 @@ grep -E '"(real_time|load_ms)"' "$work/topic.json" >&2
 sed -i -e "s|checkpoint: .*|checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart}|" \
   -e "s|group: restart|group: restart-topic|" "$work/run.yaml"
 for run in 1 2 3; do
-  start=$(date +%s.%N)
-  "$build/pipeline/ccpulse" run --config "$work/run.yaml" 2>"$work/err" &
-  pid=$!
-  url=""
-  while [[ -z "$url" ]]; do url="$(grep -o 'serving http://[0-9.:]*' "$work/err" | cut -d' ' -f2 || true)"; sleep 0.01; done
-  until curl -sf -o /dev/null "$url/readyz"; do sleep 0.01; done
-  ready=$(date +%s.%N)
-  grep -o 'restored checkpoint.* ms;' "$work/err" | sed 's/;.*//' >&2
-  echo "topic backend, run $run: restart to serving $(echo "$ready - $start" | bc) s"
+  time_to_serving "topic backend" "$run"
   [[ $run == 3 ]] || { kill -TERM "$pid"; wait "$pid" || true; }
 done
 metric() { curl -sf "$url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }

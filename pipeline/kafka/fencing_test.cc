@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,62 +37,70 @@ int64_t Newest(CheckpointStore& store) {
   return loaded.ok() && loaded->has_value() ? static_cast<int64_t>((**loaded).sequence) : -1;
 }
 
+class CheckpointFencingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* brokers = std::getenv("CCPULSE_TEST_BROKERS");
+    ASSERT_NE(brokers, nullptr) << "set CCPULSE_TEST_BROKERS to a real broker (kafka_test.py does)";
+    options_.brokers = brokers;
+  }
+  // A store of `name` (made unique per run) in the test's checkpoint topic.
+  std::unique_ptr<CheckpointStore> Store(const std::string& name) {
+    auto store = kafka::MakeTopicCheckpointStore(options_, "fencing-checkpoints", name);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  kafka::ProducerOptions options_;
+};
+
 // A standby that takes over claims the checkpoint name, which fences the instance it replaced:
 // a paused active instance that wakes up cannot write under the name any more, and what it
 // was writing is never read. Given the partition back later, it claims the name again.
-TEST(CheckpointFencingTest, ClaimingTheNameFencesThePreviousWriter) {
-  const char* brokers = std::getenv("CCPULSE_TEST_BROKERS");
-  ASSERT_NE(brokers, nullptr) << "set CCPULSE_TEST_BROKERS to a real broker (kafka_test.py does)";
-  kafka::ProducerOptions options;
-  options.brokers = brokers;
+TEST_F(CheckpointFencingTest, ClaimingTheNameFencesThePreviousWriter) {
   const std::string name = "fencing-" + std::to_string(::getpid());
-  auto active = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
-  ASSERT_TRUE(active.ok()) << active.status();
-  auto standby = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
-  ASSERT_TRUE(standby.ok()) << standby.status();
+  std::unique_ptr<CheckpointStore> active = Store(name);
+  std::unique_ptr<CheckpointStore> standby = Store(name);
+  ASSERT_TRUE(active && standby);
 
-  ASSERT_TRUE((*active)->Claim().ok());
-  ASSERT_TRUE((*active)->Write(1, Encoded(1)).ok());
-  ASSERT_TRUE((*active)->Write(2, Encoded(2)).ok());
+  ASSERT_TRUE(active->Claim().ok());
+  ASSERT_TRUE(active->Write(1, Encoded(1)).ok());
+  ASSERT_TRUE(active->Write(2, Encoded(2)).ok());
 
-  ASSERT_TRUE((*standby)->Claim().ok());
-  EXPECT_EQ(Newest(**standby), 2);
-  const absl::Status zombie = (*active)->Write(3, Encoded(3));
+  ASSERT_TRUE(standby->Claim().ok());
+  EXPECT_EQ(Newest(*standby), 2);
+  const absl::Status zombie = active->Write(3, Encoded(3));
   EXPECT_EQ(zombie.code(), absl::StatusCode::kAborted) << zombie;
   EXPECT_THAT(zombie.message(), HasSubstr("fenced: another instance has claimed the name " + name));
-  EXPECT_EQ(Newest(**standby), 2) << "the fenced write is not read";
+  EXPECT_EQ(Newest(*standby), 2) << "the fenced write is not read";
 
-  ASSERT_TRUE((*standby)->Write(3, Encoded(3)).ok());
+  ASSERT_TRUE(standby->Write(3, Encoded(3)).ok());
   std::vector<std::string> problems;
-  auto all = (*active)->LoadAll(&problems);
+  auto all = active->LoadAll(&problems);
   ASSERT_TRUE(all.ok()) << all.status();
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].sequence, 3u);
   EXPECT_EQ((*all)[0].engine_state, std::string(700 << 10, 'd')) << "the standby's, whole";
   EXPECT_EQ((*all)[1].sequence, 2u);
 
-  ASSERT_TRUE((*active)->Claim().ok());
-  EXPECT_EQ((*standby)->Write(4, Encoded(4)).code(), absl::StatusCode::kAborted);
-  ASSERT_TRUE((*active)->Write(4, Encoded(4)).ok());
-  EXPECT_EQ(Newest(**standby), 4);
+  ASSERT_TRUE(active->Claim().ok());
+  EXPECT_EQ(standby->Write(4, Encoded(4)).code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(active->Write(4, Encoded(4)).ok());
+  EXPECT_EQ(Newest(*standby), 4);
 }
 
 // Records produced into the checkpoint partition but never committed: a writer that died in
 // the middle of a checkpoint, or any other name's transaction still open. They are never read
 // (read_committed), and a claim of the name aborts its own open transaction at once.
-TEST(CheckpointFencingTest, AnOpenTransactionIsNeverRead) {
-  const char* brokers = std::getenv("CCPULSE_TEST_BROKERS");
-  ASSERT_NE(brokers, nullptr) << "set CCPULSE_TEST_BROKERS to a real broker (kafka_test.py does)";
-  kafka::ProducerOptions options;
-  options.brokers = brokers;
+TEST_F(CheckpointFencingTest, AnOpenTransactionIsNeverRead) {
   const std::string name = "open-" + std::to_string(::getpid());
-  auto store = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
-  ASSERT_TRUE(store.ok()) << store.status();
-  ASSERT_TRUE((*store)->Claim().ok());
-  ASSERT_TRUE((*store)->Write(1, Encoded(1)).ok());
+  std::unique_ptr<CheckpointStore> store = Store(name);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->Claim().ok());
+  ASSERT_TRUE(store->Write(1, Encoded(1)).ok());
 
   // A writer of the same name (as the store writes) that stops half-way through checkpoint 2.
-  kafka::ProducerOptions dying = options;
+  kafka::ProducerOptions dying = options_;
   dying.properties["transactional.id"] = name + "/checkpoint";
   auto producer = kafka::KafkaProducer::Create(dying);
   ASSERT_TRUE(producer.ok()) << producer.status();
@@ -109,11 +118,11 @@ TEST(CheckpointFencingTest, AnOpenTransactionIsNeverRead) {
                   .ok());
   ASSERT_TRUE((*producer)->Flush(10000).ok());  // in the log, not committed
 
-  auto reader = kafka::MakeTopicCheckpointStore(options, "fencing-checkpoints", name);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  ASSERT_TRUE((*reader)->Claim().ok()) << "aborts the open transaction";
-  EXPECT_EQ(Newest(**reader), 1) << "checkpoint 2 was never committed";
-  EXPECT_EQ((*store)->Write(2, Encoded(2)).code(), absl::StatusCode::kAborted) << "fenced by the dying writer";
+  std::unique_ptr<CheckpointStore> reader = Store(name);
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(reader->Claim().ok()) << "aborts the open transaction";
+  EXPECT_EQ(Newest(*reader), 1) << "checkpoint 2 was never committed";
+  EXPECT_EQ(store->Write(2, Encoded(2)).code(), absl::StatusCode::kAborted) << "fenced by the dying writer";
 }
 
 }  // namespace
