@@ -128,7 +128,8 @@ BENCHMARK(BM_DirectoryWrite)->Unit(benchmark::kMillisecond)->UseRealTime()->Iter
 
 // The compacted-topic backend on a real broker (CCPULSE_BENCH_BROKERS; restart_to_serving.sh
 // starts one): claiming the name, writing the checkpoint in one transaction, and loading the
-// newest back (what a standby does before its restore). The checkpoint stays in the topic
+// newest back (what a standby does before its restore; load_all_ms: reading every checkpoint
+// left in the partition, for comparison). The checkpoint stays in the topic
 // under CCPULSE_BENCH_CHECKPOINT_NAME (default "bench") for ccpulse run to restore.
 void BM_TopicWriteAndLoad(benchmark::State& state) {
   const char* brokers = std::getenv("CCPULSE_BENCH_BROKERS");
@@ -152,6 +153,7 @@ void BM_TopicWriteAndLoad(benchmark::State& state) {
   }
   uint64_t sequence = 0;
   double load_ms = 0;
+  double load_all_ms = 0;
   for (auto _ : state) {
     if (absl::Status s = (*store)->Write(++sequence, encoded); !s.ok()) {
       state.SkipWithError(std::string(s.message()).c_str());
@@ -168,11 +170,18 @@ void BM_TopicWriteAndLoad(benchmark::State& state) {
                                       : std::string(loaded.status().message()).c_str());
       break;
     }
+    loaded->reset();
+    // For comparison in the same run: reading every uncompacted record of the partition (what
+    // LoadNewest did before it read back from the end).
+    const auto all_start = std::chrono::steady_clock::now();
+    if (!(*store)->LoadAll(&problems).ok()) state.SkipWithError("LoadAll failed");
+    load_all_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - all_start).count();
     header.sequence = sequence + 1;  // the next one's, so a stale load is told apart
     encoded = ccpulse::EncodeCheckpoint(header, &FullEngine());
     state.ResumeTiming();
   }
   state.counters["load_ms"] = load_ms / static_cast<double>(state.iterations());
+  state.counters["load_all_ms"] = load_all_ms / static_cast<double>(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(encoded.size()));
 }
 BENCHMARK(BM_TopicWriteAndLoad)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

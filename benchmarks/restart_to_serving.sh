@@ -49,7 +49,7 @@ done
 CCPULSE_BENCH_BROKERS="$brokers" CCPULSE_BENCH_CHECKPOINT_NAME=restart "$build/benchmarks/checkpoint_benchmark" \
   --benchmark_filter=BM_TopicWriteAndLoad --benchmark_format=json >"$work/topic.json"
 grep -q '"error_occurred": true' "$work/topic.json" && { grep '"error_message"' "$work/topic.json" >&2; exit 1; }
-grep -E '"(real_time|load_ms)"' "$work/topic.json" >&2
+grep -E '"(real_time|load_ms|load_all_ms)"' "$work/topic.json" >&2
 # A new group: the directory phase's static member keeps the partition until its session ends.
 sed -i -e "s|checkpoint: .*|checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart}|" \
   -e "s|group: restart|group: restart-topic|" "$work/run.yaml"

@@ -531,6 +531,56 @@ TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
   EXPECT_EQ((*all)[0].engine_state, std::string(700 << 10, 'd'));
   EXPECT_EQ((*all)[0].partitions, (std::vector<std::pair<std::string, int64_t>>{{"input[0]", 300}}));
   EXPECT_EQ((*all)[1].sequence, 2u);
+
+  // LoadNewest reads back from the end: past another name's checkpoints in the same partition
+  // (its window grows), and falls back to the older slot when the newest does not read back.
+  auto other = kafka::MakeTopicCheckpointStore(options, "checkpoints", "other");
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE((*other)->Claim().ok());
+  ASSERT_TRUE((*other)->Write(1, encoded(1)).ok());
+  ASSERT_TRUE((*store)->Write(4, encoded(4)).ok());
+  for (uint64_t sequence = 2; sequence <= 12; ++sequence) ASSERT_TRUE((*other)->Write(sequence, encoded(sequence)).ok());
+  const auto newest = [&](std::vector<std::string>* found) {
+    auto loaded = (*store)->LoadNewest(found);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    return loaded.ok() && loaded->has_value() ? (*loaded)->sequence : 0;
+  };
+  EXPECT_EQ(newest(&problems), 4u);
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  auto loaded_other = (*other)->LoadNewest(&problems);
+  ASSERT_TRUE(loaded_other.ok() && loaded_other->has_value());
+  EXPECT_EQ((*loaded_other)->sequence, 12u);
+  EXPECT_EQ((*loaded_other)->engine_state, std::string(700 << 10, static_cast<char>('a' + 12)));
+
+  auto producer = kafka::KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->Produce("checkpoints", "cc/0/chunk/1", "not a chunk of checkpoint 4", {}, nullptr, nullptr, 0).ok());
+  ASSERT_TRUE((*producer)->Flush(5000).ok());
+  EXPECT_EQ(newest(&problems), 3u) << "the older slot";
+  EXPECT_THAT(problems, ::testing::ElementsAre(::testing::HasSubstr("chunk 1 of checkpoint 4 is missing")));
+}
+
+// A name with no checkpoint reads the whole partition back and finds none.
+TEST_F(StreamKafkaTest, TopicCheckpointOfANewNameIsNone) {
+  ASSERT_TRUE(mock_->CreateTopic("checkpoints", 1).ok());
+  kafka::ProducerOptions options;
+  options.brokers = brokers_;
+  auto store = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc");
+  auto other = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc2");
+  ASSERT_TRUE(store.ok() && other.ok());
+  std::vector<std::string> problems;
+  auto empty = (*store)->LoadNewest(&problems);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_FALSE(empty->has_value());
+  ASSERT_TRUE((*other)->Claim().ok());
+  Checkpoint c;
+  c.sequence = 1;
+  c.engine_state = std::string(3 << 20, 'x');  // 7 chunks: more than the first window
+  for (uint64_t sequence = 1; sequence <= 5; ++sequence) ASSERT_TRUE((*other)->Write(sequence, EncodeCheckpoint(c)).ok());
+  auto none = (*store)->LoadNewest(&problems);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value()) << "cc2's checkpoints are not cc's";
+  EXPECT_THAT(problems, ::testing::IsEmpty());
 }
 
 }  // namespace
