@@ -172,7 +172,7 @@ void BM_TopicWriteAndLoad(benchmark::State& state) {
     }
     loaded->reset();
     // For comparison in the same run: reading every uncompacted record of the partition (what
-    // LoadNewest did before it read back from the end).
+    // LoadNewest did before it read back from the end; the fetch settings are the new ones).
     const auto all_start = std::chrono::steady_clock::now();
     if (!(*store)->LoadAll(&problems).ok()) state.SkipWithError("LoadAll failed");
     load_all_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - all_start).count();

@@ -557,29 +557,62 @@ TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
   ASSERT_TRUE((*producer)->Produce("checkpoints", "cc/0/chunk/1", "not a chunk of checkpoint 4", {}, nullptr, nullptr, 0).ok());
   ASSERT_TRUE((*producer)->Flush(5000).ok());
   EXPECT_EQ(newest(&problems), 3u) << "the older slot";
-  EXPECT_THAT(problems, ::testing::ElementsAre(::testing::HasSubstr("chunk 1 of checkpoint 4 is missing")));
+  EXPECT_THAT(problems, ::testing::ElementsAre(::testing::HasSubstr("(slot 0) does not read back; reading the whole"),
+                                               ::testing::HasSubstr("chunk 1 of checkpoint 4 is missing")));
 }
 
-// A name with no checkpoint reads the whole partition back and finds none.
-TEST_F(StreamKafkaTest, TopicCheckpointOfANewNameIsNone) {
+// Reading back from the end: a name with no checkpoint reads the whole partition and finds
+// none; a checkpoint larger than the first window is completed from the windows before it; a
+// manifest deleted (a tombstone) stays deleted when its older value is read in a later window.
+// The mock cluster writes no transaction markers: 3 offsets per checkpoint of 2 chunks.
+TEST_F(StreamKafkaTest, TopicCheckpointIsReadBackFromTheEnd) {
   ASSERT_TRUE(mock_->CreateTopic("checkpoints", 1).ok());
   kafka::ProducerOptions options;
   options.brokers = brokers_;
   auto store = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc");
   auto other = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc2");
   ASSERT_TRUE(store.ok() && other.ok());
+  ASSERT_TRUE((*store)->Claim().ok() && (*other)->Claim().ok());
+  const auto encoded = [](uint64_t sequence, size_t bytes) {
+    Checkpoint c;
+    c.sequence = sequence;
+    c.engine_state = std::string(bytes, static_cast<char>('a' + sequence % 26));
+    return EncodeCheckpoint(c);
+  };
+  uint64_t other_sequence = 0;
+  const auto other_writes = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      ++other_sequence;
+      ASSERT_TRUE((*other)->Write(other_sequence, encoded(other_sequence, 700 << 10)).ok());
+    }
+  };
+  const auto newest = [&](std::vector<std::string>* found) -> uint64_t {
+    auto loaded = (*store)->LoadNewest(found);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    return loaded.ok() && loaded->has_value() ? (*loaded)->sequence : 0;
+  };
   std::vector<std::string> problems;
-  auto empty = (*store)->LoadNewest(&problems);
-  ASSERT_TRUE(empty.ok()) << empty.status();
-  EXPECT_FALSE(empty->has_value());
-  ASSERT_TRUE((*other)->Claim().ok());
-  Checkpoint c;
-  c.sequence = 1;
-  c.engine_state = std::string(3 << 20, 'x');  // 7 chunks: more than the first window
-  for (uint64_t sequence = 1; sequence <= 5; ++sequence) ASSERT_TRUE((*other)->Write(sequence, EncodeCheckpoint(c)).ok());
-  auto none = (*store)->LoadNewest(&problems);
-  ASSERT_TRUE(none.ok()) << none.status();
-  EXPECT_FALSE(none->has_value()) << "cc2's checkpoints are not cc's";
+
+  other_writes(5);
+  EXPECT_EQ(newest(&problems), 0u) << "cc2's checkpoints are not cc's";
+
+  const std::string large = encoded(1, 20 << 20);  // 40 chunks: the first window holds 15
+  ASSERT_TRUE((*store)->Write(1, large).ok());
+  auto loaded = (*store)->LoadNewest(&problems);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
+  EXPECT_EQ(EncodeCheckpoint(**loaded), large);
+
+  ASSERT_TRUE((*store)->Write(2, encoded(2, 700 << 10)).ok());  // slot 0
+  other_writes(11);  // 33 offsets: the tombstone and the manifest in different windows
+  auto producer = kafka::KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->Produce("checkpoints", "cc/0/manifest", std::string_view(), {}, nullptr, nullptr, 0).ok());
+  ASSERT_TRUE((*producer)->Flush(5000).ok());
+  other_writes(5);
+  auto all = (*store)->LoadAll(&problems);
+  ASSERT_TRUE(all.ok() && all->size() == 1u);
+  EXPECT_EQ(all->front().sequence, 1u);
+  EXPECT_EQ(newest(&problems), 1u) << "as LoadAll: checkpoint 2's manifest is deleted";
   EXPECT_THAT(problems, ::testing::IsEmpty());
 }
 

@@ -615,8 +615,8 @@ class TopicCheckpointStore final : public CheckpointStore {
     producer_ = std::move(*producer);
     auto partitions = producer_->PartitionCount(topic_, 5000);
     if (!partitions.ok()) {
-      // Small segments, cleaned early: a load reads every record of the partition that
-      // compaction has not yet dropped (the active segment is never cleaned).
+      // Small segments, cleaned early: compaction keeps the partition (and LoadAll, the
+      // fall-back read of all of it) small; the active segment is never cleaned.
       if (absl::Status s = producer_->CreateTopic(topic_, 1, 10000,
                                                   {{"cleanup.policy", "compact"},
                                                    {"segment.bytes", "67108864"},
@@ -700,26 +700,30 @@ class TopicCheckpointStore final : public CheckpointStore {
     std::vector<Checkpoint> good;
     for (int slot = 0; slot < 2; ++slot) {
       const std::string prefix = fmt::format("{}/{}/", name_, slot);
-      auto manifest = records.find(prefix + "manifest");
-      if (manifest != records.end()) Assemble(records, slot, manifest->second.value, &good, problems);
+      if (const Record* manifest = Find(records, prefix + "manifest")) Assemble(records, slot, manifest->value, &good, problems);
     }
     std::sort(good.begin(), good.end(), [](const Checkpoint& a, const Checkpoint& b) { return a.sequence > b.sequence; });
     return good;
   }
 
   // Reads the newest checkpoint alone: the partition backwards from its end, in growing
-  // windows, until the last manifest of this name and the chunks before it are found (one
-  // checkpoint's worth when the name has the partition to itself; LoadAll reads all the
-  // uncompacted history). If that checkpoint does not decode, falls back to LoadAll.
+  // windows, until the last manifest of this name written and the chunks before it are found
+  // (one checkpoint's worth, plus any other name's records after it). A manifest that does not
+  // read, or a checkpoint that does not assemble and decode, falls back to LoadAll, which
+  // names the problem and loads the other slot.
   absl::StatusOr<std::optional<Checkpoint>> LoadNewest(std::vector<std::string>* problems) override {
     auto ends = Ends();
     if (!ends.ok()) return ends.status();
     const auto [low, high] = *ends;
     const int64_t deadline = NowMs() + 120000;
+    const auto fall_back = [&](std::string_view why) {
+      problems->push_back(fmt::format("checkpoint {} key {}/*: {}; reading the whole partition", Describe(), name_, why));
+      return CheckpointStore::LoadNewest(problems);
+    };
     Records records;
     std::string prefix = name_ + "/";
     int slot = -1;
-    unsigned long long sequence = 0, chunks = 0;
+    unsigned long long chunks = 0;
     int64_t from = high;
     int64_t width = 16;  // a small checkpoint and its markers
     while (from > low) {
@@ -727,36 +731,34 @@ class TopicCheckpointStore final : public CheckpointStore {
       if (absl::Status s = Read(start, from, deadline, prefix, &records); !s.ok()) return s;
       from = start;
       if (slot < 0) {
+        const Record* last = nullptr;
         for (int candidate = 0; candidate < 2; ++candidate) {
-          auto manifest = records.find(fmt::format("{}/{}/manifest", name_, candidate));
-          unsigned long long s = 0, c = 0, size = 0;
-          if (manifest != records.end() &&
-              std::sscanf(manifest->second.value.c_str(), "%llu %llu %llu", &s, &c, &size) == 3 &&
-              (slot < 0 || s > sequence)) {
-            slot = candidate, sequence = s, chunks = c;
-          }
+          const Record* manifest = Find(records, fmt::format("{}/{}/manifest", name_, candidate));
+          if (manifest != nullptr && (last == nullptr || manifest->offset > last->offset)) last = manifest, slot = candidate;
         }
         if (slot < 0) {
           width *= 2;
           continue;
         }
+        unsigned long long sequence = 0, size = 0;
+        if (std::sscanf(last->value.c_str(), "%llu %llu %llu", &sequence, &chunks, &size) != 3 ||
+            chunks > static_cast<unsigned long long>(high - low)) {
+          return fall_back(fmt::format("the last manifest (slot {}) does not read", slot));
+        }
         prefix = fmt::format("{}/{}/", name_, slot);  // older windows: this slot alone
         std::erase_if(records, [&](const auto& r) { return !r.first.starts_with(prefix); });
       }
       uint64_t have = 0;
-      for (unsigned long long i = 0; i < chunks; ++i) have += records.contains(fmt::format("{}chunk/{}", prefix, i));
+      for (unsigned long long i = 0; i < chunks; ++i) have += Find(records, fmt::format("{}chunk/{}", prefix, i)) != nullptr;
       if (have == chunks) break;
       width = static_cast<int64_t>(chunks - have) + 16;  // the chunks come right before it
     }
-    if (slot < 0) {  // read to the start without a readable manifest
-      if (records.empty()) return std::nullopt;
-      return CheckpointStore::LoadNewest(problems);  // names what is wrong
-    }
+    if (slot < 0) return std::nullopt;  // read to the start: no manifest of this name
     std::vector<Checkpoint> good;
     std::vector<std::string> newest_problems;
-    Assemble(records, slot, records.at(prefix + "manifest").value, &good, &newest_problems);
+    Assemble(records, slot, Find(records, prefix + "manifest")->value, &good, &newest_problems);
     if (!good.empty()) return std::move(good.front());
-    return CheckpointStore::LoadNewest(problems);  // names the newest's problem, loads the other
+    return fall_back(fmt::format("the newest checkpoint (slot {}) does not read back", slot));
   }
 
   std::string Describe() const override { return fmt::format("topic {}[{}]", topic_, partition_); }
@@ -855,8 +857,14 @@ class TopicCheckpointStore final : public CheckpointStore {
   struct Record {
     int64_t offset = 0;
     std::string value;
+    bool deleted = false;  // a tombstone: kept, so an older value read later does not revive the key
   };
   using Records = std::map<std::string, Record>;
+
+  static const Record* Find(const Records& records, const std::string& key) {
+    auto it = records.find(key);
+    return it == records.end() || it->second.deleted ? nullptr : &it->second;
+  }
 
   // Adds the committed records at offsets [from, to) whose key starts with `prefix` to
   // `*records`, each key keeping its value of the highest offset read (as compaction keeps).
@@ -867,11 +875,17 @@ class TopicCheckpointStore final : public CheckpointStore {
     // long: the defaults added 0.5-1 s to every load). Fetches of 4 MiB into a queue of up to
     // 256 MiB: a fetch that fills the queue stalls the fetcher (64 MiB fetches into the
     // default 64 MiB queue read 462 MB in 2.2 s; these settings in 0.25-0.3 s).
+    // librdkafka refuses a fetch.max.bytes below message.max.bytes (the user's, if set).
+    int64_t fetch_max = 16 << 20;
+    if (auto it = options_.properties.find("message.max.bytes"); it != options_.properties.end()) {
+      fetch_max = std::max<int64_t>(fetch_max, std::atoll(it->second.c_str()));
+    }
     auto consumer = Reader("read_committed", {{"enable.partition.eof", "true"},
+                                              {"auto.offset.reset", "earliest"},  // `from` deleted meanwhile
                                               {"fetch.wait.max.ms", "10"},
                                               {"fetch.error.backoff.ms", "10"},
                                               {"max.partition.fetch.bytes", "4194304"},
-                                              {"fetch.max.bytes", "16777216"},
+                                              {"fetch.max.bytes", std::to_string(fetch_max)},
                                               {"queued.max.messages.kbytes", "262144"}});
     if (!consumer.ok()) return consumer.status();
     ListPtr parts(rd_kafka_topic_partition_list_new(1));
@@ -902,11 +916,10 @@ class TopicCheckpointStore final : public CheckpointStore {
         const std::string_view key(static_cast<const char*>(m->key), m->key != nullptr ? m->key_len : 0);
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset < to && key.starts_with(prefix)) {
           auto [it, added] = records->try_emplace(std::string(key));
-          if (m->payload == nullptr) {
-            if (it->second.offset <= m->offset) records->erase(it);  // a tombstone
-          } else if (added || it->second.offset < m->offset) {
+          if (added || it->second.offset < m->offset) {
             it->second.offset = m->offset;
-            it->second.value.assign(static_cast<const char*>(m->payload), m->len);
+            it->second.deleted = m->payload == nullptr;
+            it->second.value.assign(static_cast<const char*>(m->payload), m->payload != nullptr ? m->len : 0);
           }
         }
         rd_kafka_message_destroy(m);
@@ -932,17 +945,17 @@ class TopicCheckpointStore final : public CheckpointStore {
     std::string bytes;
     if (size <= chunks * kChunkBytes) bytes.reserve(size);
     for (unsigned long long i = 0; i < chunks; ++i) {
-      auto chunk = records.find(fmt::format("{}chunk/{}", prefix, i));
+      const Record* chunk = Find(records, fmt::format("{}chunk/{}", prefix, i));
       uint64_t chunk_sequence = 0;
-      if (chunk != records.end() && chunk->second.value.size() >= sizeof(uint64_t)) {
-        std::memcpy(&chunk_sequence, chunk->second.value.data(), sizeof(chunk_sequence));
+      if (chunk != nullptr && chunk->value.size() >= sizeof(uint64_t)) {
+        std::memcpy(&chunk_sequence, chunk->value.data(), sizeof(chunk_sequence));
       }
       if (chunk_sequence != sequence) {
         problems->push_back(fmt::format("checkpoint {}: chunk {} of checkpoint {} is missing or from another checkpoint",
                                         where, i, sequence));
         return;
       }
-      bytes.append(chunk->second.value, sizeof(uint64_t));
+      bytes.append(chunk->value, sizeof(uint64_t));
     }
     DecodeInto(bytes, where, good, problems);
   }
