@@ -5,14 +5,15 @@
 # /readyz answering 200 (restore done, consuming, first snapshot published), three times; then
 # the same from the compacted-topic backend (the benchmark writes the checkpoint there), three
 # times. The last run then stays up for its first periodic checkpoint of that state (to the
-# topic) and reports its pause, write time and the process's resident memory. Not a test;
-# figures in README.md.
+# topic) and reports its pause, write time and the process's resident memory. Last, an active
+# instance and a standby from the topic: the time from kill -9 of the active one until the
+# standby has restored its checkpoint and is ready. Not a test; figures in README.md.
 #   benchmarks/restart_to_serving.sh [BUILD_DIR]   (default build/release)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"
 work="$(mktemp -d /tmp/ccpulse-restart-XXXXXX)"
-trap 'kill "${pid:-}" 2>/dev/null || true; "$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'kill -9 "${pid:-}" "${standby_pid:-}" 2>/dev/null || true; "$root/tests/support/kafka.sh" stop "$work/kafka" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 CCPULSE_KEEP_CHECKPOINTS="$work/checkpoints" "$build/benchmarks/checkpoint_benchmark" \
   --benchmark_filter=BM_DirectoryWrite >&2
@@ -25,11 +26,12 @@ http: {address: "127.0.0.1:0"}
 checkpoint: {dir: "$work/checkpoints"}
 YAML
 ls -l "$work/checkpoints" >&2
-# Starts `ccpulse run` (pid) and prints the time from exec to /readyz 200 (url set) as "$1, run $2".
+# Starts `ccpulse run` (pid; config: $work/${config:-run}.yaml) and prints the time from exec
+# to /readyz 200 (url set) as "$1, run $2".
 time_to_serving() {
   local start ready
   start=$(date +%s.%N)
-  "$build/pipeline/ccpulse" run --config "$work/run.yaml" 2>"$work/err" &
+  "$build/pipeline/ccpulse" run --config "$work/${config:-run}.yaml" 2>"$work/err" &
   pid=$!
   url=""
   while [[ -z "$url" ]]; do url="$(grep -o 'serving http://[0-9.:]*' "$work/err" | cut -d' ' -f2 || true)"; sleep 0.01; done
@@ -68,3 +70,25 @@ echo "periodic checkpoint ($(metric ccpulse_checkpoint_bytes) bytes, rss $(awk '
   "pause $(metric ccpulse_checkpoint_last_pause_seconds) s, write $(metric ccpulse_checkpoint_last_write_seconds) s," \
   "forked $(metric 'ccpulse_checkpoints_total{result="forked"}')"
 kill -TERM "$pid"; wait "$pid" || true
+
+# Take-over after kill -9: an active instance and a standby share the checkpoint name
+# (standby: true, 6 s session timeout). Time from the kill until the standby has restored the
+# dead one's checkpoint and answers /readyz (session timeout, rebalance, claim, load, restore).
+cat >"$work/standby.yaml" <<YAML
+kafka: {brokers: "$brokers", group: restart-standby, topics: [events], consumer: {session.timeout.ms: "6000"}}
+http: {address: "127.0.0.1:0"}
+checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart, standby: true}
+YAML
+config=standby time_to_serving "active instance" 1
+url_of() { grep -o 'serving http://[0-9.:]*' "$1" | cut -d' ' -f2 || true; }
+"$build/pipeline/ccpulse" run --config "$work/standby.yaml" 2>"$work/standby.err" &
+standby_pid=$!
+standby_url=""
+until [[ -n "$standby_url" ]] && curl -sf -o /dev/null "$standby_url/readyz"; do standby_url="$(url_of "$work/standby.err")"; sleep 0.05; done
+sleep 2  # the group has settled: the standby owns nothing
+kill -9 "$pid"
+killed=$(date +%s.%N)
+until grep -q 'restored checkpoint' "$work/standby.err" && curl -sf -o /dev/null "$standby_url/readyz"; do sleep 0.01; done
+echo "standby take-over after kill -9: $(echo "$(date +%s.%N) - $killed" | bc) s"
+grep -o 'restored checkpoint.* ms;' "$work/standby.err" | sed 's/;.*//' >&2
+kill -TERM "$standby_pid"; wait "$standby_pid" || true
