@@ -125,5 +125,44 @@ TEST_F(CheckpointFencingTest, AnOpenTransactionIsNeverRead) {
   EXPECT_EQ(store->Write(2, Encoded(2)).code(), absl::StatusCode::kAborted) << "fenced by the dying writer";
 }
 
+// Loading reads the partition back from its end (with transaction markers and aborted
+// transactions, which the mock cluster does not write): past other names' checkpoints and an
+// aborted one, and a checkpoint larger than the first window is completed from before it.
+TEST_F(CheckpointFencingTest, TheNewestIsReadBackPastOtherNamesAndAbortedWrites) {
+  const std::string name = "readback-" + std::to_string(::getpid());
+  std::unique_ptr<CheckpointStore> store = Store(name);
+  std::unique_ptr<CheckpointStore> other = Store(name + "-other");
+  ASSERT_TRUE(store && other);
+  ASSERT_TRUE(store->Claim().ok() && other->Claim().ok());
+  Checkpoint large;
+  large.sequence = 1;
+  large.engine_state = std::string(20 << 20, 'L');  // 40 chunks
+  const std::string large_bytes = EncodeCheckpoint(large);
+  ASSERT_TRUE(store->Write(1, large_bytes).ok());
+  for (uint64_t sequence = 1; sequence <= 3; ++sequence) ASSERT_TRUE(other->Write(sequence, Encoded(sequence)).ok());
+  std::vector<std::string> problems;
+  auto loaded = store->LoadNewest(&problems);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
+  EXPECT_EQ(EncodeCheckpoint(**loaded), large_bytes);
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+
+  ASSERT_TRUE(store->Write(2, Encoded(2)).ok());
+  // The other name's writer is replaced; the replacement aborts a checkpoint of its own.
+  kafka::ProducerOptions replacement = options_;
+  replacement.properties["transactional.id"] = name + "-other/checkpoint";
+  auto producer = kafka::KafkaProducer::Create(replacement);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  rd_kafka_t* rk = (*producer)->handle();
+  ASSERT_EQ(rd_kafka_init_transactions(rk, 30000), nullptr);
+  ASSERT_EQ(rd_kafka_begin_transaction(rk), nullptr);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*producer)->Produce("fencing-checkpoints", fmt::format("{}-other/0/chunk/{}", name, i), "aborted", {},
+                                     nullptr, nullptr, 0).ok());
+  }
+  ASSERT_EQ(rd_kafka_abort_transaction(rk, 30000), nullptr);
+  EXPECT_EQ(Newest(*store), 2);
+  EXPECT_EQ(Newest(*other), 3) << "the aborted records are not read";
+}
+
 }  // namespace
 }  // namespace ccpulse

@@ -21,7 +21,8 @@ Tests:
   checkpoint_fencing
                    pipeline/kafka/fencing_test.cc on the broker: a standby claiming the shared
                    checkpoint name fences the instance it replaces, whose writes then fail and
-                   are never read.
+                   are never read; the newest checkpoint is read back past other names' and
+                   aborted writes.
 Only python3 stdlib, kcat and the Kafka jars (for the consumer-group tool) are used.
 """
 import json
@@ -376,7 +377,7 @@ def test_checkpoint_fencing(binary, broker, work):
     result = subprocess.run([test], env=dict(os.environ, CCPULSE_TEST_BROKERS=broker.bootstrap),
                             capture_output=True, text=True, timeout=180)
     check(result.returncode == 0, f"kafka_fencing_test exited {result.returncode}:\n{result.stdout[-3000:]}")
-    check("[  PASSED  ] 2 tests." in result.stdout, f"kafka_fencing_test did not run its 2 tests:\n{result.stdout[-2000:]}")
+    check("[  PASSED  ] 3 tests." in result.stdout, f"kafka_fencing_test did not run its 3 tests:\n{result.stdout[-2000:]}")
 
 
 TESTS = {
