@@ -7,7 +7,7 @@
 # times. The last run then stays up for its first periodic checkpoint of that state (to the
 # topic) and reports its pause, write time and the process's resident memory. Last, an active
 # instance and a standby from the topic: the time from kill -9 of the active one until the
-# standby has restored its checkpoint and is ready. Not a test; figures in README.md.
+# standby has restored its checkpoint and is ready. Not a test; figures in benchmarks/README.md.
 #   benchmarks/restart_to_serving.sh [BUILD_DIR]   (default build/release)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,6 +26,18 @@ http: {address: "127.0.0.1:0"}
 checkpoint: {dir: "$work/checkpoints"}
 YAML
 ls -l "$work/checkpoints" >&2
+# Polls a command every 10 ms while process $1 lives, for 120 s at most.
+await() {
+  local process="$1" deadline=$((SECONDS + 120))
+  shift
+  until "$@"; do
+    kill -0 "$process" 2>/dev/null || { echo "process $process exited:" >&2; tail -5 "$work"/*err >&2; exit 1; }
+    ((SECONDS < deadline)) || { echo "timed out waiting for: $*" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+url_of() { grep -o 'serving http://[0-9.:]*' "$1" | cut -d' ' -f2 || true; }
+serving() { url="$(url_of "$1")"; [[ -n "$url" ]] && curl -sf -o /dev/null "$url/readyz"; }
 # Starts `ccpulse run` (pid; config: $work/${config:-run}.yaml) and prints the time from exec
 # to /readyz 200 (url set) as "$1, run $2".
 time_to_serving() {
@@ -33,9 +45,7 @@ time_to_serving() {
   start=$(date +%s.%N)
   "$build/pipeline/ccpulse" run --config "$work/${config:-run}.yaml" 2>"$work/err" &
   pid=$!
-  url=""
-  while [[ -z "$url" ]]; do url="$(grep -o 'serving http://[0-9.:]*' "$work/err" | cut -d' ' -f2 || true)"; sleep 0.01; done
-  until curl -sf -o /dev/null "$url/readyz"; do sleep 0.01; done
+  await "$pid" serving "$work/err"
   ready=$(date +%s.%N)
   grep -o 'restored checkpoint.* ms;' "$work/err" | sed 's/;.*//' >&2
   echo "$1, run $2: restart to serving $(echo "$ready - $start" | bc) s"
@@ -80,15 +90,17 @@ http: {address: "127.0.0.1:0"}
 checkpoint: {kafka_topic: ccpulse-checkpoints, name: restart, standby: true}
 YAML
 config=standby time_to_serving "active instance" 1
-url_of() { grep -o 'serving http://[0-9.:]*' "$1" | cut -d' ' -f2 || true; }
 "$build/pipeline/ccpulse" run --config "$work/standby.yaml" 2>"$work/standby.err" &
 standby_pid=$!
-standby_url=""
-until [[ -n "$standby_url" ]] && curl -sf -o /dev/null "$standby_url/readyz"; do standby_url="$(url_of "$work/standby.err")"; sleep 0.05; done
-sleep 2  # the group has settled: the standby owns nothing
-kill -9 "$pid"
+await "$standby_pid" serving "$work/standby.err"  # ready, standing by
+sleep 2  # the group has settled
+if grep -q 'restored checkpoint' "$work/standby.err"; then echo "the standby was given the partition at its start" >&2; exit 1; fi
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+unset pid
 killed=$(date +%s.%N)
-until grep -q 'restored checkpoint' "$work/standby.err" && curl -sf -o /dev/null "$standby_url/readyz"; do sleep 0.01; done
+taken_over() { grep -q 'restored checkpoint' "$work/standby.err" && serving "$work/standby.err"; }
+await "$standby_pid" taken_over
 echo "standby take-over after kill -9: $(echo "$(date +%s.%N) - $killed" | bc) s"
 grep -o 'restored checkpoint.* ms;' "$work/standby.err" | sed 's/;.*//' >&2
 kill -TERM "$standby_pid"; wait "$standby_pid" || true
+unset standby_pid

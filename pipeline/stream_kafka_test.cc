@@ -501,6 +501,30 @@ TEST_F(StreamKafkaTest, RepartitionKeysEveryRecordByCustomerExactlyOnce) {
   }
 }
 
+// Checkpoint `sequence`, encoded, with `bytes` of engine state (700 KiB: two chunks).
+std::string EncodedCheckpoint(uint64_t sequence, size_t bytes = 700 << 10) {
+  Checkpoint c;
+  c.sequence = sequence;
+  c.partitions = {{"input[0]", static_cast<int64_t>(sequence * 100)}};
+  c.engine_state = std::string(bytes, static_cast<char>('a' + sequence % 26));
+  return EncodeCheckpoint(c);
+}
+
+// The sequence of the checkpoint LoadNewest returns (0: none, or an error).
+uint64_t NewestSequence(CheckpointStore& store, std::vector<std::string>* problems) {
+  auto loaded = store.LoadNewest(problems);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() && loaded->has_value() ? (*loaded)->sequence : 0;
+}
+
+// A record written into the checkpoint partition outside the store (no transaction).
+void ProduceRaw(const kafka::ProducerOptions& options, std::string_view key, std::string_view value) {
+  auto producer = kafka::KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->Produce("checkpoints", key, value, {}, nullptr, nullptr, 0).ok());
+  ASSERT_TRUE((*producer)->Flush(5000).ok());
+}
+
 // The topic backend writes each checkpoint in one transaction, once it has claimed the name.
 // (Fencing by the claim needs a real broker: pipeline/kafka/fencing_test.cc, run by
 // tests/integration/kafka_test.py; librdkafka's mock cluster does not fence.)
@@ -510,17 +534,10 @@ TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
   options.brokers = brokers_;
   auto store = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc");
   ASSERT_TRUE(store.ok()) << store.status();
-  const auto encoded = [](uint64_t sequence) {
-    Checkpoint c;
-    c.sequence = sequence;
-    c.partitions = {{"input[0]", static_cast<int64_t>(sequence * 100)}};
-    c.engine_state = std::string(700 << 10, static_cast<char>('a' + sequence));  // two chunks
-    return EncodeCheckpoint(c);
-  };
-  absl::Status unclaimed = (*store)->Write(1, encoded(1));
+  absl::Status unclaimed = (*store)->Write(1, EncodedCheckpoint(1));
   EXPECT_EQ(unclaimed.code(), absl::StatusCode::kFailedPrecondition) << unclaimed;
   ASSERT_TRUE((*store)->Claim().ok());
-  for (uint64_t sequence = 1; sequence <= 3; ++sequence) ASSERT_TRUE((*store)->Write(sequence, encoded(sequence)).ok());
+  for (uint64_t sequence = 1; sequence <= 3; ++sequence) ASSERT_TRUE((*store)->Write(sequence, EncodedCheckpoint(sequence)).ok());
 
   std::vector<std::string> problems;
   auto all = (*store)->LoadAll(&problems);
@@ -537,26 +554,18 @@ TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
   auto other = kafka::MakeTopicCheckpointStore(options, "checkpoints", "other");
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_TRUE((*other)->Claim().ok());
-  ASSERT_TRUE((*other)->Write(1, encoded(1)).ok());
-  ASSERT_TRUE((*store)->Write(4, encoded(4)).ok());
-  for (uint64_t sequence = 2; sequence <= 12; ++sequence) ASSERT_TRUE((*other)->Write(sequence, encoded(sequence)).ok());
-  const auto newest = [&](std::vector<std::string>* found) {
-    auto loaded = (*store)->LoadNewest(found);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    return loaded.ok() && loaded->has_value() ? (*loaded)->sequence : 0;
-  };
-  EXPECT_EQ(newest(&problems), 4u);
+  ASSERT_TRUE((*other)->Write(1, EncodedCheckpoint(1)).ok());
+  ASSERT_TRUE((*store)->Write(4, EncodedCheckpoint(4)).ok());
+  for (uint64_t sequence = 2; sequence <= 12; ++sequence) ASSERT_TRUE((*other)->Write(sequence, EncodedCheckpoint(sequence)).ok());
+  EXPECT_EQ(NewestSequence(**store, &problems), 4u);
   EXPECT_THAT(problems, ::testing::IsEmpty());
   auto loaded_other = (*other)->LoadNewest(&problems);
   ASSERT_TRUE(loaded_other.ok() && loaded_other->has_value());
   EXPECT_EQ((*loaded_other)->sequence, 12u);
   EXPECT_EQ((*loaded_other)->engine_state, std::string(700 << 10, static_cast<char>('a' + 12)));
 
-  auto producer = kafka::KafkaProducer::Create(options);
-  ASSERT_TRUE(producer.ok());
-  ASSERT_TRUE((*producer)->Produce("checkpoints", "cc/0/chunk/1", "not a chunk of checkpoint 4", {}, nullptr, nullptr, 0).ok());
-  ASSERT_TRUE((*producer)->Flush(5000).ok());
-  EXPECT_EQ(newest(&problems), 3u) << "the older slot";
+  ProduceRaw(options, "cc/0/chunk/1", "not a chunk of checkpoint 4");
+  EXPECT_EQ(NewestSequence(**store, &problems), 3u) << "the older slot";
   EXPECT_THAT(problems, ::testing::ElementsAre(::testing::HasSubstr("(slot 0) does not read back; reading the whole"),
                                                ::testing::HasSubstr("chunk 1 of checkpoint 4 is missing")));
 }
@@ -573,46 +582,32 @@ TEST_F(StreamKafkaTest, TopicCheckpointIsReadBackFromTheEnd) {
   auto other = kafka::MakeTopicCheckpointStore(options, "checkpoints", "cc2");
   ASSERT_TRUE(store.ok() && other.ok());
   ASSERT_TRUE((*store)->Claim().ok() && (*other)->Claim().ok());
-  const auto encoded = [](uint64_t sequence, size_t bytes) {
-    Checkpoint c;
-    c.sequence = sequence;
-    c.engine_state = std::string(bytes, static_cast<char>('a' + sequence % 26));
-    return EncodeCheckpoint(c);
-  };
   uint64_t other_sequence = 0;
   const auto other_writes = [&](int count) {
     for (int i = 0; i < count; ++i) {
       ++other_sequence;
-      ASSERT_TRUE((*other)->Write(other_sequence, encoded(other_sequence, 700 << 10)).ok());
+      ASSERT_TRUE((*other)->Write(other_sequence, EncodedCheckpoint(other_sequence)).ok());
     }
-  };
-  const auto newest = [&](std::vector<std::string>* found) -> uint64_t {
-    auto loaded = (*store)->LoadNewest(found);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    return loaded.ok() && loaded->has_value() ? (*loaded)->sequence : 0;
   };
   std::vector<std::string> problems;
 
   other_writes(5);
-  EXPECT_EQ(newest(&problems), 0u) << "cc2's checkpoints are not cc's";
+  EXPECT_EQ(NewestSequence(**store, &problems), 0u) << "cc2's checkpoints are not cc's";
 
-  const std::string large = encoded(1, 20 << 20);  // 40 chunks: the first window holds 15
+  const std::string large = EncodedCheckpoint(1, 20 << 20);  // 41 chunks: the first window holds 15
   ASSERT_TRUE((*store)->Write(1, large).ok());
   auto loaded = (*store)->LoadNewest(&problems);
   ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
   EXPECT_EQ(EncodeCheckpoint(**loaded), large);
 
-  ASSERT_TRUE((*store)->Write(2, encoded(2, 700 << 10)).ok());  // slot 0
+  ASSERT_TRUE((*store)->Write(2, EncodedCheckpoint(2)).ok());  // slot 0
   other_writes(11);  // 33 offsets: the tombstone and the manifest in different windows
-  auto producer = kafka::KafkaProducer::Create(options);
-  ASSERT_TRUE(producer.ok());
-  ASSERT_TRUE((*producer)->Produce("checkpoints", "cc/0/manifest", std::string_view(), {}, nullptr, nullptr, 0).ok());
-  ASSERT_TRUE((*producer)->Flush(5000).ok());
+  ProduceRaw(options, "cc/0/manifest", std::string_view());  // a tombstone
   other_writes(5);
   auto all = (*store)->LoadAll(&problems);
   ASSERT_TRUE(all.ok() && all->size() == 1u);
   EXPECT_EQ(all->front().sequence, 1u);
-  EXPECT_EQ(newest(&problems), 1u) << "as LoadAll: checkpoint 2's manifest is deleted";
+  EXPECT_EQ(NewestSequence(**store, &problems), 1u) << "as LoadAll: checkpoint 2's manifest is deleted";
   EXPECT_THAT(problems, ::testing::IsEmpty());
 }
 

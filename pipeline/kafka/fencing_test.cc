@@ -136,7 +136,7 @@ TEST_F(CheckpointFencingTest, TheNewestIsReadBackPastOtherNamesAndAbortedWrites)
   ASSERT_TRUE(store->Claim().ok() && other->Claim().ok());
   Checkpoint large;
   large.sequence = 1;
-  large.engine_state = std::string(20 << 20, 'L');  // 40 chunks
+  large.engine_state = std::string(20 << 20, 'L');  // 41 chunks
   const std::string large_bytes = EncodeCheckpoint(large);
   ASSERT_TRUE(store->Write(1, large_bytes).ok());
   for (uint64_t sequence = 1; sequence <= 3; ++sequence) ASSERT_TRUE(other->Write(sequence, Encoded(sequence)).ok());

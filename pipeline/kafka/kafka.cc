@@ -668,7 +668,7 @@ class TopicCheckpointStore final : public CheckpointStore {
       if (fatal) return Lost(text);
       return absl::UnavailableError(fmt::format("checkpoint: begin in {}: {}", Describe(), text));
     }
-    const std::string prefix = fmt::format("{}/{}/", name_, sequence % 2);
+    const std::string prefix = SlotPrefix(static_cast<int>(sequence % 2));
     const size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
     std::string value;
     for (size_t i = 0; i <= chunks; ++i) {
@@ -694,13 +694,12 @@ class TopicCheckpointStore final : public CheckpointStore {
     auto ends = Ends();
     if (!ends.ok()) return ends.status();
     Records records;
-    if (absl::Status s = Read(ends->first, ends->second, NowMs() + 120000, name_ + "/", &records); !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = Read(ends->first, ends->second, NowMs() + kReadMs, name_ + "/", &records); !s.ok()) return s;
     std::vector<Checkpoint> good;
     for (int slot = 0; slot < 2; ++slot) {
-      const std::string prefix = fmt::format("{}/{}/", name_, slot);
-      if (const Record* manifest = Find(records, prefix + "manifest")) Assemble(records, slot, manifest->value, &good, problems);
+      if (const Record* manifest = Find(records, SlotPrefix(slot) + "manifest")) {
+        Assemble(records, slot, manifest->value, &good, problems);
+      }
     }
     std::sort(good.begin(), good.end(), [](const Checkpoint& a, const Checkpoint& b) { return a.sequence > b.sequence; });
     return good;
@@ -715,7 +714,7 @@ class TopicCheckpointStore final : public CheckpointStore {
     auto ends = Ends();
     if (!ends.ok()) return ends.status();
     const auto [low, high] = *ends;
-    const int64_t deadline = NowMs() + 120000;
+    const int64_t deadline = NowMs() + kReadMs;
     const auto fall_back = [&](std::string_view why) {
       problems->push_back(fmt::format("checkpoint {} key {}/*: {}; reading the whole partition", Describe(), name_, why));
       return CheckpointStore::LoadNewest(problems);
@@ -723,7 +722,7 @@ class TopicCheckpointStore final : public CheckpointStore {
     Records records;
     std::string prefix = name_ + "/";
     int slot = -1;
-    unsigned long long chunks = 0;
+    Manifest manifest;
     int64_t from = high;
     int64_t width = 16;  // a small checkpoint and its markers
     while (from > low) {
@@ -733,30 +732,28 @@ class TopicCheckpointStore final : public CheckpointStore {
       if (slot < 0) {
         const Record* last = nullptr;
         for (int candidate = 0; candidate < 2; ++candidate) {
-          const Record* manifest = Find(records, fmt::format("{}/{}/manifest", name_, candidate));
-          if (manifest != nullptr && (last == nullptr || manifest->offset > last->offset)) last = manifest, slot = candidate;
+          const Record* found = Find(records, SlotPrefix(candidate) + "manifest");
+          if (found != nullptr && (last == nullptr || found->offset > last->offset)) last = found, slot = candidate;
         }
         if (slot < 0) {
           width *= 2;
           continue;
         }
-        unsigned long long sequence = 0, size = 0;
-        if (std::sscanf(last->value.c_str(), "%llu %llu %llu", &sequence, &chunks, &size) != 3 ||
-            chunks > static_cast<unsigned long long>(high - low)) {
+        if (!ParseManifest(last->value, &manifest) || manifest.chunks > static_cast<uint64_t>(high - low)) {
           return fall_back(fmt::format("the last manifest (slot {}) does not read", slot));
         }
-        prefix = fmt::format("{}/{}/", name_, slot);  // older windows: this slot alone
+        prefix = SlotPrefix(slot);  // older windows: this slot alone
         std::erase_if(records, [&](const auto& r) { return !r.first.starts_with(prefix); });
       }
       uint64_t have = 0;
-      for (unsigned long long i = 0; i < chunks; ++i) have += Find(records, fmt::format("{}chunk/{}", prefix, i)) != nullptr;
-      if (have == chunks) break;
-      width = static_cast<int64_t>(chunks - have) + 16;  // the chunks come right before it
+      for (uint64_t i = 0; i < manifest.chunks; ++i) have += Find(records, fmt::format("{}chunk/{}", prefix, i)) != nullptr;
+      if (have == manifest.chunks) break;
+      width = static_cast<int64_t>(manifest.chunks - have) + 16;  // the chunks come right before it
     }
     if (slot < 0) return std::nullopt;  // read to the start: no manifest of this name
     std::vector<Checkpoint> good;
-    std::vector<std::string> newest_problems;
-    Assemble(records, slot, Find(records, prefix + "manifest")->value, &good, &newest_problems);
+    std::vector<std::string> unused;  // the fall-back names the problem
+    Assemble(records, slot, Find(records, prefix + "manifest")->value, &good, &unused);
     if (!good.empty()) return std::move(good.front());
     return fall_back(fmt::format("the newest checkpoint (slot {}) does not read back", slot));
   }
@@ -854,6 +851,22 @@ class TopicCheckpointStore final : public CheckpointStore {
     return std::make_pair(low, high);
   }
 
+  static constexpr int64_t kReadMs = 120000;  // a load's time limit
+
+  // "<name>/<slot>/": the keys of one of the two alternating checkpoints.
+  std::string SlotPrefix(int slot) const { return fmt::format("{}/{}/", name_, slot); }
+
+  // A manifest's value: "<sequence> <chunks> <bytes>".
+  struct Manifest {
+    uint64_t sequence = 0, chunks = 0, size = 0;
+  };
+  static bool ParseManifest(const std::string& value, Manifest* m) {
+    unsigned long long sequence = 0, chunks = 0, size = 0;
+    if (std::sscanf(value.c_str(), "%llu %llu %llu", &sequence, &chunks, &size) != 3) return false;
+    *m = {sequence, chunks, size};
+    return true;
+  }
+
   struct Record {
     int64_t offset = 0;
     std::string value;
@@ -874,7 +887,7 @@ class TopicCheckpointStore final : public CheckpointStore {
     // position, which an empty fetch moves past it (so fetches must neither wait nor back off
     // long: the defaults added 0.5-1 s to every load). Fetches of 4 MiB into a queue of up to
     // 256 MiB: a fetch that fills the queue stalls the fetcher (64 MiB fetches into the
-    // default 64 MiB queue read 462 MB in 2.2 s; these settings in 0.25-0.3 s).
+    // default 64 MiB queue read 462 MB in 2.2 s; these settings in 0.25-0.32 s).
     // librdkafka refuses a fetch.max.bytes below message.max.bytes (the user's, if set).
     int64_t fetch_max = 16 << 20;
     if (auto it = options_.properties.find("message.max.bytes"); it != options_.properties.end()) {
@@ -901,8 +914,8 @@ class TopicCheckpointStore final : public CheckpointStore {
     while (position < to) {
       if (NowMs() >= deadline) {
         status = absl::DeadlineExceededError(fmt::format(
-            "checkpoint: reading {} took over 120 s (at offset {} of {}: an open transaction holds it back)",
-            Describe(), position, to));
+            "checkpoint: reading {} took over {} s (at offset {} of {}: an open transaction holds it back)",
+            Describe(), kReadMs / 1000, position, to));
         break;
       }
       if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer->get(), 100)) {
@@ -933,18 +946,19 @@ class TopicCheckpointStore final : public CheckpointStore {
   }
 
   // Appends the checkpoint of `slot` (its manifest `manifest`) to `*good`, or why not to `*problems`.
-  void Assemble(const Records& records, int slot, const std::string& manifest, std::vector<Checkpoint>* good,
+  void Assemble(const Records& records, int slot, const std::string& manifest_value, std::vector<Checkpoint>* good,
                 std::vector<std::string>* problems) const {
-    const std::string prefix = fmt::format("{}/{}/", name_, slot);
+    const std::string prefix = SlotPrefix(slot);
     const std::string where = fmt::format("{} key {}*", Describe(), prefix);
-    unsigned long long sequence = 0, chunks = 0, size = 0;
-    if (std::sscanf(manifest.c_str(), "%llu %llu %llu", &sequence, &chunks, &size) != 3) {
+    Manifest manifest;
+    if (!ParseManifest(manifest_value, &manifest)) {
       problems->push_back(fmt::format("checkpoint {}: unreadable manifest", where));
       return;
     }
+    const uint64_t sequence = manifest.sequence;
     std::string bytes;
-    if (size <= chunks * kChunkBytes) bytes.reserve(size);
-    for (unsigned long long i = 0; i < chunks; ++i) {
+    if (manifest.size <= manifest.chunks * kChunkBytes) bytes.reserve(manifest.size);
+    for (uint64_t i = 0; i < manifest.chunks; ++i) {
       const Record* chunk = Find(records, fmt::format("{}chunk/{}", prefix, i));
       uint64_t chunk_sequence = 0;
       if (chunk != nullptr && chunk->value.size() >= sizeof(uint64_t)) {
@@ -1050,8 +1064,14 @@ absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(Repartition
   // The producer learns the internal topic's partitions now. Otherwise its first records wait
   // in librdkafka's queue for a metadata refresh: the first commit took 0.74 s and held the
   // first ~0.5 s of input back (1.5 % of the records of benchmarks/repartition.py's paced run).
-  // A topic just created may not show in the producer's first answer yet; a warm-up only.
-  for (const int64_t deadline = NowMs() + 5000; !self->producer_->PartitionCount(o.topic, 5000).ok() && NowMs() < deadline;) {
+  // A topic just created may not show in the producer's first answer yet. A warm-up only: if
+  // it fails, the first commit is slow, nothing worse.
+  for (const int64_t deadline = NowMs() + 5000; !self->producer_->PartitionCount(o.topic, 1000).ok();) {
+    if (NowMs() >= deadline) {
+      std::fprintf(stderr, "ccpulse: repartition: the producer does not see %s yet; its first commit may be slow\n",
+                   o.topic.c_str());
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size())));
