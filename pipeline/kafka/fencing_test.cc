@@ -51,6 +51,20 @@ class CheckpointFencingTest : public ::testing::Test {
     return store.ok() ? std::move(*store) : nullptr;
   }
 
+  // A producer with the transactional id of `name`'s checkpoint writer (fencing it), in an
+  // open transaction.
+  std::unique_ptr<kafka::KafkaProducer> OpenTransaction(const std::string& name) {
+    kafka::ProducerOptions options = options_;
+    options.properties["transactional.id"] = name + "/checkpoint";
+    auto producer = kafka::KafkaProducer::Create(options);
+    EXPECT_TRUE(producer.ok()) << producer.status();
+    if (!producer.ok()) return nullptr;
+    rd_kafka_t* rk = (*producer)->handle();
+    EXPECT_EQ(rd_kafka_init_transactions(rk, 30000), nullptr);
+    EXPECT_EQ(rd_kafka_begin_transaction(rk), nullptr);
+    return std::move(*producer);
+  }
+
   kafka::ProducerOptions options_;
 };
 
@@ -99,24 +113,19 @@ TEST_F(CheckpointFencingTest, AnOpenTransactionIsNeverRead) {
   ASSERT_TRUE(store->Claim().ok());
   ASSERT_TRUE(store->Write(1, Encoded(1)).ok());
 
-  // A writer of the same name (as the store writes) that stops half-way through checkpoint 2.
-  kafka::ProducerOptions dying = options_;
-  dying.properties["transactional.id"] = name + "/checkpoint";
-  auto producer = kafka::KafkaProducer::Create(dying);
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  rd_kafka_t* rk = (*producer)->handle();
-  ASSERT_EQ(rd_kafka_init_transactions(rk, 30000), nullptr);  // fences the store
-  ASSERT_EQ(rd_kafka_begin_transaction(rk), nullptr);
+  // A writer of the same name (fencing the store) that stops half-way through checkpoint 2.
+  std::unique_ptr<kafka::KafkaProducer> producer = OpenTransaction(name);
+  ASSERT_TRUE(producer);
   const std::string bytes = Encoded(2);
   const uint64_t sequence = 2;
   std::string chunk(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
   chunk += bytes;  // one chunk is enough for the reader to decode it
   const int32_t partition = 0;  // the test topic has one partition
-  ASSERT_TRUE((*producer)->Produce("fencing-checkpoints", name + "/0/chunk/0", chunk, {}, nullptr, nullptr, partition).ok());
-  ASSERT_TRUE((*producer)->Produce("fencing-checkpoints", name + "/0/manifest",
+  ASSERT_TRUE(producer->Produce("fencing-checkpoints", name + "/0/chunk/0", chunk, {}, nullptr, nullptr, partition).ok());
+  ASSERT_TRUE(producer->Produce("fencing-checkpoints", name + "/0/manifest",
                                    fmt::format("2 1 {}", bytes.size()), {}, nullptr, nullptr, partition)
                   .ok());
-  ASSERT_TRUE((*producer)->Flush(10000).ok());  // in the log, not committed
+  ASSERT_TRUE(producer->Flush(10000).ok());  // in the log, not committed
 
   std::unique_ptr<CheckpointStore> reader = Store(name);
   ASSERT_TRUE(reader);
@@ -148,18 +157,13 @@ TEST_F(CheckpointFencingTest, TheNewestIsReadBackPastOtherNamesAndAbortedWrites)
 
   ASSERT_TRUE(store->Write(2, Encoded(2)).ok());
   // The other name's writer is replaced; the replacement aborts a checkpoint of its own.
-  kafka::ProducerOptions replacement = options_;
-  replacement.properties["transactional.id"] = name + "-other/checkpoint";
-  auto producer = kafka::KafkaProducer::Create(replacement);
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  rd_kafka_t* rk = (*producer)->handle();
-  ASSERT_EQ(rd_kafka_init_transactions(rk, 30000), nullptr);
-  ASSERT_EQ(rd_kafka_begin_transaction(rk), nullptr);
+  std::unique_ptr<kafka::KafkaProducer> producer = OpenTransaction(name + "-other");
+  ASSERT_TRUE(producer);
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE((*producer)->Produce("fencing-checkpoints", fmt::format("{}-other/0/chunk/{}", name, i), "aborted", {},
-                                     nullptr, nullptr, 0).ok());
+    ASSERT_TRUE(producer->Produce("fencing-checkpoints", fmt::format("{}-other/0/chunk/{}", name, i), "aborted", {},
+                                  nullptr, nullptr, 0).ok());
   }
-  ASSERT_EQ(rd_kafka_abort_transaction(rk, 30000), nullptr);
+  ASSERT_EQ(rd_kafka_abort_transaction(producer->handle(), 30000), nullptr);
   EXPECT_EQ(Newest(*store), 2);
   EXPECT_EQ(Newest(*other), 3) << "the aborted records are not read";
 }

@@ -554,6 +554,15 @@ absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int 
   return PartitionsOf(producer_.get(), topic, timeout_ms);
 }
 
+absl::Status KafkaProducer::LearnTopic(const std::string& topic, int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  for (;;) {
+    auto count = PartitionsOf(producer_.get(), topic, 1000);
+    if (count.ok() || NowMs() >= deadline) return count.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 absl::Status KafkaProducer::CreateTopic(std::string_view topic, int partitions, int timeout_ms,
                                        const Properties& configs) {
   char error[512];
@@ -650,11 +659,10 @@ class TopicCheckpointStore final : public CheckpointStore {
       return absl::UnavailableError(
           fmt::format("checkpoint: claiming the name {} in {}: {}", name_, Describe(), ErrorText(e)));
     }
-    // The writer learns the partition's leader now, not at its first write: that write took
-    // 0.5-1 s against 6-60 ms with it (kafka_fencing_test on a real broker).
-    if (auto known = (*producer)->PartitionCount(topic_, 5000); !known.ok()) {
+    // Not at its first write, which took 0.5-1 s against 6-60 ms (kafka_fencing_test).
+    if (absl::Status s = (*producer)->LearnTopic(topic_, 5000); !s.ok()) {
       std::fprintf(stderr, "ccpulse: checkpoint: %s: %s; the first write may be slow\n", Describe().c_str(),
-                   std::string(known.status().message()).c_str());
+                   std::string(s.message()).c_str());
     }
     writer_ = std::move(*producer);
     return absl::OkStatus();
@@ -676,21 +684,18 @@ class TopicCheckpointStore final : public CheckpointStore {
     }
     const std::string prefix = SlotPrefix(static_cast<int>(sequence % 2));
     const size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
+    KafkaProducer* writer = writer_.get();
+    const auto produce = [&](const std::string& key, std::string_view value) {
+      return writer->Produce(topic_, key, value, {}, nullptr, nullptr, partition_);
+    };
     std::string value;
-    for (size_t i = 0; i <= chunks; ++i) {
-      std::string key;
-      if (i < chunks) {
-        key = fmt::format("{}chunk/{}", prefix, i);
-        value.assign(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
-        value.append(bytes.substr(i * kChunkBytes, kChunkBytes));
-      } else {
-        key = prefix + "manifest";
-        value = fmt::format("{} {} {}", sequence, chunks, bytes.size());
-      }
-      if (absl::Status s = writer_->Produce(topic_, key, value, {}, nullptr, nullptr, partition_); !s.ok()) {
-        return Abort(std::string(s.message()));
-      }
+    for (size_t i = 0; i < chunks; ++i) {
+      value.assign(reinterpret_cast<const char*>(&sequence), sizeof(sequence));
+      value.append(bytes.substr(i * kChunkBytes, kChunkBytes));
+      if (absl::Status s = produce(fmt::format("{}chunk/{}", prefix, i), value); !s.ok()) return Abort(std::string(s.message()));
     }
+    const std::string manifest = fmt::format("{} {} {}", sequence, chunks, bytes.size());
+    if (absl::Status s = produce(prefix + "manifest", manifest); !s.ok()) return Abort(std::string(s.message()));
     if (absl::Status s = Transact("commit", [&] { return rd_kafka_commit_transaction(rk, -1); }); !s.ok()) return s;
     writer_->Poll(0);
     return absl::OkStatus();
@@ -1067,18 +1072,9 @@ absl::StatusOr<std::unique_ptr<Repartitioner>> Repartitioner::Create(Repartition
   if (rd_kafka_error_t* e = rd_kafka_init_transactions(self->producer_->handle(), 30000)) {
     return absl::UnavailableError(fmt::format("repartition: init transactions ({}): {}", o.transactional_id, ErrorText(e)));
   }
-  // The producer learns the internal topic's partitions now. Otherwise its first records wait
-  // in librdkafka's queue for a metadata refresh: the first commit took 0.74 s and held the
-  // first ~0.5 s of input back (1.5 % of the records of benchmarks/repartition.py's paced run).
-  // A topic just created may not show in the producer's first answer yet. A warm-up only: if
-  // it fails, the first commit is slow, nothing worse.
-  for (const int64_t deadline = NowMs() + 5000; !self->producer_->PartitionCount(o.topic, 1000).ok();) {
-    if (NowMs() >= deadline) {
-      std::fprintf(stderr, "ccpulse: repartition: the producer does not see %s yet; its first commit may be slow\n",
-                   o.topic.c_str());
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The first commit took 0.74 s without it, holding the first ~0.5 s of input back.
+  if (absl::Status s = self->producer_->LearnTopic(o.topic, 5000); !s.ok()) {
+    std::fprintf(stderr, "ccpulse: repartition: %s; the first commit may be slow\n", std::string(s.message()).c_str());
   }
   ListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size())));
   for (const std::string& t : o.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);

@@ -150,6 +150,10 @@ class KafkaProducer {
                            const Properties& configs = {});
   // The number of partitions of `topic` (metadata request).
   absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms = 10000);
+  // Learns `topic`'s partitions before the first record to it, asking again for up to
+  // `timeout_ms` (a topic just created may not show at once). Without it, the first records
+  // wait in librdkafka's queue for a metadata refresh: a first transaction then took 0.5-1 s.
+  absl::Status LearnTopic(const std::string& topic, int timeout_ms);
   size_t in_flight() const;
   // For transactions (the repartition stage, the checkpoint topic).
   rd_kafka_s* handle() const { return producer_.get(); }
