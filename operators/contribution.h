@@ -13,7 +13,7 @@ namespace ccpulse::operators {
 
 using schemas::TimeMs;
 
-// Dense team index, assigned in order of first appearance; see TeamRegistry.
+// Dense team index, assigned in order of first appearance; see TeamRegistry (customer_stage.h).
 using TeamIndex = uint32_t;
 
 enum class Kind : uint8_t {
@@ -74,6 +74,15 @@ struct Contribution {
            std::tie(b.time, b.team, b.kind, b.aux, b.aux2, b.value, b.sign);
   }
   friend bool operator==(const Contribution&, const Contribution&) = default;
+};
+
+// A contribution on its way from the customer stage to the team stage, in the slice the
+// customer stage's watermark passed. An effect of a repeat-contact fact (a repeat charged, a
+// provisional FCR taken back) changes the windows at its own time's slice, after the slice's
+// own contributions, and is not a drift observation.
+struct Delivered {
+  Contribution c;
+  bool effect = false;
 };
 
 // Hash of a contribution's identity without the sign (for cancelling retractions).

@@ -247,11 +247,9 @@ void DriftMonitor::OnOutcome(TeamIndex team, Metric metric, bool y, TimeMs time)
   }
   TeamDrift& t = Team(team);
   auto& p = t.proportions[static_cast<int>(metric)];
-  if (epoch_ == INT64_MIN) epoch_ = time;
   if (t.first_seen == INT64_MIN) t.first_seen = time;
   last_time_ = std::max(last_time_, time);
-  const double scale = std::exp2(static_cast<double>(time - epoch_) / static_cast<double>(options_.half_life_ms));
-  if (scale > 1e30) Renormalize(time);
+  const double scale = ScaleAt(time);
   const int cell = HourOfWeek(t, time);
   const double trials = p.total.trials / scale;
   const double p_team = p.total.trials > 0 ? p.total.events / p.total.trials : 0;
@@ -341,7 +339,7 @@ void DriftMonitor::OnDuration(TeamIndex team, Metric metric, uint32_t duration_m
 void DriftMonitor::Observe(TeamIndex team, int series, double x, TimeMs time) {
   TeamDrift& t = Team(team);
   auto& d = t.durations[series];
-  if (epoch_ == INT64_MIN) epoch_ = time;
+  ScaleAt(time);
   if (t.first_seen == INT64_MIN) t.first_seen = time;
   last_time_ = std::max(last_time_, time);
   const TimeMs hour = time - ((time % schemas::kHourMs) + schemas::kHourMs) % schemas::kHourMs;
@@ -376,7 +374,7 @@ void DriftMonitor::CloseHour(TeamIndex team, int series) {
     d.n = 1;
     d.m2 = 0;
   }
-  const double scale = std::exp2(static_cast<double>(hour - epoch_) / static_cast<double>(options_.half_life_ms));
+  const double scale = ScaleAt(hour);
   const int cell = HourOfWeek(t, hour);
   const bool frozen = d.up.firing || d.down.firing;
   const Moments& c = d.cells[cell];
@@ -455,7 +453,7 @@ void DriftMonitor::CloseHour(TeamIndex team, int series) {
 
 void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex, double>>& oldest_waits) {
   if (!options_.enabled) return;
-  if (epoch_ == INT64_MIN) epoch_ = minute;
+  ScaleAt(minute);
   last_time_ = std::max(last_time_, minute);
   // Backlog samples: teams with someone waiting, plus teams whose backlog alarm is open.
   auto sample = [&](TeamIndex team, double oldest_s) {
@@ -464,7 +462,7 @@ void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex
     if (t.first_seen == INT64_MIN) t.first_seen = minute;
     b.last_minute = minute;
     const double x = std::log1p(std::max(0.0, oldest_s));
-    const double scale = std::exp2(static_cast<double>(minute - epoch_) / static_cast<double>(options_.half_life_ms));
+    const double scale = ScaleAt(minute);
     const int cell = HourOfWeek(t, minute);
     if (b.total.weight / scale >= options_.min_backlog_samples && t.Mature(minute, options_.min_history_ms)) {
       const Moments& c = b.cells[cell];
@@ -561,9 +559,21 @@ void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex
   open_teams_ = std::move(still_open);
 }
 
+double DriftMonitor::ScaleAt(TimeMs time) {
+  // The epoch is a multiple of the half-life, so moving it rescales by a power of two, which is
+  // exact: the results do not depend on when the first observation or minute came (a team
+  // stage that starts later than a whole engine computes the same bits).
+  const TimeMs epoch = time - (((time % options_.half_life_ms) + options_.half_life_ms) % options_.half_life_ms);
+  if (epoch_ == INT64_MIN) epoch_ = epoch;
+  const auto scale = [&] {
+    return std::exp2(static_cast<double>(time - epoch_) / static_cast<double>(options_.half_life_ms));
+  };
+  // Move the epoch forward before the weights overflow a float (after ~100 half-lives).
+  if (scale() > 1e30) Renormalize(epoch);
+  return scale();
+}
+
 void DriftMonitor::Renormalize(TimeMs time) {
-  // Weights are stored as 2^((t - epoch) / half_life): move the epoch to `time` before they
-  // overflow a float (after ~100 half-lives of event time).
   const double f = std::exp2(-static_cast<double>(time - epoch_) / static_cast<double>(options_.half_life_ms));
   for (auto& t : teams_) {
     if (!t) continue;

@@ -158,6 +158,9 @@ class DriftMonitor {
   void CloseHour(TeamIndex team, int series);
   // One observation of an hourly series (see drift.cc: durations and load-driven ratios).
   void Observe(TeamIndex team, int series, double x, TimeMs time);
+  // 2^((time - epoch) / half_life), setting or moving the epoch as needed.
+  double ScaleAt(TimeMs time);
+  // Moves the epoch to `time`, rescaling every weight.
   void Renormalize(TimeMs time);
 
   DriftOptions options_;

@@ -1,0 +1,291 @@
+// The team-keyed split (DESIGN §6): customer stages on customer partitions feeding team stages
+// on team partitions through encoded records give exactly what one engine gives — every
+// window of every team at every boundary, and every alert — whatever the interleaving, when
+// records are read twice, and when a customer stage restarts from its checkpoint.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "gtest/gtest.h"
+#include "operators/customer_stage.h"
+#include "operators/engine.h"
+#include "operators/simulator.h"
+#include "operators/team_feed.h"
+#include "operators/team_stage.h"
+#include "schemas/ids.h"
+
+namespace ccpulse::operators {
+namespace {
+
+constexpr int64_t kEveryMs = schemas::kHourMs;
+
+std::string Show(const std::optional<double>& v) { return v ? fmt::format("{}", *v) : "-"; }
+std::string Show(const Ratio& r) { return fmt::format("{}/{}", r.numerator, r.denominator); }
+
+std::string Show(const TeamMetrics& m) {
+  return fmt::format(
+      "in={} ans={} ab={} abs={} hd={} res={} cl={} tr={} esc={} reo={} exp={} gap={} escr={} trr={} fcrp={} fcrc={} "
+      "rep={} abr={} sl={} asa={} w50={} w90={} w99={} aht={} h50={} h90={} h99={} wait={} prog={} oldest={} "
+      "inpm={} outpm={} ttc={} health={}",
+      m.inflow, m.answered, m.abandoned, m.abandoned_short, m.handled, m.resolved, m.closed, m.transferred,
+      m.escalated, m.reopened, m.expired, m.gaps, Show(m.escalation), Show(m.transfer), Show(m.fcr_provisional),
+      Show(m.fcr_confirmed), Show(m.repeat_contact), Show(m.abandon), Show(m.service_level), Show(m.asa_s),
+      Show(m.wait_p50_s), Show(m.wait_p90_s), Show(m.wait_p99_s), Show(m.aht_s), Show(m.handle_p50_s),
+      Show(m.handle_p90_s), Show(m.handle_p99_s), m.waiting, m.in_progress, m.oldest_wait_s, m.inflow_per_min,
+      m.outflow_per_min, Show(m.time_to_clear_s), static_cast<int>(m.health));
+}
+
+std::string Show(const drift::AlertState& a) {
+  return fmt::format("{:016x} m={} up={} sev={} firing={} start={} at={} base={} level={} obs={} n={} stat={} thr={}",
+                     a.key, static_cast<int>(a.metric), a.up, static_cast<int>(a.severity), a.firing, a.starts_at,
+                     a.changed_at, a.baseline, a.alarm_level, a.observed, a.recent_contacts, a.statistic,
+                     a.threshold);
+}
+
+// (boundary, tenant/team) -> every window's and today's metrics, for teams with activity.
+using Outputs = std::map<std::pair<TimeMs, std::string>, std::string>;
+
+template <typename Stage>
+void Record(Stage& stage, TimeMs boundary, const MetricOptions& options, Outputs* out) {
+  for (TeamIndex i = 0; i < stage.team_count(); ++i) {
+    if (!stage.HasActivity(i)) continue;
+    std::string all;
+    for (size_t w = 0; w < options.windows_ms.size(); ++w) all += Show(stage.WindowMetrics(i, w)) + "\n";
+    all += Show(stage.TodayMetrics(i)) + "\n" + fmt::format("{}", stage.team(i).totals.counts);
+    const auto key = std::make_pair(boundary, stage.team(i).tenant + "/" + stage.team(i).team);
+    EXPECT_TRUE(out->emplace(key, std::move(all)).second) << "two stages report " << key.second;
+  }
+}
+
+MetricOptions SplitOptions() {
+  MetricOptions options;
+  // Detectors arm after a day, so that two days of traffic page on the drifting team.
+  options.drift.min_history_ms = schemas::kDayMs;
+  options.drift.min_duration_hours = 6;
+  return options;
+}
+
+std::vector<SimEvent> Traffic() {
+  SimulatorOptions sim;
+  sim.seed = 11;
+  sim.teams = 6;
+  sim.duration_ms = 2 * schemas::kDayMs;
+  sim.customers = 3000;  // repeat contacts within the 3-day window, across teams
+  sim.drift = SimulatorOptions::Drift::kEscalationDoubles;
+  sim.drift_team = 2;
+  sim.drift_after_ms = 36 * schemas::kHourMs;
+  Simulator simulator(sim);
+  std::vector<SimEvent> events;
+  SimEvent e;
+  while (simulator.Next(&e)) events.push_back(e);
+  return events;
+}
+
+// One customer partition: its input, the stage and the writer of its records.
+struct CustomerPartition {
+  std::vector<SimEvent> input;
+  size_t next = 0;  // input position
+  std::unique_ptr<CustomerStage> stage;
+  std::unique_ptr<TeamFeedWriter> writer;
+  int64_t sent_to = INT64_MIN;  // end of the slices flushed
+  std::vector<Delivered> delivered;
+  // A checkpoint: the stage's state and the input position it reflects.
+  std::string checkpoint;
+  size_t checkpoint_next = 0;
+};
+
+TEST(SplitTest, CustomerAndTeamStagesOnPartitionsEqualOneEngine) {
+  const MetricOptions options = SplitOptions();
+  const std::vector<SimEvent> events = Traffic();
+  const std::string tenant = "default";
+
+  // One engine over the whole stream.
+  Outputs expected;
+  std::vector<std::string> expected_alerts;
+  {
+    Engine engine(options);
+    const auto on_boundary = [&](TimeMs b) { Record(engine, b, options, &expected); };
+    for (size_t i = 0; i < events.size(); ++i) {
+      engine.OnEvent(events[i].View(tenant), 0);
+      if (i % 997 == 0) engine.Advance(0, kEveryMs, on_boundary);
+    }
+    engine.Finish(kEveryMs, on_boundary);
+    for (const auto& a : engine.TakeAlertChanges()) expected_alerts.push_back(Show(a));
+  }
+  ASSERT_GT(expected.size(), 250u);  // 6 teams, 48 hourly boundaries
+  ASSERT_FALSE(expected_alerts.empty()) << "the drifting team should page";
+
+  // Three customer partitions (by customer, else interaction), two team partitions.
+  constexpr int kCustomerPartitions = 3, kTeamPartitions = 2;
+  std::vector<CustomerPartition> customers(kCustomerPartitions);
+  for (const SimEvent& e : events) {
+    const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
+    customers[schemas::SipHash24(schemas::HashKey{}, key) % kCustomerPartitions].input.push_back(e);
+  }
+  for (int p = 0; p < kCustomerPartitions; ++p) {
+    customers[p].stage = std::make_unique<CustomerStage>(&options);
+    customers[p].writer = std::make_unique<TeamFeedWriter>(p, kTeamPartitions);
+  }
+  std::vector<std::unique_ptr<TeamStage>> team_stages;
+  std::vector<std::vector<std::string>> team_topic(kTeamPartitions);  // the records, per partition
+  std::vector<size_t> consumed(kTeamPartitions, 0);
+  Outputs actual;
+  std::vector<std::string> actual_alerts;
+  for (int t = 0; t < kTeamPartitions; ++t) {
+    team_stages.push_back(std::make_unique<TeamStage>(&options));
+    for (int p = 0; p < kCustomerPartitions; ++p) team_stages[t]->AssignChannel(p, 0);
+  }
+
+  // Delivers what a customer stage's watermark allows (everything at the end) and sends it.
+  std::vector<std::string> records;
+  const auto deliver = [&](CustomerPartition& c, bool at_end) {
+    const int64_t target = at_end ? c.stage->AdvanceToEnd() : c.stage->Advance(0);
+    if (target == INT64_MIN || target <= c.sent_to) return;
+    for (int64_t s = c.stage->NextDataSlice(); s < target; s = c.stage->NextDataSlice()) {
+      c.stage->DeliverSlice(s, &c.delivered);
+      c.writer->Add(s, c.delivered, c.stage->teams());
+    }
+    c.writer->Flush(target, c.stage->teams(), &records);
+    c.sent_to = target;
+    for (int t = 0; t < kTeamPartitions; ++t) team_topic[t].push_back(records[t]);
+  };
+  std::mt19937_64 rng(5);
+  const auto consume = [&](int t, size_t count) {
+    TeamStage& stage = *team_stages[t];
+    const auto on_boundary = [&](TimeMs b) { Record(stage, b, options, &actual); };
+    for (size_t n = 0; n < count && consumed[t] < team_topic[t].size(); ++n) {
+      auto feed = DecodeTeamFeed(team_topic[t][consumed[t]++]);
+      ASSERT_TRUE(feed.ok()) << feed.status();
+      stage.OnFeed(*feed, 0);
+      // Now and then a record is read twice (a consumer that re-reads after a failure).
+      if (rng() % 50 == 0) stage.OnFeed(*feed, 0);
+    }
+    stage.Advance(0, kEveryMs, on_boundary);
+    for (const auto& a : stage.TakeAlertChanges()) actual_alerts.push_back(Show(a));
+  };
+
+  // Random interleaving: each round, a random partition takes a random chunk of its input and
+  // a random team stage reads a random number of records. Partition 1 checkpoints a third of
+  // the way through its input and crashes two thirds of the way: it restarts from the
+  // checkpoint and sends those slices again.
+  bool done = false, crashed_once = false;
+  while (!done) {
+    CustomerPartition& c = customers[rng() % kCustomerPartitions];
+    const size_t chunk = 1 + rng() % 3000;
+    for (size_t n = 0; n < chunk && c.next < c.input.size(); ++n) c.stage->OnEvent(c.input[c.next++].View(tenant), 0);
+    deliver(c, false);
+    if (customers[1].checkpoint.empty() && customers[1].next >= customers[1].input.size() / 3) {
+      StateWriter ar(&customers[1].checkpoint);
+      customers[1].stage->Save(ar);
+      customers[1].checkpoint_next = customers[1].next;
+    }
+    if (!crashed_once && customers[1].next >= customers[1].input.size() * 2 / 3) {
+      crashed_once = true;
+      CustomerPartition& crashed = customers[1];
+      ASSERT_FALSE(crashed.checkpoint.empty());
+      crashed.stage = std::make_unique<CustomerStage>(&options);
+      StateReader ar(crashed.checkpoint);
+      crashed.stage->Load(ar, 0);
+      ASSERT_TRUE(ar.ok() && ar.at_end()) << ar.error();
+      crashed.next = crashed.checkpoint_next;
+      crashed.writer = std::make_unique<TeamFeedWriter>(1, kTeamPartitions);
+      crashed.sent_to = INT64_MIN;
+    }
+    const int t = static_cast<int>(rng() % kTeamPartitions);
+    consume(t, rng() % 4);
+    done = std::all_of(customers.begin(), customers.end(), [](const auto& p) { return p.next == p.input.size(); });
+  }
+  for (CustomerPartition& c : customers) deliver(c, true);
+  for (int t = 0; t < kTeamPartitions; ++t) {
+    consume(t, SIZE_MAX);
+    const auto on_boundary = [&](TimeMs b) { Record(*team_stages[t], b, options, &actual); };
+    team_stages[t]->Finish(kEveryMs, on_boundary);
+    for (const auto& a : team_stages[t]->TakeAlertChanges()) actual_alerts.push_back(Show(a));
+  }
+
+  uint64_t repeated = 0, late = 0;
+  for (const auto& stage : team_stages) {
+    repeated += stage->feed_counters().repeated;
+    late += stage->feed_counters().late;
+  }
+  ASSERT_TRUE(crashed_once);
+  EXPECT_GT(repeated, 1000u) << "the restarted customer stage and the records read twice send slices again";
+  EXPECT_EQ(late, 0u);
+  EXPECT_EQ(actual.size(), expected.size());
+  for (const auto& [key, value] : expected) {
+    auto it = actual.find(key);
+    ASSERT_NE(it, actual.end()) << key.second << " at " << key.first;
+    ASSERT_EQ(it->second, value) << key.second << " at " << key.first;
+  }
+  std::sort(expected_alerts.begin(), expected_alerts.end());
+  std::sort(actual_alerts.begin(), actual_alerts.end());
+  EXPECT_EQ(actual_alerts, expected_alerts);
+}
+
+TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {
+  TeamRegistry teams;
+  teams.Intern("acme", "billing");
+  teams.Intern("acme", "sales");
+  TeamFeedWriter writer(7, 1);
+  std::vector<Delivered> slice = {
+      {Contribution{.time = 100'000, .aux = 5, .team = 1, .value = 30'000, .kind = Kind::kWait}, false},
+      {Contribution{.time = 90'000, .team = 0, .kind = Kind::kFcrProvisional, .sign = -1}, true}};
+  writer.Add(10, slice, teams);
+  std::vector<std::string> records;
+  writer.Flush(12, teams, &records);
+  ASSERT_EQ(records.size(), 1u);
+  auto feed = DecodeTeamFeed(records[0]);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->channel, 7u);
+  EXPECT_EQ(feed->from_slice, 10);
+  EXPECT_EQ(feed->to_slice, 12);
+  ASSERT_EQ(feed->delivered.size(), 2u);
+  const auto& [s0, d0] = feed->delivered[0];
+  EXPECT_EQ(s0, 10);
+  EXPECT_EQ(feed->teams[d0.c.team], std::make_pair(std::string("acme"), std::string("sales")));
+  EXPECT_EQ(d0.c.value, 30'000u);
+  EXPECT_EQ(d0.c.aux, 5u);
+  const auto& [s1, d1] = feed->delivered[1];
+  EXPECT_TRUE(d1.effect);
+  EXPECT_EQ(d1.c.sign, -1);
+  EXPECT_EQ(feed->teams[d1.c.team].second, "billing");
+
+  // The next flush starts where this one ended, with no contribution: a watermark mark.
+  writer.Flush(15, teams, &records);
+  feed = DecodeTeamFeed(records[0]);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->from_slice, 12);
+  EXPECT_TRUE(feed->delivered.empty() && feed->teams.empty());
+
+  // Damage is named with its byte offset.
+  writer.Add(20, slice, teams);
+  writer.Flush(21, teams, &records);
+  const std::string good = records[0];
+  EXPECT_TRUE(DecodeTeamFeed(good).ok());
+  auto truncated = DecodeTeamFeed(std::string_view(good).substr(0, good.size() - 3));
+  EXPECT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.status().message().find("at byte"), std::string_view::npos) << truncated.status();
+  std::string bad_kind = good;
+  bad_kind[good.size() - 3] = static_cast<char>(Kind::kContactStart);  // the last contribution's kind
+  EXPECT_NE(DecodeTeamFeed(bad_kind).status().message().find("is not valid"), std::string_view::npos);
+  EXPECT_FALSE(DecodeTeamFeed(good + "x").ok());
+  std::string bad_version = good;
+  bad_version[0] = 9;
+  EXPECT_NE(DecodeTeamFeed(bad_version).status().message().find("version 9"), std::string_view::npos);
+}
+
+TEST(TeamFeedTest, TeamsAreSpreadOverPartitionsTheSameWayEverywhere) {
+  std::vector<int> count(4, 0);
+  for (int i = 0; i < 400; ++i) ++count[TeamPartition("acme", "team-" + std::to_string(i), 4)];
+  for (int c : count) EXPECT_GT(c, 60);
+  EXPECT_EQ(TeamPartition("acme", "sales", 4), TeamPartition("acme", "sales", 4));
+}
+
+}  // namespace
+}  // namespace ccpulse::operators

@@ -1,0 +1,70 @@
+// The records a customer stage sends to the team stages (DESIGN §6, team-keyed scale-out): per
+// team partition, the contributions of a range of delivered slices for the teams that partition
+// owns, with the names of those teams. A record with no contribution still moves the team
+// stage's watermark for its channel (the customer partition that sent it).
+//
+// Encoding (little-endian): u8 version, u32 channel, i64 from_slice, i64 to_slice, u32 team
+// count, then per team u16+bytes tenant and team; u32 contribution count, then per contribution
+// i64 slice, i64 time, u64 aux, u64 aux2, u32 team (index in the record's teams), u32 value,
+// u8 kind, i8 sign, u8 effect.
+#ifndef CCPULSE_OPERATORS_TEAM_FEED_H_
+#define CCPULSE_OPERATORS_TEAM_FEED_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "operators/contribution.h"
+#include "operators/customer_stage.h"
+
+namespace ccpulse::operators {
+
+// One decoded record. Team indexes in `delivered` are positions in `teams`.
+struct TeamFeed {
+  uint32_t channel = 0;
+  int64_t from_slice = 0;  // every slice in [from_slice, to_slice) of the channel is in here
+  int64_t to_slice = 0;
+  std::vector<std::pair<std::string, std::string>> teams;  // (tenant, team)
+  std::vector<std::pair<int64_t, Delivered>> delivered;    // (slice, contribution)
+};
+
+// The team partition that owns a team: a keyed hash of (tenant, team) modulo `partitions`.
+int TeamPartition(std::string_view tenant, std::string_view team, int partitions);
+
+// Splits a customer stage's delivered slices among `partitions` team partitions. Worker-local;
+// buffers are reused between flushes.
+class TeamFeedWriter {
+ public:
+  TeamFeedWriter(uint32_t channel, int partitions);
+
+  // Adds the contributions the customer stage delivered in `slice` (slices in increasing
+  // order); team indexes are the stage's, named by `teams` (the same registry at every call).
+  void Add(int64_t slice, std::span<const Delivered> delivered, const TeamRegistry& teams);
+  // Encodes one record per team partition covering every slice from the previous flush up to
+  // `to_slice` (exclusive; >= the last slice added + 1) into `records[partition]`.
+  void Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records);
+
+  int partitions() const { return static_cast<int>(pending_.size()); }
+
+ private:
+  struct Pending {
+    std::vector<std::pair<int64_t, Delivered>> delivered;  // team = the stage's index
+    std::vector<TeamIndex> teams;                          // stage indexes named in the record
+  };
+  uint32_t channel_;
+  int64_t from_slice_ = INT64_MIN;
+  std::vector<Pending> pending_;
+  std::vector<int> partition_of_;  // by the stage's team index; -1 = not yet computed
+  std::vector<uint32_t> local_;    // by the stage's team index: position in the record's teams
+};
+
+// Decodes one record; the error names the byte offset where it went wrong.
+absl::StatusOr<TeamFeed> DecodeTeamFeed(std::string_view bytes);
+
+}  // namespace ccpulse::operators
+
+#endif  // CCPULSE_OPERATORS_TEAM_FEED_H_
