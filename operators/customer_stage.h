@@ -94,6 +94,8 @@ class CustomerStage {
   void Load(StateReader& ar, int64_t now_ms);
 
  private:
+  friend class Engine;  // reads checkpoints of engine state version 1, from before the stages
+
   const MetricOptions& options_;
   window::SliceAssigner slices_;
   window::WatermarkTracker watermark_;

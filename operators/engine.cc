@@ -64,7 +64,7 @@ Engine::Memory Engine::MemoryUsage() const {
 
 namespace {
 
-// 2: the customer stage's state, then the team stage's.
+// 2: the customer stage's state, then the team stage's. 1 (before the stages) is still read.
 constexpr uint32_t kEngineStateVersion = 2;
 
 // The options the saved state depends on: restoring under others would mix incompatible
@@ -101,7 +101,7 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   uint32_t version = 0;
   std::string saved_options;
   ar(version, saved_options);
-  if (ar.ok() && version != kEngineStateVersion) {
+  if (ar.ok() && version != kEngineStateVersion && version != 1) {
     return absl::InvalidArgumentError(
         fmt::format("engine state version {} is not the one this build reads ({})", version, kEngineStateVersion));
   }
@@ -111,8 +111,12 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
         "restore the old options, or move the checkpoints away to start from empty state",
         saved_options, StateOptions(options_)));
   }
-  customers_.Load(ar, now_ms);
-  teams_.Load(ar, now_ms);
+  if (version == 1) {
+    RestoreVersion1(ar, now_ms);
+  } else {
+    customers_.Load(ar, now_ms);
+    teams_.Load(ar, now_ms);
+  }
   if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
   if (ar.ok() && teams_.team_count() != customers_.teams().size()) {
     ar.Fail(fmt::format("the team stage has {} teams and the customer stage {}", teams_.team_count(),
@@ -126,6 +130,27 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   }
   if (!ar.ok()) return absl::DataLossError(ar.error());
   return absl::OkStatus();
+}
+
+void Engine::RestoreVersion1(StateReader& ar, int64_t now_ms) {
+  uint64_t team_count = 0;
+  ar(customers_.watermark_, teams_.histogram_pool_, team_count);
+  for (uint64_t i = 0; i < team_count && ar.ok(); ++i) {
+    std::string tenant, team;
+    ar(tenant, team);
+    if (!ar.ok()) break;
+    const TeamIndex index = teams_.InternTeam(tenant, team);
+    if (index != i || !customers_.teams_.Intern(tenant, team).second) {
+      ar.Fail(fmt::format("team {}/{} appears twice", tenant, team));
+    }
+    ar(*teams_.teams_[index]);
+  }
+  ar(customers_.interactions_, customers_.fcr_, customers_.timeline_, customers_.end_, customers_.counters_,
+     teams_.alert_changes_);
+  if (teams_.drift_) teams_.drift_->Load(ar);
+  // One end then: every slice before it was delivered and applied.
+  teams_.end_ = customers_.end_;
+  customers_.watermark_.Resume(now_ms);
 }
 
 }  // namespace ccpulse::operators

@@ -123,6 +123,8 @@ class Engine {
   // that both give a team the same index.
   void AddNewTeams();
   void DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary);
+  // Engine state version 1 (one engine, before the stages): the same fields, in another order.
+  void RestoreVersion1(StateReader& ar, int64_t now_ms);
 
   const MetricOptions options_;
   CustomerStage customers_;

@@ -158,6 +158,8 @@ class TeamStage {
   void Load(StateReader& ar, int64_t now_ms);
 
  private:
+  friend class Engine;  // reads checkpoints of engine state version 1, from before the stages
+
   void DeliverSlice(int64_t slice);
   // Applies one order-insensitive contribution (windowed or backlog).
   void DeliverCommutative(const Contribution& c, int64_t slice);
