@@ -12,8 +12,40 @@
 
 namespace ccpulse::operators {
 
-Engine::Engine(MetricOptions options)
-    : options_(std::move(options)), customers_(&options_), teams_(&options_) {}
+Engine::Engine(MetricOptions options) : Engine(std::move(options), Split{}) {}
+
+Engine::Engine(MetricOptions options, Split split)
+    : options_(std::move(options)), split_(std::move(split)), customers_(&options_), teams_(&options_) {
+  CCPULSE_CHECK(split_.role != Split::Role::kTeams || split_.channels > 0, "a team engine has channels");
+  if (split_.role == Split::Role::kCustomers) {
+    CCPULSE_CHECK(split_.send != nullptr, "a customer engine sends its slices somewhere");
+    feed_ = std::make_unique<TeamFeedWriter>(split_.channel, split_.team_partitions);
+  }
+}
+
+absl::Status Engine::OnTeamFeed(std::string_view record, int partition, int64_t now_ms) {
+  CCPULSE_CHECK(split_.role == Split::Role::kTeams, "only a team engine is fed records");
+  absl::StatusOr<TeamFeed> feed = DecodeTeamFeed(record);
+  if (!feed.ok()) return feed.status();
+  if (feed->channel >= static_cast<uint32_t>(split_.channels)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "team feed from channel {}, but the team stage expects channels 0..{} (kafka.team_stage.channels)",
+        feed->channel, split_.channels - 1));
+  }
+  feed->channel = ChannelOn(partition, feed->channel);
+  teams_.OnFeed(*feed, now_ms);
+  return absl::OkStatus();
+}
+
+void Engine::AssignPartition(int partition, int64_t now_ms) {
+  if (split_.role != Split::Role::kTeams) return customers_.AssignPartition(partition, now_ms);
+  for (int c = 0; c < split_.channels; ++c) teams_.AssignChannel(ChannelOn(partition, c), now_ms);
+}
+
+void Engine::RemovePartition(int partition) {
+  if (split_.role != Split::Role::kTeams) return customers_.RemovePartition(partition);
+  for (int c = 0; c < split_.channels; ++c) teams_.RemoveChannel(ChannelOn(partition, c));
+}
 
 void Engine::AddNewTeams() {
   const TeamRegistry& seen = customers_.teams();
@@ -24,15 +56,40 @@ void Engine::AddNewTeams() {
 }
 
 void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {
+  if (split_.role == Split::Role::kTeams) {
+    teams_.Advance(now_ms, every_ms, on_boundary);
+    return;
+  }
   const int64_t target_end = customers_.Advance(now_ms);
-  if (target_end != INT64_MIN) DeliverUntil(target_end, every_ms, on_boundary);
+  if (target_end == INT64_MIN) return;
+  if (split_.role == Split::Role::kCustomers) {
+    SendUntil(target_end);
+  } else {
+    DeliverUntil(target_end, every_ms, on_boundary);
+  }
 }
 
 TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
+  if (split_.role == Split::Role::kTeams) return teams_.Finish(every_ms, on_boundary);
   const int64_t target_end = customers_.AdvanceToEnd();
   if (target_end == INT64_MIN) return 0;
+  if (split_.role == Split::Role::kCustomers) {
+    SendUntil(target_end);
+    return 0;
+  }
   DeliverUntil(target_end, every_ms, on_boundary);
   return windows_end();
+}
+
+void Engine::SendUntil(int64_t target_end) {
+  if (target_end <= sent_end_) return;
+  for (int64_t slice = customers_.NextDataSlice(); slice < target_end; slice = customers_.NextDataSlice()) {
+    customers_.DeliverSlice(slice, &delivered_);
+    feed_->Add(slice, delivered_, customers_.teams());
+  }
+  feed_->Flush(target_end, customers_.teams(), &records_);
+  for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
+  sent_end_ = target_end;
 }
 
 void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary) {
@@ -69,7 +126,7 @@ constexpr uint32_t kEngineStateVersion = 2;
 
 // The options the saved state depends on: restoring under others would mix incompatible
 // aggregates. (Thresholds, targets and drift tuning may change across a restart.)
-std::string StateOptions(const MetricOptions& o) {
+std::string StateOptions(const MetricOptions& o, const Engine::Split& split) {
   std::vector<std::string> windows;
   for (int64_t w : o.windows_ms) windows.push_back(DurationLabel(w));
   std::vector<std::string> expiry;
@@ -81,20 +138,25 @@ std::string StateOptions(const MetricOptions& o) {
       DurationLabel(o.slice_ms), fmt::join(windows, ","), DurationLabel(o.allowed_lateness_ms),
       DurationLabel(o.interaction_retention_ms), fmt::join(expiry, ","), DurationLabel(o.sl_threshold_ms),
       DurationLabel(o.short_abandon_ms), DurationLabel(o.repeat_window_ms), DurationLabel(o.forward_gap_ms),
-      o.fcr_same_reason, o.drift.enabled, schemas::SipHash24(o.hash_key, probe));
+      o.fcr_same_reason, o.drift.enabled, schemas::SipHash24(o.hash_key, probe)) +
+         // A stage's state belongs to its role and channel (the whole engine's keeps its old form).
+         (split.role == Engine::Split::Role::kCustomers ? fmt::format(" customer_stage={}/{}", split.channel,
+                                                                        split.team_partitions)
+          : split.role == Engine::Split::Role::kTeams ? std::string(" team_stage")
+                                                       : std::string());
 }
 
 }  // namespace
 
 void Engine::SaveState(std::string* out) const {
   StateWriter ar(out);
-  ar(kEngineStateVersion, StateOptions(options_));
+  ar(kEngineStateVersion, StateOptions(options_, split_));
   customers_.Save(ar);
   teams_.Save(ar);
 }
 
 absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
-  if (customers_.teams().size() != 0 || teams_.end_slice() != INT64_MIN) {
+  if (customers_.teams().size() != 0 || teams_.team_count() != 0 || teams_.end_slice() != INT64_MIN) {
     return absl::FailedPreconditionError("a checkpoint can only be restored into a fresh engine");
   }
   StateReader ar(state);
@@ -105,11 +167,14 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
     return absl::InvalidArgumentError(
         fmt::format("engine state version {} is not the one this build reads ({})", version, kEngineStateVersion));
   }
-  if (ar.ok() && saved_options != StateOptions(options_)) {
+  if (ar.ok() && saved_options != StateOptions(options_, split_)) {
     return absl::FailedPreconditionError(fmt::format(
         "the checkpoint was taken with other metric options ({}) than the config gives ({}); "
         "restore the old options, or move the checkpoints away to start from empty state",
-        saved_options, StateOptions(options_)));
+        saved_options, StateOptions(options_, split_)));
+  }
+  if (version == 1 && split_.role != Split::Role::kWhole) {
+    return absl::FailedPreconditionError("engine state version 1 is a whole engine's, not a stage's");
   }
   if (version == 1) {
     RestoreVersion1(ar, now_ms);
@@ -118,11 +183,11 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
     teams_.Load(ar, now_ms);
   }
   if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
-  if (ar.ok() && teams_.team_count() != customers_.teams().size()) {
+  if (ar.ok() && split_.role == Split::Role::kWhole && teams_.team_count() != customers_.teams().size()) {
     ar.Fail(fmt::format("the team stage has {} teams and the customer stage {}", teams_.team_count(),
                         customers_.teams().size()));
   }
-  for (TeamIndex i = 0; ar.ok() && i < teams_.team_count(); ++i) {
+  for (TeamIndex i = 0; ar.ok() && split_.role == Split::Role::kWhole && i < teams_.team_count(); ++i) {
     if (teams_.team(i).tenant != customers_.teams().tenant(i) || teams_.team(i).team != customers_.teams().team(i)) {
       ar.Fail(fmt::format("team {} is {}/{} in one stage and {}/{} in the other", i, teams_.team(i).tenant,
                           teams_.team(i).team, customers_.teams().tenant(i), customers_.teams().team(i)));

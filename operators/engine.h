@@ -36,16 +36,36 @@ class Engine {
   using BoundaryFn = TeamStage::BoundaryFn;
   using TeamProfile = operators::TeamProfile;
 
+  // Where the two stages run (DESIGN §6). kWhole: both here. kCustomers: the customer stage
+  // here; each slice its watermark passes goes, split per team partition, to `send` (as
+  // team_feed.h records, one per partition whenever the watermark crosses a slice). kTeams:
+  // the team stage here, fed by OnTeamFeed with the records of `channels` customer engines on
+  // each team partition it is assigned.
+  struct Split {
+    enum class Role { kWhole, kCustomers, kTeams };
+    Role role = Role::kWhole;
+    uint32_t channel = 0;     // kCustomers: this engine's channel, unique and stable
+    int team_partitions = 1;  // kCustomers
+    std::function<void(int partition, std::string_view record)> send;  // kCustomers
+    int channels = 0;  // kTeams: channels 0..channels-1 hold the watermark back from the start
+  };
+
   explicit Engine(MetricOptions options);
+  Engine(MetricOptions options, Split split);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Applies one decoded event. `now_ms` is the wall clock (idle-partition detection only).
   Accepted OnEvent(const schemas::Event& event, int64_t now_ms) {
     const Accepted accepted = customers_.OnEvent(event, now_ms);
-    if (customers_.teams().size() != teams_.team_count()) AddNewTeams();
+    if (customers_.teams().size() != teams_.team_count() && split_.role == Split::Role::kWhole) AddNewTeams();
     return accepted;
   }
+  // kTeams: applies one record a customer engine sent, read from team partition `partition`
+  // (its index among this engine's partitions); an error names what is wrong in it.
+  absl::Status OnTeamFeed(std::string_view record, int partition, int64_t now_ms);
+  Split::Role role() const { return split_.role; }
+  const TeamStage::FeedCounters& feed_counters() const { return teams_.feed_counters(); }
 
   // Moves the watermark to what the input allows at `now_ms` and delivers every slice it has
   // passed, calling `on_boundary` at each multiple of `every_ms`.
@@ -75,8 +95,10 @@ class Engine {
 
   // Partition ownership (rebalance): an assigned partition holds the watermark back until it
   // sends or idles out; a removed one no longer counts.
-  void AssignPartition(int partition, int64_t now_ms) { customers_.AssignPartition(partition, now_ms); }
-  void RemovePartition(int partition) { customers_.RemovePartition(partition); }
+  // (kTeams: a team partition brings one channel per customer engine, each holding the
+  // watermark back: a customer engine's records reach each team partition on their own.)
+  void AssignPartition(int partition, int64_t now_ms);
+  void RemovePartition(int partition);
 
   // --- Reading (worker thread only). Team indexes are the same in both stages. ---
   const MetricOptions& options() const { return options_; }
@@ -126,10 +148,21 @@ class Engine {
   // Engine state version 1 (one engine, before the stages): the same fields, in another order.
   void RestoreVersion1(StateReader& ar, int64_t now_ms);
 
+  // kCustomers: sends every slice delivered so far, and the watermark, to the team partitions.
+  void SendUntil(int64_t target_end);
+  // kTeams: the team stage's channel of customer engine `channel` on team partition `partition`.
+  uint32_t ChannelOn(int partition, uint32_t channel) const {
+    return static_cast<uint32_t>(partition) * static_cast<uint32_t>(split_.channels) + channel;
+  }
+
   const MetricOptions options_;
+  const Split split_;
   CustomerStage customers_;
   TeamStage teams_;
-  std::vector<Delivered> delivered_;  // scratch, reused
+  std::unique_ptr<TeamFeedWriter> feed_;  // kCustomers
+  int64_t sent_end_ = INT64_MIN;          // kCustomers: slices before it are sent
+  std::vector<std::string> records_;      // kCustomers, reused
+  std::vector<Delivered> delivered_;      // scratch, reused
 };
 
 }  // namespace ccpulse::operators

@@ -100,6 +100,11 @@ void TeamStage::AssignChannel(uint32_t channel, int64_t now_ms) {
   channels_.Assign(static_cast<int>(channel), now_ms);
 }
 
+void TeamStage::RemoveChannel(uint32_t channel) {
+  channels_.Remove(static_cast<int>(channel));
+  if (channel < channel_ends_.size()) channel_ends_[channel] = INT64_MIN;
+}
+
 void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
   ++feed_counters_.records;
   if (feed.channel >= channel_ends_.size()) channel_ends_.resize(feed.channel + 1, INT64_MIN);

@@ -124,6 +124,9 @@ class TeamStage {
   };
   // A customer partition whose records hold the watermark back until it sends or idles out.
   void AssignChannel(uint32_t channel, int64_t now_ms);
+  // A channel no longer read here (its team partition was revoked): it no longer holds the
+  // watermark back, and what it sent is forgotten (its next owner knows).
+  void RemoveChannel(uint32_t channel);
   // Queues a record's contributions of slices its channel has not sent before; the channel's
   // watermark moves to the record's end. `now_ms`: wall clock (idle channels only).
   void OnFeed(const TeamFeed& feed, int64_t now_ms);

@@ -380,6 +380,124 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
 
 // Records of two partitions, then partition 1 is revoked: its offsets are committed by the
 // checkpoint taken at the revoke and never again by this consumer.
+// The team feed of a customer instance, held back until the test lets it through.
+class HeldTeamFeed final : public TeamFeedSink {
+ public:
+  explicit HeldTeamFeed(int partitions) : records(partitions) {}
+  absl::Status Send(int partition, std::string_view record) override {
+    records[static_cast<size_t>(partition)].emplace_back(record);
+    ++sent_;
+    return absl::OkStatus();
+  }
+  void Poll() override {}
+  absl::Status Flush(int) override { return held ? absl::DeadlineExceededError("held") : absl::OkStatus(); }
+  uint64_t sent() const override { return sent_; }
+  uint64_t durable_prefix() const override { return held ? 0 : sent_; }
+  uint64_t failed() const override { return 0; }
+
+  bool held = true;
+  std::vector<std::vector<std::string>> records;  // per team partition
+
+ private:
+  uint64_t sent_ = 0;
+};
+
+// kafka.team_stage through the StreamProcessor: a customer instance writes a checkpoint only
+// once the team feed records sent before it are durable (a restore must not skip a record
+// that was lost), and a team instance reading those records, one damaged record among them
+// (dead-lettered, the run goes on), gives the boundaries one whole instance gives.
+TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInstance) {
+  operators::SimulatorOptions sim;
+  sim.seed = 8;
+  sim.teams = 4;
+  sim.duration_ms = 6 * operators::kHourMs;
+  operators::Simulator simulator(sim);
+  std::vector<std::string> log;
+  for (operators::SimEvent event; simulator.Next(&event);) log.push_back(event.ToJson(sim.tenant));
+  const auto total = static_cast<int64_t>(log.size());
+  std::string mismatch;
+  Observed whole;
+  {
+    LogSource source({log}, {0}, 7);
+    auto processor = MakeProcessor(TestOptions(), &source, &whole, &mismatch);
+    Drain(*processor, &whole, total, source);
+    Finish(*processor, &whole);
+  }
+
+  TempDir dir;
+  auto store = MakeDirectoryStore(dir.path());
+  constexpr int kTeamPartitions = 2;
+  HeldTeamFeed feed(kTeamPartitions);
+  {
+    CheckpointWriter writer(store.get());
+    LogSource source({log}, {0}, 7);
+    StreamProcessor::Options options = TestOptions();
+    options.checkpoints = &writer;
+    options.fork_snapshots = false;
+    options.split.role = operators::Engine::Split::Role::kCustomers;
+    options.split.team_partitions = kTeamPartitions;
+    options.team_feed = &feed;
+    Observed none;
+    auto processor = MakeProcessor(options, &source, &none, &mismatch);
+    Drain(*processor, &none, total / 2, source);
+    ASSERT_GT(feed.sent(), 10u);
+    ASSERT_TRUE(processor->TakeCheckpoint(/*wait=*/false));
+    for (int i = 0; i < 20; ++i) processor->Step(0);
+    (void)writer.Drain(5000);
+    processor->Step(0);
+    std::vector<std::string> problems;
+    EXPECT_TRUE(store->LoadAll(&problems)->empty()) << "written before the feed records before it were durable";
+    EXPECT_EQ(processor->checkpoint_stats().durable, 0u);
+    EXPECT_TRUE(source.committed.empty()) << "offsets committed before the checkpoint was durable";
+    feed.held = false;
+    processor->Step(0);
+    (void)writer.Drain(5000);
+    processor->Step(0);
+    EXPECT_EQ(processor->checkpoint_stats().durable, 1u);
+    EXPECT_EQ(store->LoadAll(&problems)->size(), 1u);
+    Drain(*processor, &none, total, source);
+    processor->engine().Finish(operators::kMinuteMs, nullptr);
+    EXPECT_TRUE(none.boundaries.empty()) << "a customer instance has no team windows";
+  }
+
+  // The team tier: both team partitions, a damaged record in the middle of partition 1.
+  std::vector<std::string>& second = feed.records[1];
+  second.insert(second.begin() + static_cast<std::ptrdiff_t>(second.size() / 2), std::string("\x01") + "damaged");
+  LogSource source({feed.records[0], feed.records[1]}, {0, 0}, 5, /*assign_first=*/true);
+  RecordingDeadLetters dead_letters;
+  StreamProcessor::Options options = TestOptions();
+  options.split.role = operators::Engine::Split::Role::kTeams;
+  options.split.channels = 1;
+  Observed teams;
+  StreamProcessor processor(
+      options, &source, &dead_letters,
+      [&](operators::Engine& engine, operators::TimeMs at) {
+        std::string text;
+        AppendBoundaryRecords(engine, /*final=*/false, &text);
+        teams.boundaries.try_emplace(at, text);
+      },
+      nullptr);
+  const auto records = static_cast<int64_t>(feed.records[0].size() + feed.records[1].size());
+  processor.Step(0);  // the assignment
+  while (source.consumed() < records && processor.Step(0)) TakeAlerts(processor.engine(), &teams);
+  Finish(processor, &teams);
+  ASSERT_EQ(dead_letters.written.size(), 1u);
+  EXPECT_THAT(dead_letters.written[0], HasSubstr("invalid_team_feed"));
+  EXPECT_EQ(processor.counters().invalid_team_feed, 1u);
+  EXPECT_EQ(mismatch, "");
+  // The team tier's windows reach the end of the stream while it runs (the customer instance
+  // sent its last slices at its end); the whole instance's, at its Finish (not recorded here).
+  ASSERT_GT(teams.boundaries.size(), whole.boundaries.size() - 3);
+  for (const auto& [at, text] : teams.boundaries) {
+    if (at > whole.boundaries.rbegin()->first) break;
+    auto it = whole.boundaries.find(at);
+    ASSERT_NE(it, whole.boundaries.end()) << at;
+    ASSERT_EQ(text, it->second) << "boundary " << at;
+  }
+  EXPECT_EQ(teams.final_state, whole.final_state);
+  EXPECT_EQ(teams.alerts, whole.alerts);
+}
+
 struct RevokingScript {
   RevokingScript() {
     std::vector<SourceRecord> records;

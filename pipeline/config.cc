@@ -173,10 +173,47 @@ void ReadRepartition(Reader& r, const YAML::Node& node, const std::string& path,
   });
 }
 
+void ReadTeamStage(Reader& r, const YAML::Node& node, const std::string& path, KafkaConfig* k) {
+  const auto whole = [&](const YAML::Node& v, const std::string& child, int low, int high, std::string_view what) {
+    const double n = r.Number(v, child);
+    if (r.ok() && (n < low || n > high || n != static_cast<int>(n))) r.Fail(v, child, std::string(what));
+    return static_cast<int>(n);
+  };
+  r.Map(node, path, {"role", "topic", "partitions", "channel", "channels"},
+        [&](const std::string& key, const YAML::Node& v, const std::string& child) {
+          if (key == "role") {
+            const std::string role = r.String(v, child);
+            if (role == "customers") k->team_stage_role = KafkaConfig::TeamStageRole::kCustomers;
+            else if (role == "teams") k->team_stage_role = KafkaConfig::TeamStageRole::kTeams;
+            else if (r.ok()) r.Fail(v, child, "customers or teams");
+          } else if (key == "topic") {
+            k->team_stage_topic = r.String(v, child);
+            if (r.ok() && k->team_stage_topic.empty()) r.Fail(v, child, "a topic name");
+          } else if (key == "partitions") {
+            k->team_stage_partitions = whole(v, child, 1, 10000, "a whole number of partitions, 1 to 10000");
+          } else if (key == "channel") {
+            k->team_stage_channel = whole(v, child, 0, 9999, "this customer instance's number, 0 to 9999");
+          } else {
+            k->team_stage_channels = whole(v, child, 1, 10000, "the number of customer instances, 1 to 10000");
+          }
+        });
+  if (!r.ok()) return;
+  const auto need = [&](bool ok, std::string_view what) {
+    if (!ok && r.ok()) r.Fail(node, path, std::string(what));
+  };
+  need(k->team_stage_role != KafkaConfig::TeamStageRole::kNone, "a role: customers or teams");
+  need(k->team_stage_partitions > 0, "partitions: the team topic's partition count (the same on every instance)");
+  if (k->team_stage_role == KafkaConfig::TeamStageRole::kCustomers) {
+    need(k->team_stage_channel >= 0, "channel: this customer instance's number, unique and the same across restarts");
+  } else if (k->team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
+    need(k->team_stage_channels > 0, "channels: how many customer instances send to the team topic");
+  }
+}
+
 void ReadKafka(Reader& r, const YAML::Node& node, KafkaConfig* k) {
   r.Map(node, "kafka",
         {"brokers", "group", "topics", "formats", "dead_letter_topic", "properties", "consumer",
-         "producer", "max_queued_bytes", "repartition"},
+         "producer", "max_queued_bytes", "repartition", "team_stage"},
         [&](const std::string& key, const YAML::Node& v, const std::string& path) {
           if (key == "brokers") k->brokers = r.String(v, path);
           else if (key == "group") k->group = r.String(v, path);
@@ -188,6 +225,7 @@ void ReadKafka(Reader& r, const YAML::Node& node, KafkaConfig* k) {
           else if (key == "producer") k->producer_properties = r.Properties(v, path);
           else if (key == "max_queued_bytes") k->max_queued_bytes = static_cast<size_t>(r.Bytes(v, path));
           else if (key == "repartition") ReadRepartition(r, v, path, k);
+          else if (key == "team_stage") ReadTeamStage(r, v, path, k);
         });
 }
 
@@ -450,6 +488,16 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
       } else if (!formats.empty()) {
         config.kafka.formats[config.kafka.repartition_topic] = *formats.begin();
       }
+    }
+    if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
+      if (!config.kafka.repartition_topic.empty()) {
+        r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
+               "the team tier reads the team topic: kafka.repartition belongs to the customer tier");
+      }
+    } else if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kCustomers && !config.checkpoint.enabled()) {
+      r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
+             "the customer tier needs checkpoints (a checkpoint section): a restart without one would send the "
+             "team stages an incomplete stream");
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", name, e.mark.line + 1, e.msg));

@@ -29,6 +29,16 @@ struct KafkaConfig {
   // by customer (or interaction) to this internal topic, which the engine reads instead.
   std::string repartition_topic;
   int repartition_partitions = 0;  // of the internal topic when created; 0: as the widest input topic
+  // Team-keyed scale-out (DESIGN §6, `kafka.team_stage`): an instance of the customer tier reads
+  // the (customer-keyed) input and sends its slices to `team_stage_topic`, as channel
+  // `team_stage_channel`; an instance of the team tier reads that topic (its own consumer
+  // group) from `team_stage_channels` customer instances and serves the team metrics and alerts.
+  enum class TeamStageRole { kNone, kCustomers, kTeams };
+  TeamStageRole team_stage_role = TeamStageRole::kNone;
+  std::string team_stage_topic = "ccpulse-teams";
+  int team_stage_partitions = 0;
+  int team_stage_channel = -1;
+  int team_stage_channels = 0;
 };
 
 struct HttpConfig {

@@ -429,6 +429,41 @@ TEST(ConfigTest, RepartitionReadsItsTopicAndRejectsWhatCannotWork) {
                 "kafka.repartition.partitions");
 }
 
+TEST(ConfigTest, TeamStageReadsItsTierAndRejectsWhatCannotWork) {
+  absl::StatusOr<Config> customers = ParseConfig(
+      "kafka:\n  topics: [a]\n  team_stage:\n    role: customers\n    topic: t\n    partitions: 4\n"
+      "    channel: 1\ncheckpoint:\n  dir: /tmp/x\n",
+      kName);
+  ASSERT_TRUE(customers.ok()) << customers.status();
+  EXPECT_EQ(customers->kafka.team_stage_role, KafkaConfig::TeamStageRole::kCustomers);
+  EXPECT_EQ(customers->kafka.team_stage_topic, "t");
+  EXPECT_EQ(customers->kafka.team_stage_partitions, 4);
+  EXPECT_EQ(customers->kafka.team_stage_channel, 1);
+  absl::StatusOr<Config> teams =
+      ParseConfig("kafka:\n  topics: [a]\n  team_stage:\n    role: teams\n    partitions: 4\n    channels: 3\n", kName);
+  ASSERT_TRUE(teams.ok()) << teams.status();
+  EXPECT_EQ(teams->kafka.team_stage_role, KafkaConfig::TeamStageRole::kTeams);
+  EXPECT_EQ(teams->kafka.team_stage_topic, "ccpulse-teams");
+  EXPECT_EQ(teams->kafka.team_stage_channels, 3);
+
+  // Each error names the line and what is wrong.
+  const auto expect_error = [](const std::string& text, int line, const std::string& what) {
+    const std::string error = ErrorOf(text);
+    EXPECT_THAT(error, StartsWith(kName + ":" + std::to_string(line) + ": ")) << text;
+    EXPECT_THAT(error, HasSubstr(what)) << text;
+  };
+  const std::string head = "kafka:\n  topics: [a]\n  team_stage:\n";
+  expect_error(head + "    role: both\n", 4, "`kafka.team_stage.role`: customers or teams");
+  expect_error(head + "    partitions: 2\n", 4, "a role: customers or teams");
+  expect_error(head + "    role: teams\n    channels: 2\n", 4, "partitions: the team topic's partition count");
+  expect_error(head + "    role: customers\n    partitions: 2\ncheckpoint:\n  dir: x\n", 4, "channel: this");
+  expect_error(head + "    role: teams\n    partitions: 2\n", 4, "channels: how many customer instances");
+  expect_error(head + "    role: customers\n    partitions: 2\n    channel: 0\n", 4, "needs checkpoints");
+  expect_error("kafka:\n  topics: [a]\n  repartition:\n    topic: r\n  team_stage:\n    role: teams\n"
+               "    partitions: 2\n    channels: 1\n",
+               6, "kafka.repartition belongs to the customer tier");
+}
+
 TEST(ConfigTest, UnknownKafkaPropertyIsRejectedForRun) {
   absl::StatusOr<Config> config =
       ParseConfig(std::string(kMinimal) + "  producer:\n    no.such.property: x\n", kName);

@@ -84,11 +84,18 @@ class ScriptedSource final : public RecordingSource {
 // in turn (so their records interleave).
 class LogSource final : public RecordingSource {
  public:
-  LogSource(std::vector<std::span<const std::string>> log, std::vector<int64_t> start, int batch)
-      : log_(std::move(log)), next_(std::move(start)), batch_(batch) {}
+  // `assign_first`: the first poll assigns every partition, as a consumer group does.
+  LogSource(std::vector<std::span<const std::string>> log, std::vector<int64_t> start, int batch,
+            bool assign_first = false)
+      : log_(std::move(log)), next_(std::move(start)), batch_(batch), assign_first_(assign_first) {}
 
   SourceBatch Poll(int) override {
     SourceBatch batch;
+    if (std::exchange(assign_first_, false)) {
+      batch.kind = SourceBatch::Kind::kAssigned;
+      for (size_t p = 0; p < log_.size(); ++p) batch.partitions.push_back(static_cast<int32_t>(p));
+      return batch;
+    }
     for (size_t tries = 0; tries < log_.size() && batch.records.empty(); ++tries) {
       const size_t p = turn_++ % log_.size();
       for (int i = 0; i < batch_ && next_[p] < std::ssize(log_[p]); ++i, ++next_[p]) {
@@ -115,7 +122,25 @@ class LogSource final : public RecordingSource {
   std::vector<std::span<const std::string>> log_;
   std::vector<int64_t> next_;
   int batch_;
+  bool assign_first_;
   size_t turn_ = 0;
+};
+
+// Dead letters kept in memory ("partition@offset:reason"), all durable at once.
+class RecordingDeadLetters final : public DeadLetterSink {
+ public:
+  bool Write(const SourceRecord& record, std::string_view source_name, std::string_view reason,
+             std::string_view) override {
+    written.push_back(std::string(source_name) + "@" + std::to_string(record.offset) + ":" + std::string(reason));
+    return true;
+  }
+  void Poll() override {}
+  int64_t LowestPendingOffset(int32_t) const override { return INT64_MAX; }
+  absl::Status Flush(int) override { return absl::OkStatus(); }
+  uint64_t delivered() const override { return written.size(); }
+  uint64_t failed() const override { return 0; }
+
+  std::vector<std::string> written;
 };
 
 }  // namespace ccpulse

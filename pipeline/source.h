@@ -119,6 +119,26 @@ class DeadLetterSink {
   virtual uint64_t failed() const = 0;
 };
 
+// Where a customer engine's records for the team stages go (DESIGN §6: the team-keyed
+// internal topic, one partition per team partition).
+class TeamFeedSink {
+ public:
+  virtual ~TeamFeedSink() = default;
+  // Queues a record for team partition `partition` (waiting while the queue is full); an error
+  // when it cannot be queued.
+  virtual absl::Status Send(int partition, std::string_view record) = 0;
+  // Serves delivery reports.
+  virtual void Poll() = 0;
+  // Waits up to `timeout_ms` for everything queued to be delivered.
+  virtual absl::Status Flush(int timeout_ms) = 0;
+  // Records queued so far; every one of the first durable_prefix() is delivered.
+  virtual uint64_t sent() const = 0;
+  virtual uint64_t durable_prefix() const = 0;
+  // Records that could not be delivered (they are lost to the team stages: the customer engine
+  // must restart from its checkpoint and send them again).
+  virtual uint64_t failed() const = 0;
+};
+
 }  // namespace ccpulse
 
 #endif  // CCPULSE_PIPELINE_SOURCE_H_

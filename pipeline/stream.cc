@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "pipeline/check.h"
 #include "schemas/time_format.h"
 
 namespace ccpulse {
@@ -33,8 +34,31 @@ StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLett
       dead_letters_(dead_letters),
       on_boundary_(std::move(on_boundary)),
       on_tick_(std::move(on_tick)),
-      engine_(std::make_unique<operators::Engine>(options_.metrics)) {
+      engine_(MakeEngine()) {
   for (size_t i = 0; i < options_.origins.size(); ++i) origin_index_[options_.origins[i]] = static_cast<int32_t>(i);
+}
+
+std::unique_ptr<operators::Engine> StreamProcessor::MakeEngine() {
+  operators::Engine::Split split = options_.split;
+  if (split.role == operators::Engine::Split::Role::kCustomers) {
+    CCPULSE_CHECK(options_.team_feed != nullptr, "a customer engine has somewhere to send its records");
+    split.send = [this](int partition, std::string_view record) {
+      if (absl::Status s = options_.team_feed->Send(partition, record); !s.ok() && fatal_.ok()) {
+        fatal_ = absl::Status(s.code(), fmt::format("team feed: {}; restarting from the checkpoint sends it again",
+                                                    std::string(s.message())));
+      }
+    };
+  }
+  return std::make_unique<operators::Engine>(options_.metrics, std::move(split));
+}
+
+void StreamProcessor::ProcessTeamFeed(const SourceRecord& record, int64_t now_ms) {
+  if (absl::Status s = engine_->OnTeamFeed(record.value, record.partition, now_ms); !s.ok()) {
+    ++counters_.invalid_team_feed;
+    DeadLetter(record, "invalid_team_feed", std::string(s.message()));
+  } else {
+    ++counters_.decoded;
+  }
 }
 
 int32_t StreamProcessor::ChannelOf(const SourceRecord& record) {
@@ -82,6 +106,12 @@ absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
     }
     dead_letters_->Poll();
   }
+  if (options_.team_feed != nullptr) {
+    if (absl::Status s = options_.team_feed->Flush(10000); !s.ok()) {
+      std::fprintf(stderr, "ccpulse: team feed: %s\n", std::string(s.message()).c_str());
+    }
+    options_.team_feed->Poll();
+  }
   CommitApplied(/*sync=*/true);
   Tick(WallMs());
   return fatal_;
@@ -122,6 +152,14 @@ bool StreamProcessor::Step(int poll_timeout_ms) {
     if (on_boundary_) on_boundary_(*engine_, at);
   });
   if (dead_letters_ != nullptr) dead_letters_->Poll();
+  if (options_.team_feed != nullptr) {
+    options_.team_feed->Poll();
+    if (options_.team_feed->failed() > 0 && fatal_.ok()) {
+      fatal_ = absl::UnavailableError(fmt::format(
+          "team feed: {} records could not be delivered; restarting from the checkpoint sends them again",
+          options_.team_feed->failed()));
+    }
+  }
   if (options_.checkpoints != nullptr) {
     AdvanceCheckpoints();
     if (now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms) (void)TakeCheckpoint(/*wait=*/false);
@@ -141,6 +179,15 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
     if (record.partition >= partition_count_) partition_count_ = record.partition + 1;
     if (static_cast<size_t>(record.partition) >= owned_.size() || !owned_[static_cast<size_t>(record.partition)]) {
       Own(record.partition);
+    }
+    if (options_.split.role == operators::Engine::Split::Role::kTeams) {
+      ProcessTeamFeed(record, now_ms);
+      applied_next_[record.partition] = record.offset + 1;
+      if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);
+      engine_->Advance(now_ms, options_.every_ms, [&](operators::TimeMs at) {
+        if (on_boundary_) on_boundary_(*engine_, at);
+      });
+      continue;
     }
     schemas::RecordDecoder& decoder = DecoderFor(record.partition);
     decoder.SetLatestTime(latest_ms);
@@ -274,7 +321,7 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
   if (owned_count_ == 0 && options_.checkpoints != nullptr && options_.on_standby) {
     // Owning nothing, the state is the last checkpoint's and may go stale: another instance may
     // take these partitions over and checkpoint newer state. Hold none until assigned again.
-    engine_ = std::make_unique<operators::Engine>(options_.metrics);
+    engine_ = MakeEngine();
     applied_next_.clear();
     committed_next_.clear();
     durable_next_.clear();
@@ -379,6 +426,10 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
         (void)dead_letters_->Flush(10000);
         dead_letters_->Poll();
       }
+      if (options_.team_feed != nullptr) {
+        (void)options_.team_feed->Flush(10000);
+        options_.team_feed->Poll();
+      }
       AdvanceCheckpoints();
       (void)writer->Drain(60000);
       AdvanceCheckpoints();
@@ -395,6 +446,7 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   header.created_ms = WallMs();
   SavedCheckpoint saved;
   saved.sequence = header.sequence;
+  if (options_.team_feed != nullptr) saved.feed_sent = options_.team_feed->sent();
   for (int32_t p = 0; p < partition_count_; ++p) {
     auto it = applied_next_.find(p);
     const int64_t next = it == applied_next_.end() ? -1 : it->second;
@@ -463,6 +515,8 @@ void StreamProcessor::AdvanceCheckpoints() {
         if (dead_letters_->LowestPendingOffset(partition) < next) return;
       }
     }
+    // Nor before the team feed records sent before it: a restore sends only what follows.
+    if (options_.team_feed != nullptr && options_.team_feed->durable_prefix() < saved_->feed_sent) return;
     writer->Submit(saved_->sequence, std::move(saved_->encoded));
     writing_ = std::move(saved_);
     saved_.reset();

@@ -31,6 +31,7 @@ namespace ccpulse {
 struct StreamCounters {
   uint64_t records = 0;
   uint64_t decoded = 0;
+  uint64_t invalid_team_feed = 0;  // team feed records that did not decode (dead-lettered)
   std::array<uint64_t, schemas::kDecodeErrorCount> invalid{};
   uint64_t late = 0;
   uint64_t too_many_events = 0;
@@ -76,6 +77,12 @@ class StreamProcessor {
     // is newest then, perhaps another instance's.
     std::function<absl::Status(StreamProcessor&)> on_takeover;
     std::function<void(StreamProcessor&)> on_standby;
+    // Team-keyed scale-out (DESIGN §6): where the engine's stages run. kCustomers: the engine's
+    // records go to `team_feed` (split.send is set here), and a checkpoint is written only once
+    // the records sent before it are durable, so that a restore never skips one. kTeams: the
+    // input records are those records, not events.
+    operators::Engine::Split split;
+    TeamFeedSink* team_feed = nullptr;
   };
   using BoundaryFn = std::function<void(operators::Engine&, operators::TimeMs boundary)>;
   // Called at most tick_interval_ms apart, after a batch: publish snapshots here. Returns the
@@ -131,6 +138,9 @@ class StreamProcessor {
   schemas::RecordDecoder& DecoderFor(int32_t partition);
   void Own(int32_t partition);
   void Assign(const std::vector<int32_t>& partitions, int64_t now_ms);
+  std::unique_ptr<operators::Engine> MakeEngine();
+  // kTeams: applies one record of the team feed.
+  void ProcessTeamFeed(const SourceRecord& record, int64_t now_ms);
   void Revoke(const std::vector<int32_t>& partitions, bool lost);
 
   Options options_;
@@ -168,6 +178,7 @@ class StreamProcessor {
     uint64_t sequence = 0;
     EncodedCheckpoint encoded;
     absl::flat_hash_map<int32_t, int64_t> offsets;
+    uint64_t feed_sent = 0;  // team feed records sent before it
   };
   std::optional<SavedCheckpoint> saved_;
   std::optional<SavedCheckpoint> writing_;

@@ -14,22 +14,6 @@
 namespace ccpulse {
 namespace {
 
-class RecordingDeadLetters final : public DeadLetterSink {
- public:
-  bool Write(const SourceRecord& record, std::string_view source_name, std::string_view reason,
-             std::string_view) override {
-    written.push_back(std::string(source_name) + "@" + std::to_string(record.offset) + ":" + std::string(reason));
-    return true;
-  }
-  void Poll() override {}
-  int64_t LowestPendingOffset(int32_t) const override { return INT64_MAX; }
-  absl::Status Flush(int) override { return absl::OkStatus(); }
-  uint64_t delivered() const override { return written.size(); }
-  uint64_t failed() const override { return 0; }
-
-  std::vector<std::string> written;
-};
-
 TEST(PartitionNameTest, SplitsTopicAndPartition) {
   const std::optional<TopicPartition> parsed = ParsePartitionName("calls.v1[12]");
   ASSERT_TRUE(parsed.has_value());

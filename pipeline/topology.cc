@@ -152,8 +152,12 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   kafka::SourceOptions source_options;
   source_options.brokers = config.kafka.brokers;
   source_options.group = config.kafka.group;
-  // With a repartition stage the engine reads its internal, customer-keyed topic.
+  // With a repartition stage the engine reads its internal, customer-keyed topic; in the team
+  // tier, the team topic.
+  using TeamStageRole = KafkaConfig::TeamStageRole;
+  const TeamStageRole team_stage = config.kafka.team_stage_role;
   source_options.topics = repartition ? std::vector<std::string>{config.kafka.repartition_topic} : config.kafka.topics;
+  if (team_stage == TeamStageRole::kTeams) source_options.topics = {config.kafka.team_stage_topic};
   source_options.properties = Merge(config.kafka.properties, config.kafka.consumer_properties);
   source_options.max_queued_bytes = config.kafka.max_queued_bytes;
   source_options.read_origin = repartition;
@@ -271,6 +275,17 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
       return 2;
     }
   }
+  // The customer tier sends its slices to the team topic (created here when missing).
+  std::unique_ptr<kafka::KafkaTeamFeed> team_feed;
+  if (team_stage == TeamStageRole::kCustomers) {
+    auto created = kafka::KafkaTeamFeed::Create(producer_options, config.kafka.team_stage_topic,
+                                                config.kafka.team_stage_partitions);
+    if (!created.ok()) {
+      std::fprintf(err, "ccpulse: `kafka.team_stage`: %s\n", std::string(created.status().message()).c_str());
+      return 2;
+    }
+    team_feed = std::move(*created);
+  }
   auto source = kafka::KafkaSource::Create(source_options);
   if (!source.ok()) {
     std::fprintf(err, "ccpulse: %s\n", std::string(source.status().message()).c_str());
@@ -356,6 +371,15 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.checkpoint_interval_ms = config.checkpoint.interval_ms;
   options.fork_snapshots = config.checkpoint.fork_snapshots;
   if (repartitioner) options.origins = repartitioner->origins();
+  if (team_stage == TeamStageRole::kCustomers) {
+    options.split.role = operators::Engine::Split::Role::kCustomers;
+    options.split.channel = static_cast<uint32_t>(config.kafka.team_stage_channel);
+    options.split.team_partitions = config.kafka.team_stage_partitions;
+    options.team_feed = team_feed.get();
+  } else if (team_stage == TeamStageRole::kTeams) {
+    options.split.role = operators::Engine::Split::Role::kTeams;
+    options.split.channels = config.kafka.team_stage_channels;
+  }
   options.on_takeover = [&](StreamProcessor& self) -> absl::Status {
     ready = false;      // no tick runs until the restore is done
     resuming = false;
@@ -415,6 +439,11 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                               dlq ? dlq->failed() : 0);
           self_metrics.UpdateAlerts(*alerts.dispatcher(), alerts.Unrostered(engine));
           if (checkpoint_writer) self_metrics.UpdateCheckpoints(self.checkpoint_stats());
+          if (team_stage != TeamStageRole::kNone) {
+            const auto& fed = engine.feed_counters();
+            self_metrics.UpdateTeamFeed({team_feed ? team_feed->sent() : 0, team_feed ? team_feed->failed() : 0,
+                                         fed.records, fed.repeated, fed.late});
+          }
           if (repartitioner) {
             self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),
                                             repartitioner->too_large(), repartitioner->transactions(),
@@ -432,8 +461,17 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   alerts.ApplyRoster(processor.engine());
   if (hooks.on_alert) alerts.SetObserver(hooks.on_alert);
   std::fprintf(err, "ccpulse: consuming %s from %s as group %s; dead letters to %s\n",
-               fmt::format("{}", fmt::join(config.kafka.topics, ",")).c_str(), config.kafka.brokers.c_str(),
+               fmt::format("{}", fmt::join(source_options.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
+  if (team_stage == TeamStageRole::kCustomers) {
+    std::fprintf(err, "ccpulse: customer tier, channel %d: the team metrics are computed by the team tier from %s "
+                      "(%d partitions)\n",
+                 config.kafka.team_stage_channel, config.kafka.team_stage_topic.c_str(),
+                 config.kafka.team_stage_partitions);
+  } else if (team_stage == TeamStageRole::kTeams) {
+    std::fprintf(err, "ccpulse: team tier: team metrics and alerts from %d customer instances\n",
+                 config.kafka.team_stage_channels);
+  }
   absl::Status repartition_status;
   std::atomic<bool> repartition_stop{false};
   std::thread repartition_thread;
@@ -462,7 +500,8 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   std::fprintf(err,
                "ccpulse: stopped after %llu records (%llu applied, %llu invalid, %llu late, %llu dead letters)\n",
                static_cast<unsigned long long>(c.records),
-               static_cast<unsigned long long>(processor.engine().counters().applied),
+               static_cast<unsigned long long>(team_stage == TeamStageRole::kTeams ? c.decoded
+                                                                                   : processor.engine().counters().applied),
                static_cast<unsigned long long>(c.records - c.decoded),
                static_cast<unsigned long long>(c.late),
                static_cast<unsigned long long>(c.dead_letters_queued));

@@ -1263,6 +1263,50 @@ struct KafkaDeadLetters::Letter {
   KafkaDeadLetters* owner = nullptr;
 };
 
+absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> KafkaTeamFeed::Create(ProducerOptions options, std::string topic,
+                                                                    int partitions) {
+  std::unique_ptr<KafkaTeamFeed> feed(new KafkaTeamFeed());
+  auto producer = KafkaProducer::Create(std::move(options), &KafkaTeamFeed::OnDelivery, feed.get());
+  if (!producer.ok()) return producer.status();
+  feed->producer_ = std::move(*producer);
+  feed->topic_ = std::move(topic);
+  if (absl::Status s = feed->producer_->CreateTopic(feed->topic_, partitions); !s.ok()) return s;
+  absl::StatusOr<int> count = feed->producer_->PartitionCount(feed->topic_);
+  if (!count.ok()) return count.status();
+  if (*count != partitions) {
+    return absl::FailedPreconditionError(fmt::format(
+        "team feed topic {} has {} partitions, but kafka.team_stage.partitions is {}; a team's partition is a hash "
+        "modulo the count, so the two must agree",
+        feed->topic_, *count, partitions));
+  }
+  if (absl::Status s = feed->producer_->LearnTopic(feed->topic_, 5000); !s.ok()) return s;
+  return feed;
+}
+
+absl::Status KafkaTeamFeed::Send(int partition, std::string_view record) {
+  const uint64_t sequence = sent_;
+  absl::Status s = producer_->Produce(topic_, {}, record, {}, nullptr,
+                                      reinterpret_cast<void*>(static_cast<uintptr_t>(sequence)), partition);
+  if (!s.ok()) return s;
+  pending_.insert(sequence);
+  ++sent_;
+  return absl::OkStatus();
+}
+
+void KafkaTeamFeed::OnDelivery(void* context, void* opaque, bool delivered, const char* error) {
+  auto* self = static_cast<KafkaTeamFeed*>(context);
+  const auto sequence = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(opaque));
+  if (delivered) {
+    self->pending_.erase(sequence);
+    return;
+  }
+  // The idempotent producer has retried already: the record stays pending (no checkpoint after
+  // it becomes durable) and the worker restarts from the last one, which sends it again.
+  ++self->failed_;
+  std::fprintf(stderr, "ccpulse: team feed record %llu to %s lost: %s\n", static_cast<unsigned long long>(sequence),
+               self->topic_.c_str(), error != nullptr ? error : "unknown error");
+}
+
 absl::StatusOr<std::unique_ptr<KafkaDeadLetters>> KafkaDeadLetters::Create(ProducerOptions options,
                                                                           std::string topic) {
   std::unique_ptr<KafkaDeadLetters> sink(new KafkaDeadLetters());

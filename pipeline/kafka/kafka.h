@@ -261,6 +261,30 @@ class KafkaDeadLetters final : public DeadLetterSink {
   uint64_t delivered_ = 0, failed_ = 0, retried_ = 0;
 };
 
+// The team feed on Kafka (DESIGN §6): a customer engine's records for the team stages, to the
+// team-keyed internal topic (record i of team partition p to partition p), through an
+// idempotent producer. Creates the topic with `partitions` partitions when missing, and refuses
+// one that has another count (teams would move between team stages). Worker thread only.
+class KafkaTeamFeed final : public TeamFeedSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> Create(ProducerOptions options, std::string topic,
+                                                               int partitions);
+  absl::Status Send(int partition, std::string_view record) override;
+  void Poll() override { producer_->Poll(0); }
+  absl::Status Flush(int timeout_ms) override { return producer_->Flush(timeout_ms); }
+  uint64_t sent() const override { return sent_; }
+  uint64_t durable_prefix() const override { return pending_.empty() ? sent_ : *pending_.begin(); }
+  uint64_t failed() const override { return failed_; }
+
+ private:
+  static void OnDelivery(void* context, void* opaque, bool delivered, const char* error);
+
+  std::unique_ptr<KafkaProducer> producer_;
+  std::string topic_;
+  uint64_t sent_ = 0, failed_ = 0;
+  absl::btree_set<uint64_t> pending_;  // sequence numbers queued and not yet delivered
+};
+
 // Checkpoints in a compacted topic (DESIGN §6), so an instance's state can be restored on
 // another machine: all keys of instance `name` go to one partition (a hash of the name); a
 // checkpoint is chunks "<name>/<slot>/chunk/<i>" (sequence + bytes) and "<name>/<slot>/manifest",

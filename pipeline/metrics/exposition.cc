@@ -337,6 +337,32 @@ void SelfMetrics::UpdateRepartition(const RepartitionCounts& counts) {
   last_repartition_ = counts;
 }
 
+void SelfMetrics::UpdateTeamFeed(const TeamFeedCounts& counts) {
+  if (team_feed_records_ == nullptr) {  // registered only with kafka.team_stage
+    team_feed_records_ = &prometheus::BuildCounter()
+                              .Name("ccpulse_team_feed_records_total")
+                              .Help("Team feed records: sent to the team topic and failed (customer tier), "
+                                    "received (team tier).")
+                              .Register(*registry_);
+    team_feed_dropped_ = &prometheus::BuildCounter()
+                              .Name("ccpulse_team_feed_dropped_total")
+                              .Help("Contributions the team tier dropped: repeated (a slice its customer instance "
+                                    "had sent before, e.g. after a restart) or late (that instance had idled out).")
+                              .Register(*registry_);
+  }
+  const TeamFeedCounts& last = last_team_feed_;
+  const auto add = [](prometheus::Family<prometheus::Counter>* family, const char* label, const char* value,
+                      uint64_t now, uint64_t before) {
+    family->Add({{label, value}}).Increment(static_cast<double>(now - before));
+  };
+  add(team_feed_records_, "result", "sent", counts.sent, last.sent);
+  add(team_feed_records_, "result", "failed", counts.failed, last.failed);
+  add(team_feed_records_, "result", "received", counts.received, last.received);
+  add(team_feed_dropped_, "reason", "repeated", counts.repeated, last.repeated);
+  add(team_feed_dropped_, "reason", "late", counts.late, last.late);
+  last_team_feed_ = counts;
+}
+
 void SelfMetrics::UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams) {
   alerts_firing_->Set(static_cast<double>(dispatcher.firing()));
   unrostered_->Set(static_cast<double>(unrostered_teams));

@@ -33,6 +33,12 @@ struct RepartitionCounts {
   double delay_sum_s = 0;
 };
 
+// The team feed (kafka.team_stage): records a customer instance sent (and could not deliver),
+// records a team instance received, and contributions it dropped as sent before or too late.
+struct TeamFeedCounts {
+  uint64_t sent = 0, failed = 0, received = 0, repeated = 0, late = 0;
+};
+
 // Self-metrics of the process (DESIGN §4 last paragraph). Updated by the worker at each tick
 // with deltas of its counters; read by scrapes. Thread-safe (prometheus-cpp metrics are).
 class SelfMetrics {
@@ -48,6 +54,8 @@ class SelfMetrics {
   void UpdateCheckpoints(const CheckpointStats& stats);
   // Repartition stage counts (run with kafka.repartition); from any one thread.
   void UpdateRepartition(const RepartitionCounts& counts);
+  // Team feed counts (run with kafka.team_stage).
+  void UpdateTeamFeed(const TeamFeedCounts& counts);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
@@ -79,6 +87,9 @@ class SelfMetrics {
   prometheus::Family<prometheus::Counter>* repartition_transactions_ = nullptr;
   prometheus::Histogram* repartition_delay_ = nullptr;
   RepartitionCounts last_repartition_;
+  prometheus::Family<prometheus::Counter>* team_feed_records_ = nullptr;
+  prometheus::Family<prometheus::Counter>* team_feed_dropped_ = nullptr;
+  TeamFeedCounts last_team_feed_;
   std::map<std::string, uint64_t> last_notifications_;
   StreamCounters last_stream_;
   uint64_t last_applied_ = 0, last_duplicates_ = 0, last_delivered_ = 0, last_failed_ = 0;

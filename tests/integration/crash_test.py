@@ -23,6 +23,12 @@ Tests:
                    (the woken one is fenced or stands by; the stopped one left the group, so the
                    take-over is within the session timeout); all lives together equal the replay
                    exactly, per whole team.
+  team_stage       the team-keyed scale-out: two instances of the customer tier (kafka.team_stage role
+                   customers) send their slices to a team topic that an instance of the team tier
+                   reads; a customer instance is killed at 4 seeded points and the team instance
+                   at 2; the team tier's window records and alerts equal the replay exactly, per
+                   whole team (quantiles, backlog and drift included), though no instance saw
+                   every event of a team.
   two_instances_repartitioned
                    the same with the input keyed by event id (a customer's contacts spread over
                    every partition) and `kafka.repartition`: each instance's stage writes the
@@ -51,7 +57,7 @@ REPARTITION_PARTITIONS = 4  # of the internal topic, with a repartition stage
 
 
 def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpoint_topic=None, repartition=None,
-                checkpoint_name=None, session_timeout_ms=45000):
+                checkpoint_name=None, session_timeout_ms=45000, team_stage=None):
     return "\n".join([
         "kafka:",
         f"  brokers: \"{brokers}\"",
@@ -66,7 +72,7 @@ def config_text(brokers, topic, group, instance, output, checkpoint_dir, checkpo
         "  repartition:",
         f"    topic: {repartition}",
         f"    partitions: {REPARTITION_PARTITIONS}",
-    ] if repartition else []) + [
+    ] if repartition else []) + (["  team_stage:"] + [f"    {line}" for line in team_stage] if team_stage else []) + [
         "metrics:",
         # Longer than any pause of the test's producer (a partition that idles out stops
         # holding the watermark back, and its next events could be late).
@@ -499,6 +505,59 @@ def test_instances(binary, broker, work, count, repartition=False):
         f"{count} instances equal the replay in every count, numerator and denominator")
 
 
+def test_team_stage(binary, broker, work):
+    name = "teamstage"
+    inputs, team_partitions = 4, 2
+    teams_topic = f"{name}-teams"
+    topic, lines, replay, reach = prepare(binary, broker, work, name, inputs, seed=71, teams=8, duration="6h")
+    group = f"g-crash-{name}"
+    rng = random.Random(7171)
+    customers = [Instance(binary, work, f"{name}-c{i}", broker.bootstrap, topic, group,
+                          team_stage=["role: customers", f"topic: {teams_topic}", f"partitions: {team_partitions}",
+                                      f"channel: {i}"]) for i in range(2)]
+    team = Instance(binary, work, f"{name}-t", broker.bootstrap, topic, f"{group}-teams",
+                    team_stage=["role: teams", f"topic: {teams_topic}", f"partitions: {team_partitions}",
+                                "channels: 2"])
+    instances = customers + [team]
+    try:
+        for inst in customers:
+            inst.start()
+        # Nothing is produced until the customer group has settled (each instance 2 partitions).
+        def settled():
+            sets = [inst.owned_partitions() for inst in customers]
+            return sets if all(len(s) == inputs // 2 for s in sets) and len(sets[0] | sets[1]) == inputs else None
+        owned = wait_for(settled, 120, "both customer instances to own 2 partitions", interval=1)
+        team.start()  # the customer instances have created the team topic
+        wait_for(lambda: len(team.owned_partitions()) == team_partitions, 60, "the team instance to own the team topic")
+        log(f"{name}: customer instances own {owned}; the team instance {sorted(team.owned_partitions())}")
+        victim = customers[rng.randrange(2)]
+        chunks = 24
+        size = (len(lines) + chunks - 1) // chunks
+        stops = rng.sample(range(1, chunks - 1), 6)
+        for i in range(chunks):
+            kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
+            if i in stops:
+                time.sleep(rng.uniform(0.0, 2.5))
+                killed = team if i in stops[4:] else victim
+                killed.kill()
+                log(f"{name}: killed {killed.name} (life {killed.lives}) after chunk {i + 1}/{chunks}")
+                killed.start()
+        wait_caught_up(broker, group, inputs, 180)
+        wait_caught_up(broker, f"{group}-teams", team_partitions, 180)
+        time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
+        repeated = kt.metric_value(team.metrics_text(), "ccpulse_team_feed_dropped_total", '{reason="repeated"}')
+    finally:
+        for inst in instances:
+            if inst.proc is not None:
+                inst.stop()
+    restores = {inst.name: inst.log_text().count("restored checkpoint") for inst in (victim, team)}
+    check(restores[victim.name] >= 3 and restores[team.name] >= 1, f"{name}: restores {restores}")
+    check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")
+    windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs), replay, reach)
+    log(f"{name}: {victim.name} killed 4 times, {team.name} twice ({restores}); the team tier's {windows} window "
+        f"records at {boundaries} boundaries and {alerts} alert changes equal the uninterrupted replay, per whole team")
+
+
 TESTS = {
     "single_instance": test_single_instance,
     "topic_backend": lambda b, k, w: test_single_instance(b, k, w, backend="topic", kills=4, duration="4h"),
@@ -506,6 +565,7 @@ TESTS = {
     "three_instances": lambda b, k, w: test_instances(b, k, w, 3),
     "two_instances_repartitioned": lambda b, k, w: test_instances(b, k, w, 2, repartition=True),
     "standby": test_standby,
+    "team_stage": test_team_stage,
 }
 
 
