@@ -1,10 +1,13 @@
-// Decode alone, and decode + every operator, over a seeded synthetic stream of 10,000 teams and
-// 1,000,000 customers; also reports bytes per tracked customer and per team.
+// Decode alone, decode + every operator, and the two tiers of kafka.team_stage, over a seeded
+// synthetic stream of 10,000 teams and 1,000,000 customers; also reports bytes per tracked
+// customer and per team.
 //
 //   build/release/benchmarks/engine_benchmark --benchmark_repetitions=5
 //     (add --benchmark_report_aggregates_only=true for medians only)
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,6 +84,53 @@ void BM_DecodeAndOperators(benchmark::State& state) {
       static_cast<double>(memory.interactions) / static_cast<double>(std::max<size_t>(interactions, 1));
 }
 BENCHMARK(BM_DecodeAndOperators)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+// The two tiers (kafka.team_stage) in one thread, 16 team partitions: range(0) = 0, the customer
+// tier alone (decode, customer stage, encoding the team records); 1, and the team tier applying
+// every record as it is sent (decode of the records, team stage). The team tier's share is the
+// difference; BM_DecodeAndOperators is the whole engine.
+void BM_TwoTiers(benchmark::State& state) {
+  const auto& records = Stream();
+  const bool with_teams = state.range(0) == 1;
+  ccpulse::schemas::JsonEventDecoder decoder;
+  ccpulse::schemas::Event event;
+  constexpr int kTeamPartitions = 16;
+  uint64_t feed_records = 0, feed_bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Engine::Split team_split;
+    team_split.role = Engine::Split::Role::kTeams;
+    team_split.channels = 1;
+    auto teams = std::make_unique<Engine>(MetricOptions{}, team_split);
+    for (int p = 0; p < kTeamPartitions; ++p) teams->AssignPartition(p, 0);
+    Engine::Split split;
+    split.role = Engine::Split::Role::kCustomers;
+    split.team_partitions = kTeamPartitions;
+    feed_records = feed_bytes = 0;
+    split.send = [&](int partition, std::string_view record) {
+      ++feed_records;
+      feed_bytes += record.size();
+      if (with_teams && !teams->OnTeamFeed(record, partition, 0).ok()) std::abort();
+    };
+    auto customers = std::make_unique<Engine>(MetricOptions{}, split);
+    state.ResumeTiming();
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!decoder.Decode(records[i], &event).ok()) continue;
+      event.position.offset = static_cast<int64_t>(i);
+      customers->OnEvent(event, 0);
+      customers->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
+      if (with_teams) teams->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
+    }
+    state.PauseTiming();
+    customers.reset();
+    teams.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(records.size()));
+  state.counters["feed_records"] = static_cast<double>(feed_records);
+  state.counters["feed_bytes_per_event"] = static_cast<double>(feed_bytes) / static_cast<double>(records.size());
+}
+BENCHMARK(BM_TwoTiers)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 }  // namespace
 

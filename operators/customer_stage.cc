@@ -8,19 +8,22 @@
 
 namespace ccpulse::operators {
 
+void TeamRegistry::Key(std::string_view tenant, std::string_view team, std::string* out) {
+  out->assign(tenant);
+  out->push_back('\x1f');
+  out->append(team);
+}
+
 std::pair<TeamIndex, bool> TeamRegistry::Intern(std::string_view tenant, std::string_view team) {
-  key_.assign(tenant);
-  key_.push_back('\x1f');
-  key_.append(team);
+  Key(tenant, team, &key_);
   auto [it, added] = index_.try_emplace(key_, static_cast<TeamIndex>(names_.size()));
   if (added) names_.emplace_back(std::string(tenant), std::string(team));
   return {it->second, added};
 }
 
 std::optional<TeamIndex> TeamRegistry::Find(std::string_view tenant, std::string_view team) const {
-  std::string key(tenant);
-  key.push_back('\x1f');
-  key.append(team);
+  std::string key;
+  Key(tenant, team, &key);
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   return it->second;
@@ -113,28 +116,23 @@ void CustomerStage::DeliverSlice(int64_t slice, std::vector<Delivered>* out) {
     key.sign = 1;
     ++retractions_[key];
   }
-  // Windowed counts, sums and backlog gauges commute, so they go out in arrival order, backlog
-  // starts before ends (an interaction queued and answered in one slice is added, then removed);
-  // repeat-contact facts depend on event-time order and are sorted first.
+  // Windowed counts, sums and backlog gauges commute: they go out in arrival order (the team
+  // stage applies backlog starts before ends). Repeat-contact facts depend on event-time order
+  // and are sorted first.
   repeat_facts_.clear();
-  for (int pass = 0; pass < 2; ++pass) {
-    for (Contribution& c : slice_records_) {
-      if (c.sign < 0) continue;
-      if (pass == 0 && !retractions_.empty()) {
-        auto it = retractions_.find(c);
-        if (it != retractions_.end() && it->second > 0) {
-          --it->second;
-          c.sign = 0;  // cancelled; skipped in pass 1
-          continue;
-        }
+  for (const Contribution& c : slice_records_) {
+    if (c.sign < 0) continue;
+    if (!retractions_.empty()) {
+      auto it = retractions_.find(c);
+      if (it != retractions_.end() && it->second > 0) {
+        --it->second;
+        continue;
       }
-      if (c.sign == 0) continue;
-      const bool end_kind = c.kind == Kind::kWaitEnd || c.kind == Kind::kWorkEnd;
-      if (c.kind >= Kind::kContactStart) {
-        if (pass == 0) repeat_facts_.push_back(c);
-      } else if (end_kind == (pass == 1)) {
-        out->push_back(Delivered{c, false});
-      }
+    }
+    if (c.kind >= Kind::kContactStart) {
+      repeat_facts_.push_back(c);
+    } else {
+      out->push_back(Delivered{c, false});
     }
   }
   for (const auto& [key, left] : retractions_) {

@@ -35,6 +35,8 @@ class TeamRegistry {
   // The team's index, and whether this call added it.
   std::pair<TeamIndex, bool> Intern(std::string_view tenant, std::string_view team);
   std::optional<TeamIndex> Find(std::string_view tenant, std::string_view team) const;
+  // The key a team is indexed by, "tenant\x1fteam", into `*out`.
+  static void Key(std::string_view tenant, std::string_view team, std::string* out);
   size_t size() const { return names_.size(); }
   const std::string& tenant(TeamIndex i) const { return names_[i].first; }
   const std::string& team(TeamIndex i) const { return names_[i].second; }
@@ -75,7 +77,7 @@ class CustomerStage {
   // Earliest undelivered slice that has anything to deliver, or INT64_MAX.
   int64_t NextDataSlice() const;
   // Delivers slice `slice` (== NextDataSlice()) into `*out` (cleared first): the slice's
-  // windowed and backlog contributions, starts before ends, then the repeat-contact effects.
+  // windowed and backlog contributions, then the repeat-contact effects.
   void DeliverSlice(int64_t slice, std::vector<Delivered>* out);
 
   void AssignPartition(int partition, int64_t now_ms) { watermark_.Assign(partition, now_ms); }

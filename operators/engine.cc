@@ -11,6 +11,12 @@
 #include "schemas/ids.h"
 
 namespace ccpulse::operators {
+namespace {
+
+// Contributions of one team partition in one team feed record (43 bytes each).
+constexpr size_t kMaxFeedContributions = 16384;
+
+}  // namespace
 
 Engine::Engine(MetricOptions options) : Engine(std::move(options), Split{}) {}
 
@@ -83,13 +89,18 @@ TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
 
 void Engine::SendUntil(int64_t target_end) {
   if (target_end <= sent_end_) return;
+  const auto flush = [&](int64_t end) {
+    feed_->Flush(end, customers_.teams(), &records_);
+    for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
+    sent_end_ = end;
+  };
   for (int64_t slice = customers_.NextDataSlice(); slice < target_end; slice = customers_.NextDataSlice()) {
     customers_.DeliverSlice(slice, &delivered_);
     feed_->Add(slice, delivered_, customers_.teams());
+    // A catch-up over many slices goes out in records the broker takes (~700 kB at most).
+    if (feed_->largest_pending() >= kMaxFeedContributions) flush(slice + 1);
   }
-  feed_->Flush(target_end, customers_.teams(), &records_);
-  for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
-  sent_end_ = target_end;
+  flush(target_end);
 }
 
 void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary) {
@@ -121,7 +132,8 @@ Engine::Memory Engine::MemoryUsage() const {
 
 namespace {
 
-// 2: the customer stage's state, then the team stage's. 1 (before the stages) is still read.
+// 2: the customer stage's state, the team stage's, then where the team feed stands. 1 (before
+// the stages) is still read.
 constexpr uint32_t kEngineStateVersion = 2;
 
 // The options the saved state depends on: restoring under others would mix incompatible
@@ -142,7 +154,7 @@ std::string StateOptions(const MetricOptions& o, const Engine::Split& split) {
          // A stage's state belongs to its role and channel (the whole engine's keeps its old form).
          (split.role == Engine::Split::Role::kCustomers ? fmt::format(" customer_stage={}/{}", split.channel,
                                                                         split.team_partitions)
-          : split.role == Engine::Split::Role::kTeams ? std::string(" team_stage")
+          : split.role == Engine::Split::Role::kTeams ? fmt::format(" team_stage channels={}", split.channels)
                                                        : std::string());
 }
 
@@ -153,6 +165,7 @@ void Engine::SaveState(std::string* out) const {
   ar(kEngineStateVersion, StateOptions(options_, split_));
   customers_.Save(ar);
   teams_.Save(ar);
+  ar(sent_end_);
 }
 
 absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
@@ -165,7 +178,10 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   ar(version, saved_options);
   if (ar.ok() && version != kEngineStateVersion && version != 1) {
     return absl::InvalidArgumentError(
-        fmt::format("engine state version {} is not the one this build reads ({})", version, kEngineStateVersion));
+        fmt::format("engine state version {} is not one this build reads (1, {})", version, kEngineStateVersion));
+  }
+  if (version == 1 && split_.role != Split::Role::kWhole) {
+    return absl::FailedPreconditionError("engine state version 1 is a whole engine's, not a stage's");
   }
   if (ar.ok() && saved_options != StateOptions(options_, split_)) {
     return absl::FailedPreconditionError(fmt::format(
@@ -173,14 +189,14 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
         "restore the old options, or move the checkpoints away to start from empty state",
         saved_options, StateOptions(options_, split_)));
   }
-  if (version == 1 && split_.role != Split::Role::kWhole) {
-    return absl::FailedPreconditionError("engine state version 1 is a whole engine's, not a stage's");
-  }
   if (version == 1) {
     RestoreVersion1(ar, now_ms);
   } else {
     customers_.Load(ar, now_ms);
     teams_.Load(ar, now_ms);
+    ar(sent_end_);
+    // The next record continues the last one sent before the checkpoint.
+    if (feed_ && sent_end_ != INT64_MIN) feed_->ResumeAt(sent_end_);
   }
   if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
   if (ar.ok() && split_.role == Split::Role::kWhole && teams_.team_count() != customers_.teams().size()) {

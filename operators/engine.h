@@ -1,5 +1,5 @@
-// The per-worker engine: decodes nothing and does no I/O; takes decoded events, keeps every
-// operator's state for the teams it owns, and advances event time. One Engine per worker thread
+// The per-worker engine: does no I/O; takes decoded events (or, as a team stage, the records of
+// customer stages), keeps every operator's state for the teams it owns, and advances event time. One Engine per worker thread
 // (DESIGN §1: share-nothing); `replay`, `run` and `demo` all drive the same class.
 //
 // It is a CustomerStage (interactions, repeat contacts) feeding a TeamStage (windows, backlog,
@@ -108,8 +108,12 @@ class Engine {
   const std::vector<TeamIndex>& TeamsInOrder() { return teams_.TeamsInOrder(); }
   // End of the windows: every contribution before this time is in them.
   TimeMs windows_end() const { return teams_.windows_end(); }
-  int64_t watermark() const { return customers_.watermark(); }
-  int64_t max_event_time() const { return customers_.max_event_time(); }
+  int64_t watermark() const {
+    return split_.role == Split::Role::kTeams ? teams_.channels_watermark() : customers_.watermark();
+  }
+  int64_t max_event_time() const {
+    return split_.role == Split::Role::kTeams ? teams_.channels_max_time() : customers_.max_event_time();
+  }
 
   // Metrics of team `i` over sliding window `w` (index into options().windows_ms) at the
   // current windows end.

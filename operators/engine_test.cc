@@ -394,7 +394,7 @@ TEST(EngineTest, RestoresStateVersion1FromBeforeTheStages) {
   std::string future = state;
   future[0] = 3;
   const absl::Status refused = Engine(options).RestoreState(future, 0);
-  EXPECT_NE(refused.message().find("engine state version 3 is not the one this build reads (2)"), std::string_view::npos)
+  EXPECT_NE(refused.message().find("engine state version 3 is not one this build reads (1, 2)"), std::string_view::npos)
       << refused;
 }
 

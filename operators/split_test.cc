@@ -332,6 +332,7 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   ASSERT_TRUE(customer_restarted && team_restarted);
   EXPECT_GT(team->feed_counters().repeated, 0u);
   EXPECT_EQ(team->feed_counters().late, 0u);
+  EXPECT_EQ(team->feed_counters().gaps, 0u) << "the restored customer engine continues where it had sent";
   EXPECT_EQ(actual.size(), expected.size());
   for (const auto& [key, value] : expected) {
     auto it = actual.find(key);
@@ -341,6 +342,80 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   std::sort(expected_alerts.begin(), expected_alerts.end());
   std::sort(actual_alerts.begin(), actual_alerts.end());
   EXPECT_EQ(actual_alerts, expected_alerts);
+}
+
+// A catch-up over many slices is sent in records of bounded size, each starting where the one
+// before ended.
+TEST(TeamFeedTest, ACatchUpIsSentInBoundedConsecutiveRecords) {
+  const MetricOptions options = SplitOptions();
+  std::vector<std::string> records;
+  Engine::Split split;
+  split.role = Engine::Split::Role::kCustomers;
+  split.team_partitions = 2;
+  std::vector<int> partitions;
+  split.send = [&](int partition, std::string_view record) {
+    partitions.push_back(partition);
+    records.emplace_back(record);
+  };
+  Engine engine(options, split);
+  for (const SimEvent& e : Traffic()) engine.OnEvent(e.View("default"), 0);
+  engine.Finish(kEveryMs, nullptr);  // everything in one go
+  std::vector<int64_t> end(2, INT64_MIN);
+  size_t contributions = 0, largest = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto feed = DecodeTeamFeed(records[i]);
+    ASSERT_TRUE(feed.ok()) << feed.status();
+    int64_t& before = end[static_cast<size_t>(partitions[i])];
+    if (before != INT64_MIN) {
+      EXPECT_EQ(feed->from_slice, before) << "record " << i;
+    }
+    before = feed->to_slice;
+    contributions += feed->delivered.size();
+    largest = std::max(largest, feed->delivered.size());
+  }
+  EXPECT_GT(records.size(), 10u);
+  EXPECT_GT(contributions, 100'000u);
+  EXPECT_LE(largest, 16384u + 5000u) << "a record holds at most one slice past the bound";
+}
+
+// A record that starts after where its channel's last one ended is counted as a gap; and
+// records sent again (a customer stage catching up after a restart) keep their channel from
+// idling out.
+TEST(TeamFeedTest, TheTeamStageCountsGapsAndRepeatsKeepAChannelAwake) {
+  const MetricOptions options;  // idle_partition 30 s
+  TeamRegistry names;
+  names.Intern("acme", "sales");
+  std::vector<std::string> records;
+  const auto record = [&](TeamFeedWriter& writer, int64_t slice, int64_t to) {
+    const std::vector<Delivered> one = {{Contribution{.time = slice * options.slice_ms, .team = 0}, false}};
+    writer.Add(slice, one, names);
+    writer.Flush(to, names, &records);
+    return records[0];
+  };
+  TeamFeedWriter zero(0, 1), one(1, 1);
+  const std::string z1 = record(zero, 100, 101), z2 = record(zero, 101, 102), z3 = record(zero, 102, 103);
+  const std::string o1 = record(one, 100, 101);
+
+  TeamStage stage(&options);
+  stage.AssignChannel(0, 0);
+  stage.AssignChannel(1, 0);
+  const auto feed = [&](const std::string& bytes, int64_t now_ms) { stage.OnFeed(*DecodeTeamFeed(bytes), now_ms); };
+  feed(z1, 0);
+  feed(o1, 0);
+  feed(z3, 0);  // z2 never came
+  EXPECT_EQ(stage.feed_counters().gaps, 1u);
+  feed(z2, 1000);  // late in the partition: it came after z3; its slice is counted repeated
+  EXPECT_EQ(stage.feed_counters().repeated, 1u);
+  stage.Advance(1000, kEveryMs, nullptr);
+  EXPECT_EQ(stage.end_slice(), 101) << "channel 1 holds the watermark at its end";
+  // Channel 1 sends its first record again at 25 s (restarted, catching up): at 40 s it is not
+  // idle, and still holds the watermark back.
+  feed(o1, 25'000);
+  stage.Advance(40'000, kEveryMs, nullptr);
+  EXPECT_EQ(stage.end_slice(), 101);
+  // Silent past the idle time, it no longer does.
+  stage.Advance(60'000, kEveryMs, nullptr);
+  EXPECT_EQ(stage.end_slice(), 103);
 }
 
 TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {

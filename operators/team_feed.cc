@@ -1,6 +1,8 @@
 // Records from customer stages to team stages; see team_feed.h.
 #include "operators/team_feed.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -75,6 +77,9 @@ class Reader {
 };
 
 constexpr size_t kContributionBytes = 8 + 8 + 8 + 8 + 4 + 4 + 1 + 1 + 1;
+// Bounds that keep slice and time arithmetic far from overflow (times: ±557 years of ms).
+constexpr int64_t kMaxTimeMs = int64_t{1} << 44;
+constexpr int64_t kMaxSlice = kMaxTimeMs;
 
 }  // namespace
 
@@ -89,6 +94,9 @@ TeamFeedWriter::TeamFeedWriter(uint32_t channel, int partitions) : channel_(chan
 }
 
 void TeamFeedWriter::Add(int64_t slice, std::span<const Delivered> delivered, const TeamRegistry& teams) {
+  CCPULSE_CHECK(slice >= last_slice_ && (from_slice_ == INT64_MIN || slice >= from_slice_),
+                "slices are delivered in order, none before what was sent");
+  last_slice_ = slice;
   if (from_slice_ == INT64_MIN) from_slice_ = slice;
   for (const Delivered& d : delivered) {
     const TeamIndex team = d.c.team;
@@ -103,6 +111,7 @@ void TeamFeedWriter::Add(int64_t slice, std::span<const Delivered> delivered, co
       p.teams.push_back(team);
     }
     p.delivered.emplace_back(slice, d);
+    largest_pending_ = std::max(largest_pending_, p.delivered.size());
   }
 }
 
@@ -140,6 +149,7 @@ void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vec
     p.delivered.clear();
   }
   from_slice_ = to_slice;
+  largest_pending_ = 0;
 }
 
 absl::StatusOr<TeamFeed> DecodeTeamFeed(std::string_view bytes) {
@@ -153,8 +163,9 @@ absl::StatusOr<TeamFeed> DecodeTeamFeed(std::string_view bytes) {
   feed.channel = in.Get<uint32_t>("channel");
   feed.from_slice = in.Get<int64_t>("from_slice");
   feed.to_slice = in.Get<int64_t>("to_slice");
-  if (in.ok() && feed.to_slice < feed.from_slice) {
-    in.Fail(fmt::format("slice range [{}, {}) is reversed", feed.from_slice, feed.to_slice));
+  if (in.ok() && (feed.to_slice < feed.from_slice || std::abs(feed.from_slice) > kMaxSlice ||
+                   std::abs(feed.to_slice) > kMaxSlice)) {
+    in.Fail(fmt::format("slice range [{}, {}) is reversed or out of range", feed.from_slice, feed.to_slice));
   }
   const auto team_count = in.Get<uint32_t>("team count");
   in.CheckCount(team_count, 4, "team");
@@ -183,7 +194,7 @@ absl::StatusOr<TeamFeed> DecodeTeamFeed(std::string_view bytes) {
     if (!in.ok()) break;
     if (d.c.team >= feed.teams.size() || kind >= static_cast<uint8_t>(Kind::kContactStart) ||
         (d.c.sign != 1 && d.c.sign != -1) || effect > 1 || (d.c.sign < 0 && !d.effect) || slice < feed.from_slice ||
-        slice >= feed.to_slice) {
+        slice >= feed.to_slice || std::abs(d.c.time) > kMaxTimeMs) {
       in.Fail(fmt::format("contribution at byte {} is not valid (team {} of {}, kind {}, sign {}, effect {}, "
                           "slice {} outside [{}, {}))",
                           at, d.c.team, feed.teams.size(), kind, d.c.sign, effect, slice, feed.from_slice,

@@ -1,12 +1,14 @@
 // The records a customer stage sends to the team stages (DESIGN §6, team-keyed scale-out): per
 // team partition, the contributions of a range of delivered slices for the teams that partition
 // owns, with the names of those teams. A record with no contribution still moves the team
-// stage's watermark for its channel (the customer partition that sent it).
+// stage's watermark for its channel (on that team partition, the customer engine that sent it).
+// A channel's records cover consecutive ranges, across restarts too: each starts where the one
+// before ended, so a team stage can tell a missing record.
 //
 // Encoding (little-endian): u8 version, u32 channel, i64 from_slice, i64 to_slice, u32 team
 // count, then per team u16+bytes tenant and team; u32 contribution count, then per contribution
 // i64 slice, i64 time, u64 aux, u64 aux2, u32 team (index in the record's teams), u32 value,
-// u8 kind, i8 sign, u8 effect.
+// u8 kind, i8 sign, u8 effect (43 bytes).
 #ifndef CCPULSE_OPERATORS_TEAM_FEED_H_
 #define CCPULSE_OPERATORS_TEAM_FEED_H_
 
@@ -41,9 +43,16 @@ class TeamFeedWriter {
  public:
   TeamFeedWriter(uint32_t channel, int partitions);
 
+  // The next record starts at `slice` (after a restore: where the last one sent before the
+  // checkpoint ended).
+  void ResumeAt(int64_t slice) { from_slice_ = slice; }
   // Adds the contributions the customer stage delivered in `slice` (slices in increasing
-  // order); team indexes are the stage's, named by `teams` (the same registry at every call).
+  // order, none before the last flush's end); team indexes are the stage's, named by `teams`
+  // (the same registry at every call).
   void Add(int64_t slice, std::span<const Delivered> delivered, const TeamRegistry& teams);
+  // Contributions in the fullest partition's pending record: flush before it outgrows what the
+  // broker takes in one message.
+  size_t largest_pending() const { return largest_pending_; }
   // Encodes one record per team partition covering every slice from the previous flush up to
   // `to_slice` (exclusive; >= the last slice added + 1) into `records[partition]`.
   void Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records);
@@ -57,6 +66,8 @@ class TeamFeedWriter {
   };
   uint32_t channel_;
   int64_t from_slice_ = INT64_MIN;
+  int64_t last_slice_ = INT64_MIN;
+  size_t largest_pending_ = 0;
   std::vector<Pending> pending_;
   std::vector<int> partition_of_;  // by the stage's team index; -1 = not yet computed
   std::vector<uint32_t> local_;    // by the stage's team index: position in the record's teams

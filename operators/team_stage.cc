@@ -39,9 +39,7 @@ TeamStage::TeamStage(const MetricOptions* options)
 }
 
 void TeamStage::SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile) {
-  key_buffer_.assign(tenant);
-  key_buffer_.push_back('\x1f');
-  key_buffer_.append(team);
+  TeamRegistry::Key(tenant, team, &key_buffer_);
   profiles_[key_buffer_] = profile;
   if (auto index = registry_.Find(tenant, team)) ApplyProfile(*index, profile);
 }
@@ -84,9 +82,7 @@ TeamIndex TeamStage::InternTeam(std::string_view tenant, std::string_view team) 
       window::SlidingWindows<TeamWindows>(
           window_slices_, TeamWindows(static_cast<int>(today_slot()) + 1, &histogram_pool_))));
   if (drift_) drift_->SetTeamKey(index, tenant, team);
-  key_buffer_.assign(tenant);
-  key_buffer_.push_back('\x1f');
-  key_buffer_.append(team);
+  TeamRegistry::Key(tenant, team, &key_buffer_);
   if (auto profile = profiles_.find(key_buffer_); profile != profiles_.end()) ApplyProfile(index, profile->second);
   return index;
 }
@@ -100,15 +96,13 @@ void TeamStage::AssignChannel(uint32_t channel, int64_t now_ms) {
   channels_.Assign(static_cast<int>(channel), now_ms);
 }
 
-void TeamStage::RemoveChannel(uint32_t channel) {
-  channels_.Remove(static_cast<int>(channel));
-  if (channel < channel_ends_.size()) channel_ends_[channel] = INT64_MIN;
-}
+void TeamStage::RemoveChannel(uint32_t channel) { channels_.Remove(static_cast<int>(channel)); }
 
 void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
   ++feed_counters_.records;
   if (feed.channel >= channel_ends_.size()) channel_ends_.resize(feed.channel + 1, INT64_MIN);
   int64_t& sent = channel_ends_[feed.channel];
+  if (sent != INT64_MIN && feed.from_slice > sent) ++feed_counters_.gaps;
   feed_teams_.clear();
   for (const auto& [tenant, team] : feed.teams) feed_teams_.push_back(InternTeam(tenant, team));
   for (const auto& [slice, d] : feed.delivered) {
@@ -122,10 +116,10 @@ void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
       timeline_.Insert(slice, local);
     }
   }
-  if (feed.to_slice > sent) {
-    sent = feed.to_slice;
-    channels_.Observe(static_cast<int>(feed.channel), slices_.StartOf(feed.to_slice), now_ms);
-  }
+  // Every record refreshes its channel's idle clock: a customer stage catching up after a
+  // restart, sending again what it sent before, is not idle.
+  sent = std::max(sent, feed.to_slice);
+  channels_.Observe(static_cast<int>(feed.channel), slices_.StartOf(sent), now_ms);
 }
 
 void TeamStage::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {

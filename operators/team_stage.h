@@ -116,16 +116,19 @@ class TeamStage {
   // --- Fed by customer stages on other partitions (team-keyed scale-out). ---
   // Counts of what OnFeed dropped: contributions of slices the channel had sent before (a
   // customer stage that restarted from its checkpoint sends them again), and contributions of
-  // slices already applied (their channel had idled out and the others carried on).
+  // slices already applied (their channel had idled out and the others carried on); and gaps:
+  // records that started after where their channel's last one ended (a record was lost).
   struct FeedCounters {
     uint64_t records = 0;
     uint64_t repeated = 0;
     uint64_t late = 0;
+    uint64_t gaps = 0;
   };
-  // A customer partition whose records hold the watermark back until it sends or idles out.
+  // A channel (a team partition's records from one customer stage) that holds the watermark
+  // back until it sends or idles out.
   void AssignChannel(uint32_t channel, int64_t now_ms);
   // A channel no longer read here (its team partition was revoked): it no longer holds the
-  // watermark back, and what it sent is forgotten (its next owner knows).
+  // watermark back. What it sent is remembered, should the partition come back.
   void RemoveChannel(uint32_t channel);
   // Queues a record's contributions of slices its channel has not sent before; the channel's
   // watermark moves to the record's end. `now_ms`: wall clock (idle channels only).
@@ -135,6 +138,9 @@ class TeamStage {
   // End of a finite input: applies every slice any channel has passed; returns windows_end().
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
   const FeedCounters& feed_counters() const { return feed_counters_; }
+  // Fed by customer stages: the watermark over the channels, and the latest slice end sent.
+  int64_t channels_watermark() const { return channels_.watermark(); }
+  int64_t channels_max_time() const { return channels_.max_event_time(); }
 
   // Drift alerts that fired, escalated or resolved since the last call, in event-time order.
   std::vector<drift::AlertState> TakeAlertChanges();
@@ -188,8 +194,8 @@ class TeamStage {
   std::vector<window::LocalDays> tenant_days_;
   window::Timeline<Delivered> timeline_;
   int64_t end_ = INT64_MIN;  // slices < end_ are applied
-  // Fed by customer stages: per channel, the end of the slices it has sent (INT64_MIN: none),
-  // and their watermark (the slice start of those ends).
+  // Fed by customer stages: per channel (team partition, customer engine), the end of the
+  // slices it has sent (INT64_MIN: none), and their watermark (the slice start of those ends).
   std::vector<int64_t> channel_ends_;
   window::WatermarkTracker channels_;
   FeedCounters feed_counters_;

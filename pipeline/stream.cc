@@ -43,7 +43,10 @@ std::unique_ptr<operators::Engine> StreamProcessor::MakeEngine() {
   if (split.role == operators::Engine::Split::Role::kCustomers) {
     CCPULSE_CHECK(options_.team_feed != nullptr, "a customer engine has somewhere to send its records");
     split.send = [this](int partition, std::string_view record) {
-      if (absl::Status s = options_.team_feed->Send(partition, record); !s.ok() && fatal_.ok()) {
+      // After a failure nothing more is sent: a later record would hide the gap from the team
+      // tier. The run stops; a restart from the checkpoint sends from there.
+      if (!fatal_.ok()) return;
+      if (absl::Status s = options_.team_feed->Send(partition, record); !s.ok()) {
         fatal_ = absl::Status(s.code(), fmt::format("team feed: {}; restarting from the checkpoint sends it again",
                                                     std::string(s.message())));
       }

@@ -442,7 +442,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
           if (team_stage != TeamStageRole::kNone) {
             const auto& fed = engine.feed_counters();
             self_metrics.UpdateTeamFeed({team_feed ? team_feed->sent() : 0, team_feed ? team_feed->failed() : 0,
-                                         fed.records, fed.repeated, fed.late});
+                                         fed.records, fed.repeated, fed.late, fed.gaps});
           }
           if (repartitioner) {
             self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),

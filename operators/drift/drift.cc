@@ -560,17 +560,24 @@ void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex
 }
 
 double DriftMonitor::ScaleAt(TimeMs time) {
-  // The epoch is a multiple of the half-life, so moving it rescales by a power of two, which is
-  // exact: the results do not depend on when the first observation or minute came (a team
-  // stage that starts later than a whole engine computes the same bits).
-  const TimeMs epoch = time - (((time % options_.half_life_ms) + options_.half_life_ms) % options_.half_life_ms);
+  // The epoch is a multiple of the half-life, and the scale 2^k * 2^(r / half_life) with k whole
+  // half-lives and r the remainder: another epoch changes k only, a power of two, which is
+  // exact. The results then do not depend on when the first observation or minute came (a
+  // team stage that starts later than a whole engine computes the same bits).
+  const int64_t half_life = options_.half_life_ms;
+  const TimeMs epoch = time - (((time % half_life) + half_life) % half_life);
   if (epoch_ == INT64_MIN) epoch_ = epoch;
-  const auto scale = [&] {
-    return std::exp2(static_cast<double>(time - epoch_) / static_cast<double>(options_.half_life_ms));
-  };
   // Move the epoch forward before the weights overflow a float (after ~100 half-lives).
-  if (scale() > 1e30) Renormalize(epoch);
-  return scale();
+  if (time - epoch_ > 99 * half_life) Renormalize(epoch);
+  return ScaleOf(time);
+}
+
+double DriftMonitor::ScaleOf(TimeMs time) const {
+  const int64_t half_life = options_.half_life_ms;
+  const int64_t elapsed = time - epoch_;
+  const int64_t whole = elapsed >= 0 ? elapsed / half_life : -((-elapsed + half_life - 1) / half_life);
+  const int64_t rest = elapsed - whole * half_life;
+  return std::ldexp(std::exp2(static_cast<double>(rest) / static_cast<double>(half_life)), static_cast<int>(whole));
 }
 
 void DriftMonitor::Renormalize(TimeMs time) {
@@ -620,7 +627,7 @@ std::vector<DetectorInfo> DriftMonitor::Detectors(TeamIndex team) const {
   std::vector<DetectorInfo> out;
   if (team >= teams_.size() || !teams_[team]) return out;
   const TeamDrift& t = *teams_[team];
-  const double scale = epoch_ == INT64_MIN ? 1.0 : std::exp2(static_cast<double>(last_time_ - epoch_) / static_cast<double>(options_.half_life_ms));
+  const double scale = epoch_ == INT64_MIN ? 1.0 : ScaleOf(last_time_);
   for (int m = 0; m < kProportionCount; ++m) {
     if (SeriesOf(static_cast<Metric>(m)) >= 0) continue;  // reported as hourly series below
     const auto& p = t.proportions[m];

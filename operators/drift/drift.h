@@ -160,6 +160,7 @@ class DriftMonitor {
   void Observe(TeamIndex team, int series, double x, TimeMs time);
   // 2^((time - epoch) / half_life), setting or moving the epoch as needed.
   double ScaleAt(TimeMs time);
+  double ScaleOf(TimeMs time) const;
   // Moves the epoch to `time`, rescaling every weight.
   void Renormalize(TimeMs time);
 

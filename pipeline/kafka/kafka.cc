@@ -1266,6 +1266,9 @@ struct KafkaDeadLetters::Letter {
 absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> KafkaTeamFeed::Create(ProducerOptions options, std::string topic,
                                                                     int partitions) {
   std::unique_ptr<KafkaTeamFeed> feed(new KafkaTeamFeed());
+  // A record that fails for good fails every later one of the producer too: the team tier
+  // never sees a later record past a missing one.
+  options.properties["enable.gapless.guarantee"] = "true";
   auto producer = KafkaProducer::Create(std::move(options), &KafkaTeamFeed::OnDelivery, feed.get());
   if (!producer.ok()) return producer.status();
   feed->producer_ = std::move(*producer);

@@ -269,6 +269,8 @@ class KafkaTeamFeed final : public TeamFeedSink {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> Create(ProducerOptions options, std::string topic,
                                                                int partitions);
+  // The producer goes first: its last deliveries still reach the members below.
+  ~KafkaTeamFeed() { producer_.reset(); }
   absl::Status Send(int partition, std::string_view record) override;
   void Poll() override { producer_->Poll(0); }
   absl::Status Flush(int timeout_ms) override { return producer_->Flush(timeout_ms); }

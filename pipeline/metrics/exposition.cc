@@ -342,7 +342,8 @@ void SelfMetrics::UpdateTeamFeed(const TeamFeedCounts& counts) {
     team_feed_records_ = &prometheus::BuildCounter()
                               .Name("ccpulse_team_feed_records_total")
                               .Help("Team feed records: sent to the team topic and failed (customer tier), "
-                                    "received (team tier).")
+                                    "received, and after_a_gap: received after a record that never came (team tier; "
+                                    "slices were lost).")
                               .Register(*registry_);
     team_feed_dropped_ = &prometheus::BuildCounter()
                               .Name("ccpulse_team_feed_dropped_total")
@@ -358,6 +359,7 @@ void SelfMetrics::UpdateTeamFeed(const TeamFeedCounts& counts) {
   add(team_feed_records_, "result", "sent", counts.sent, last.sent);
   add(team_feed_records_, "result", "failed", counts.failed, last.failed);
   add(team_feed_records_, "result", "received", counts.received, last.received);
+  add(team_feed_records_, "result", "after_a_gap", counts.gaps, last.gaps);
   add(team_feed_dropped_, "reason", "repeated", counts.repeated, last.repeated);
   add(team_feed_dropped_, "reason", "late", counts.late, last.late);
   last_team_feed_ = counts;
@@ -399,6 +401,9 @@ void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& 
         .Increment(static_cast<double>(d));
   }
   if (const uint64_t d = stream.late - last_stream_.late; d > 0) invalid_->Add({{"reason", "late"}}).Increment(static_cast<double>(d));
+  if (const uint64_t d = stream.invalid_team_feed - last_stream_.invalid_team_feed; d > 0) {
+    invalid_->Add({{"reason", "invalid_team_feed"}}).Increment(static_cast<double>(d));
+  }
   if (const uint64_t d = stream.too_many_events - last_stream_.too_many_events; d > 0) {
     invalid_->Add({{"reason", "too_many_events"}}).Increment(static_cast<double>(d));
   }

@@ -36,7 +36,7 @@ struct RepartitionCounts {
 // The team feed (kafka.team_stage): records a customer instance sent (and could not deliver),
 // records a team instance received, and contributions it dropped as sent before or too late.
 struct TeamFeedCounts {
-  uint64_t sent = 0, failed = 0, received = 0, repeated = 0, late = 0;
+  uint64_t sent = 0, failed = 0, received = 0, repeated = 0, late = 0, gaps = 0;
 };
 
 // Self-metrics of the process (DESIGN §4 last paragraph). Updated by the worker at each tick
