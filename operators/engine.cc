@@ -15,6 +15,12 @@ namespace {
 
 // Contributions of one team partition in one team feed record (43 bytes each).
 constexpr size_t kMaxFeedContributions = 16384;
+// A customer engine whose watermark stands still says so this often (wall clock), so that the
+// team stages tell a customer instance whose input idles out (it still holds them back, until
+// its own watermark moves on) from a dead one (it idles out there too). Once its input has
+// been idle that long and a little more, it has sent what it will, and falls silent.
+constexpr int64_t kFeedHeartbeatMs = 1000;
+constexpr int64_t kFeedHeartbeatAfterInputMs = 5000;
 
 }  // namespace
 
@@ -67,12 +73,19 @@ void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boun
     return;
   }
   const int64_t target_end = customers_.Advance(now_ms);
-  if (target_end == INT64_MIN) return;
   if (split_.role == Split::Role::kCustomers) {
-    SendUntil(target_end);
-  } else {
-    DeliverUntil(target_end, every_ms, on_boundary);
+    if (target_end != INT64_MIN && target_end > sent_end_) {
+      SendUntil(target_end);
+      last_send_ms_ = now_ms;
+    } else if (sent_end_ != INT64_MIN && now_ms - last_send_ms_ >= kFeedHeartbeatMs &&
+               now_ms - last_event_ms_ < options_.idle_partition_ms + kFeedHeartbeatAfterInputMs) {
+      SendRecords(sent_end_);  // nothing new: an empty range at the end
+      last_send_ms_ = now_ms;
+    }
+    return;
   }
+  if (target_end == INT64_MIN) return;
+  DeliverUntil(target_end, every_ms, on_boundary);
 }
 
 TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
@@ -89,18 +102,19 @@ TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
 
 void Engine::SendUntil(int64_t target_end) {
   if (target_end <= sent_end_) return;
-  const auto flush = [&](int64_t end) {
-    feed_->Flush(end, customers_.teams(), &records_);
-    for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
-    sent_end_ = end;
-  };
   for (int64_t slice = customers_.NextDataSlice(); slice < target_end; slice = customers_.NextDataSlice()) {
     customers_.DeliverSlice(slice, &delivered_);
     feed_->Add(slice, delivered_, customers_.teams());
     // A catch-up over many slices goes out in records the broker takes (~700 kB at most).
-    if (feed_->largest_pending() >= kMaxFeedContributions) flush(slice + 1);
+    if (feed_->largest_pending() >= kMaxFeedContributions) SendRecords(slice + 1);
   }
-  flush(target_end);
+  SendRecords(target_end);
+}
+
+void Engine::SendRecords(int64_t end) {
+  feed_->Flush(end, customers_.teams(), &records_);
+  for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
+  sent_end_ = end;
 }
 
 void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary) {

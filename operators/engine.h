@@ -38,7 +38,8 @@ class Engine {
 
   // Where the two stages run (DESIGN §6). kWhole: both here. kCustomers: the customer stage
   // here; each slice its watermark passes goes, split per team partition, to `send` (as
-  // team_feed.h records, one per partition whenever the watermark crosses a slice). kTeams:
+  // team_feed.h records, one per partition whenever the watermark crosses a slice, and an empty
+  // one every second while it stands still with input, so the team stages know it is alive). kTeams:
   // the team stage here, fed by OnTeamFeed with the records of `channels` customer engines on
   // each team partition it is assigned.
   struct Split {
@@ -58,6 +59,7 @@ class Engine {
   // Applies one decoded event. `now_ms` is the wall clock (idle-partition detection only).
   Accepted OnEvent(const schemas::Event& event, int64_t now_ms) {
     const Accepted accepted = customers_.OnEvent(event, now_ms);
+    last_event_ms_ = now_ms;
     if (customers_.teams().size() != teams_.team_count() && split_.role == Split::Role::kWhole) AddNewTeams();
     return accepted;
   }
@@ -152,8 +154,10 @@ class Engine {
   // Engine state version 1 (one engine, before the stages): the same fields, in another order.
   void RestoreVersion1(StateReader& ar, int64_t now_ms);
 
-  // kCustomers: sends every slice delivered so far, and the watermark, to the team partitions.
+  // kCustomers: sends every slice before `target_end`, and the watermark, to the team partitions.
   void SendUntil(int64_t target_end);
+  // kCustomers: one record per team partition, with what was added since the last, up to `end`.
+  void SendRecords(int64_t end);
   // kTeams: the team stage's channel of customer engine `channel` on team partition `partition`.
   uint32_t ChannelOn(int partition, uint32_t channel) const {
     return static_cast<uint32_t>(partition) * static_cast<uint32_t>(split_.channels) + channel;
@@ -165,6 +169,8 @@ class Engine {
   TeamStage teams_;
   std::unique_ptr<TeamFeedWriter> feed_;  // kCustomers
   int64_t sent_end_ = INT64_MIN;          // kCustomers: slices before it are sent
+  int64_t last_send_ms_ = 0;              // kCustomers: wall time of the last records
+  int64_t last_event_ms_ = 0;             // wall time of the last event
   std::vector<std::string> records_;      // kCustomers, reused
   std::vector<Delivered> delivered_;      // scratch, reused
 };

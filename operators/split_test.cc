@@ -413,9 +413,57 @@ TEST(TeamFeedTest, TheTeamStageCountsGapsAndRepeatsKeepAChannelAwake) {
   feed(o1, 25'000);
   stage.Advance(40'000, kEveryMs, nullptr);
   EXPECT_EQ(stage.end_slice(), 101);
-  // Silent past the idle time, it no longer does.
+  // Silent past the idle time while channel 0 sends on, it no longer does.
+  feed(record(zero, 103, 104), 50'000);
   stage.Advance(60'000, kEveryMs, nullptr);
-  EXPECT_EQ(stage.end_slice(), 103);
+  EXPECT_EQ(stage.end_slice(), 104);
+  // When every channel is silent, the team stage waits for the slowest (it may still send
+  // what is behind its own watermark), not the fastest.
+  feed(record(one, 101, 102), 60'000);
+  stage.Advance(200'000, kEveryMs, nullptr);
+  EXPECT_EQ(stage.end_slice(), 104) << "never backwards";
+}
+
+// A customer engine whose watermark stands still sends an empty record per team partition
+// every second (wall clock), so the team stages do not take it for dead, until its input has
+// been idle for longer than idle_partition.
+TEST(TeamFeedTest, AQuietCustomerEngineSaysItIsAlive) {
+  const MetricOptions options = SplitOptions();
+  std::vector<std::pair<int, std::string>> sent;
+  Engine::Split split;
+  split.role = Engine::Split::Role::kCustomers;
+  split.team_partitions = 2;
+  split.send = [&](int partition, std::string_view record) { sent.emplace_back(partition, record); };
+  Engine engine(options, split);
+  const std::vector<SimEvent> events = Traffic();
+  for (size_t i = 0; i < 5000; ++i) {
+    engine.OnEvent(events[i].View("default"), 0);
+    engine.Advance(0, kEveryMs, nullptr);
+  }
+  ASSERT_FALSE(sent.empty());
+  const int64_t end = DecodeTeamFeed(sent.back().second)->to_slice;
+  const size_t before = sent.size();
+  engine.Advance(999, kEveryMs, nullptr);
+  EXPECT_EQ(sent.size(), before) << "not within the second";
+  engine.Advance(1000, kEveryMs, nullptr);
+  ASSERT_EQ(sent.size(), before + 2);
+  for (size_t i = before; i < sent.size(); ++i) {
+    auto feed = DecodeTeamFeed(sent[i].second);
+    ASSERT_TRUE(feed.ok()) << feed.status();
+    EXPECT_EQ(feed->from_slice, end);
+    EXPECT_EQ(feed->to_slice, end);
+    EXPECT_TRUE(feed->delivered.empty());
+  }
+  engine.Advance(1500, kEveryMs, nullptr);
+  EXPECT_EQ(sent.size(), before + 2);
+  // Input idle for idle_partition and 5 s more: it has sent what it will; silent, the team
+  // topic's lag reads 0 at rest.
+  const int64_t quiet = options.idle_partition_ms + 5000;
+  engine.Advance(quiet - 1, kEveryMs, nullptr);
+  const size_t last = sent.size();
+  EXPECT_GT(last, before + 2);
+  engine.Advance(quiet + 2000, kEveryMs, nullptr);
+  EXPECT_EQ(sent.size(), last);
 }
 
 TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {

@@ -116,7 +116,8 @@ void TeamFeedWriter::Add(int64_t slice, std::span<const Delivered> delivered, co
 }
 
 void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records) {
-  CCPULSE_CHECK(from_slice_ == INT64_MIN || to_slice > from_slice_, "a flush covers the slices added");
+  CCPULSE_CHECK(from_slice_ == INT64_MIN || to_slice >= from_slice_, "a flush covers the slices added");
+  CCPULSE_CHECK(last_slice_ == INT64_MIN || to_slice > last_slice_, "a flush covers the slices added");
   records->resize(pending_.size());
   const int64_t from = from_slice_ == INT64_MIN ? to_slice : from_slice_;
   for (size_t partition = 0; partition < pending_.size(); ++partition) {

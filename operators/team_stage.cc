@@ -29,7 +29,10 @@ TeamStage::TeamStage(const MetricOptions* options)
     : options_(*options),
       slices_(options_.slice_ms),
       histogram_pool_(static_cast<int>(options_.windows_ms.size()) + 1),
-      channels_(/*allowed_lateness_ms=*/0, options_.idle_partition_ms) {
+      // A customer stage delivers what is behind its own watermark later: when all are quiet,
+      // the team stage waits for the slowest, not the fastest.
+      channels_(/*allowed_lateness_ms=*/0, options_.idle_partition_ms,
+                window::WatermarkTracker::WhenAllIdle::kHoldAtSmallest) {
   for (int64_t w : options_.windows_ms) window_slices_.push_back(w / options_.slice_ms);
   if (options_.drift.enabled) {
     drift::DriftOptions drift = options_.drift;

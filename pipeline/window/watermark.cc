@@ -42,6 +42,7 @@ void WatermarkTracker::Remove(int partition) {
 int64_t WatermarkTracker::Advance(int64_t now_ms) {
   int64_t active_min = kNoWatermark;
   int64_t largest = kNoWatermark;  // over present partitions, idle or not
+  int64_t smallest = kNoWatermark;
   bool any_active = false;
   for (const Partition& p : partitions_) {
     if (!p.present) continue;
@@ -51,13 +52,17 @@ int64_t WatermarkTracker::Advance(int64_t now_ms) {
       continue;
     }
     largest = std::max(largest, p.max_time_ms);
+    smallest = smallest == kNoWatermark ? p.max_time_ms : std::min(smallest, p.max_time_ms);
     if (now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
     active_min = any_active ? std::min(active_min, p.max_time_ms) : p.max_time_ms;
     any_active = true;
   }
-  // All idle: follow the largest partition still assigned. A removed partition's time must not
-  // push the watermark (it would make the remaining partitions' next records late).
-  const int64_t basis = any_active ? active_min : largest;
+  // All idle: follow the largest partition still assigned (or hold at the smallest). A removed
+  // partition's time must not push the watermark (it would make the remaining partitions' next
+  // records late).
+  const int64_t basis = any_active                                    ? active_min
+                        : when_all_idle_ == WhenAllIdle::kFollowLargest ? largest
+                                                                        : smallest;
   if (basis != kNoWatermark) watermark_ = std::max(watermark_, basis - lateness_ms_);
   return watermark_;
 }

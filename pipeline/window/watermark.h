@@ -16,8 +16,15 @@ class WatermarkTracker {
  public:
   static constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
 
-  WatermarkTracker(int64_t allowed_lateness_ms, int64_t idle_after_ms)
-      : lateness_ms_(allowed_lateness_ms), idle_after_ms_(idle_after_ms) {}
+  // When every partition is idle: the watermark follows the largest partition
+  // (`WhenAllIdle::kFollowLargest`, for partitions whose records are all here), or stays with
+  // the smallest (kHoldAtSmallest: for channels that each deliver what is behind their own
+  // watermark later, as a team stage's customer stages do).
+  enum class WhenAllIdle { kFollowLargest, kHoldAtSmallest };
+
+  WatermarkTracker(int64_t allowed_lateness_ms, int64_t idle_after_ms,
+                   WhenAllIdle when_all_idle = WhenAllIdle::kFollowLargest)
+      : lateness_ms_(allowed_lateness_ms), idle_after_ms_(idle_after_ms), when_all_idle_(when_all_idle) {}
 
   int64_t allowed_lateness_ms() const { return lateness_ms_; }
 
@@ -34,7 +41,8 @@ class WatermarkTracker {
 
   // The watermark at wall time `now_ms`: min over non-idle partitions of max_time - lateness.
   // When every partition is idle, the watermark follows the largest one not removed (an idle
-  // stream does not freeze windows forever). Never decreases.
+  // stream does not freeze windows forever), or holds at the smallest (see WhenAllIdle).
+  // Never decreases.
   int64_t Advance(int64_t now_ms);
 
   // End of input: the watermark jumps to the largest event time seen (DESIGN §3, replay).
@@ -63,6 +71,7 @@ class WatermarkTracker {
   };
   int64_t lateness_ms_;
   int64_t idle_after_ms_;
+  WhenAllIdle when_all_idle_;
   std::vector<Partition> partitions_;
   int64_t watermark_ = kNoWatermark;
   int64_t max_event_time_ = kNoWatermark;

@@ -85,6 +85,19 @@ TEST(WatermarkTrackerTest, AllIdleFollowsTheLargestPartition) {
   EXPECT_EQ(t.Advance(10 * kIdle), 700'000 - kLateness);
 }
 
+TEST(WatermarkTrackerTest, AllIdleCanHoldAtTheSmallestPartition) {
+  WatermarkTracker t(kLateness, kIdle, WatermarkTracker::WhenAllIdle::kHoldAtSmallest);
+  t.Observe(0, 100'000, 0);
+  t.Observe(1, 700'000, 0);
+  EXPECT_EQ(t.Advance(kIdle), 100'000 - kLateness);
+  EXPECT_EQ(t.Advance(10 * kIdle), 100'000 - kLateness);
+  // Partition 1 sends on and partition 0 stays silent: once 0 idles out, 1 leads.
+  t.Observe(1, 800'000, 20 * kIdle);
+  EXPECT_EQ(t.Advance(20 * kIdle + 1), 100'000 - kLateness) << "after a silence of all, 0 gets idle_after again";
+  t.Observe(1, 900'000, 20 * kIdle + kIdle / 2);
+  EXPECT_EQ(t.Advance(21 * kIdle), 900'000 - kLateness);
+}
+
 // After every partition has been silent (a broker outage, a rejoin), the partition whose
 // backlog arrives first must not leave the others behind: they get idle_after again.
 TEST(WatermarkTrackerTest, ASilenceOfEveryPartitionIsNotIdleness) {

@@ -545,7 +545,10 @@ def test_team_stage(binary, broker, work):
         wait_caught_up(broker, group, inputs, 180)
         wait_caught_up(broker, f"{group}-teams", team_partitions, 180)
         time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
-        repeated = kt.metric_value(team.metrics_text(), "ccpulse_team_feed_dropped_total", '{reason="repeated"}')
+        text = team.metrics_text()
+        repeated = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="repeated"}')
+        late = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="late"}')
+        gaps = kt.metric_value(text, "ccpulse_team_feed_records_total", '{result="after_a_gap"}')
     finally:
         for inst in instances:
             if inst.proc is not None:
@@ -553,6 +556,8 @@ def test_team_stage(binary, broker, work):
     restores = {inst.name: inst.log_text().count("restored checkpoint") for inst in (victim, team)}
     check(restores[victim.name] >= 3 and restores[team.name] >= 1, f"{name}: restores {restores}")
     check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")
+    check(late == 0 and gaps == 0, f"{name}: the team tier dropped {late:.0f} late contributions, {gaps:.0f} records "
+                                   "came after a gap")
     windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs), replay, reach)
     log(f"{name}: {victim.name} killed 4 times, {team.name} twice ({restores}); the team tier's {windows} window "
         f"records at {boundaries} boundaries and {alerts} alert changes equal the uninterrupted replay, per whole team")
