@@ -27,6 +27,20 @@ int64_t Bytes(const std::vector<std::string>& records) {
   return bytes;
 }
 
+// Decodes every record and applies it to `engine`, advancing after each; then `after(i)`.
+template <typename After>
+void Apply(const std::vector<std::string>& records, Engine& engine, After after) {
+  ccpulse::schemas::JsonEventDecoder decoder;
+  ccpulse::schemas::Event event;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!decoder.Decode(records[i], &event).ok()) continue;
+    event.position.offset = static_cast<int64_t>(i);
+    engine.OnEvent(event, 0);
+    engine.Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
+    after(i);
+  }
+}
+
 void BM_Decode(benchmark::State& state) {
   const auto& records = Stream();
   ccpulse::schemas::JsonEventDecoder decoder;
@@ -45,29 +59,22 @@ BENCHMARK(BM_Decode)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_DecodeAndOperators(benchmark::State& state) {
   const auto& records = Stream();
-  ccpulse::schemas::JsonEventDecoder decoder;
-  ccpulse::schemas::Event event;
   Engine::Memory memory;
   size_t teams = 0, customers = 0, interactions = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto engine = std::make_unique<Engine>(MetricOptions{});
     state.ResumeTiming();
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (!decoder.Decode(records[i], &event).ok()) continue;
-      event.position.offset = static_cast<int64_t>(i);
-      engine->OnEvent(event, 0);
-      engine->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
-      if (i == records.size() * 3 / 4) {
-        // Memory at full load: the 1 h window is full and arrivals are at their peak.
-        state.PauseTiming();
-        memory = engine->MemoryUsage();
-        teams = engine->team_count();
-        customers = engine->repeat_contacts().tracked_customers();
-        interactions = engine->interactions().size();
-        state.ResumeTiming();
-      }
-    }
+    Apply(records, *engine, [&](size_t i) {
+      if (i != records.size() * 3 / 4) return;
+      // Memory at full load: the 1 h window is full and arrivals are at their peak.
+      state.PauseTiming();
+      memory = engine->MemoryUsage();
+      teams = engine->team_count();
+      customers = engine->repeat_contacts().tracked_customers();
+      interactions = engine->interactions().size();
+      state.ResumeTiming();
+    });
     state.PauseTiming();
     engine.reset();
     state.ResumeTiming();
@@ -92,8 +99,6 @@ BENCHMARK(BM_DecodeAndOperators)->Unit(benchmark::kMillisecond)->UseRealTime()->
 void BM_TwoTiers(benchmark::State& state) {
   const auto& records = Stream();
   const bool with_teams = state.range(0) == 1;
-  ccpulse::schemas::JsonEventDecoder decoder;
-  ccpulse::schemas::Event event;
   constexpr int kTeamPartitions = 16;
   uint64_t feed_records = 0, feed_bytes = 0;
   for (auto _ : state) {
@@ -114,13 +119,9 @@ void BM_TwoTiers(benchmark::State& state) {
     };
     auto customers = std::make_unique<Engine>(MetricOptions{}, split);
     state.ResumeTiming();
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (!decoder.Decode(records[i], &event).ok()) continue;
-      event.position.offset = static_cast<int64_t>(i);
-      customers->OnEvent(event, 0);
-      customers->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
+    Apply(records, *customers, [&](size_t) {
       if (with_teams) teams->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
-    }
+    });
     state.PauseTiming();
     customers.reset();
     teams.reset();

@@ -66,7 +66,6 @@ class Engine {
   // kTeams: applies one record a customer engine sent, read from team partition `partition`
   // (its index among this engine's partitions); an error names what is wrong in it.
   absl::Status OnTeamFeed(std::string_view record, int partition, int64_t now_ms);
-  Split::Role role() const { return split_.role; }
   const TeamStage::FeedCounters& feed_counters() const { return teams_.feed_counters(); }
 
   // Moves the watermark to what the input allows at `now_ms` and delivers every slice it has

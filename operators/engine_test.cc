@@ -357,7 +357,8 @@ TEST(EngineTest, RestoresStateVersion1FromBeforeTheStages) {
 
   const MetricOptions options;
   Engine restored(options);
-  ASSERT_TRUE(restored.RestoreState(state, 0).ok()) << restored.RestoreState(state, 0);
+  const absl::Status restore = restored.RestoreState(state, 0);
+  ASSERT_TRUE(restore.ok()) << restore;
   Engine whole(options);
   std::string expected, actual;
   const auto recorder = [&](Engine& engine, std::string* out) {

@@ -87,6 +87,49 @@ std::vector<SimEvent> Traffic() {
   return events;
 }
 
+// What a run gives: every window record at every boundary, and every alert change (sorted).
+struct Results {
+  Outputs windows;
+  std::vector<std::string> alerts;
+};
+
+// One engine over the whole stream, advancing every `advance_every` events.
+Results OneEngine(const MetricOptions& options, const std::vector<SimEvent>& events, size_t advance_every) {
+  Results out;
+  Engine engine(options);
+  const auto on_boundary = [&](TimeMs b) { Record(engine, b, options, &out.windows); };
+  for (size_t i = 0; i < events.size(); ++i) {
+    engine.OnEvent(events[i].View("default"), 0);
+    if (i % advance_every == 0) engine.Advance(0, kEveryMs, on_boundary);
+  }
+  engine.Finish(kEveryMs, on_boundary);
+  for (const auto& a : engine.TakeAlertChanges()) out.alerts.push_back(Show(a));
+  std::sort(out.alerts.begin(), out.alerts.end());
+  return out;
+}
+
+// The stream split by customer (by interaction without one), as on a customer-keyed topic.
+std::vector<std::vector<SimEvent>> ByCustomer(const std::vector<SimEvent>& events, int partitions) {
+  std::vector<std::vector<SimEvent>> out(static_cast<size_t>(partitions));
+  for (const SimEvent& e : events) {
+    const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
+    out[schemas::SipHash24(schemas::HashKey{}, key) % static_cast<uint64_t>(partitions)].push_back(e);
+  }
+  return out;
+}
+
+// Every window record and alert change of `actual` equals `expected`'s.
+void ExpectSame(const Results& expected, Results actual) {
+  EXPECT_EQ(actual.windows.size(), expected.windows.size());
+  for (const auto& [key, value] : expected.windows) {
+    auto it = actual.windows.find(key);
+    ASSERT_NE(it, actual.windows.end()) << key.second << " at " << key.first;
+    ASSERT_EQ(it->second, value) << key.second << " at " << key.first;
+  }
+  std::sort(actual.alerts.begin(), actual.alerts.end());
+  EXPECT_EQ(actual.alerts, expected.alerts);
+}
+
 // One customer partition: its input, the stage and the writer of its records.
 struct CustomerPartition {
   std::vector<SimEvent> input;
@@ -104,39 +147,23 @@ TEST(SplitTest, CustomerAndTeamStagesOnPartitionsEqualOneEngine) {
   const MetricOptions options = SplitOptions();
   const std::vector<SimEvent> events = Traffic();
   const std::string tenant = "default";
+  const Results expected = OneEngine(options, events, 997);
+  ASSERT_GT(expected.windows.size(), 250u);  // 6 teams, 48 hourly boundaries
+  ASSERT_FALSE(expected.alerts.empty()) << "the drifting team should page";
 
-  // One engine over the whole stream.
-  Outputs expected;
-  std::vector<std::string> expected_alerts;
-  {
-    Engine engine(options);
-    const auto on_boundary = [&](TimeMs b) { Record(engine, b, options, &expected); };
-    for (size_t i = 0; i < events.size(); ++i) {
-      engine.OnEvent(events[i].View(tenant), 0);
-      if (i % 997 == 0) engine.Advance(0, kEveryMs, on_boundary);
-    }
-    engine.Finish(kEveryMs, on_boundary);
-    for (const auto& a : engine.TakeAlertChanges()) expected_alerts.push_back(Show(a));
-  }
-  ASSERT_GT(expected.size(), 250u);  // 6 teams, 48 hourly boundaries
-  ASSERT_FALSE(expected_alerts.empty()) << "the drifting team should page";
-
-  // Three customer partitions (by customer, else interaction), two team partitions.
+  // Three customer partitions, two team partitions.
   constexpr int kCustomerPartitions = 3, kTeamPartitions = 2;
   std::vector<CustomerPartition> customers(kCustomerPartitions);
-  for (const SimEvent& e : events) {
-    const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
-    customers[schemas::SipHash24(schemas::HashKey{}, key) % kCustomerPartitions].input.push_back(e);
-  }
+  std::vector<std::vector<SimEvent>> inputs = ByCustomer(events, kCustomerPartitions);
   for (int p = 0; p < kCustomerPartitions; ++p) {
+    customers[p].input = std::move(inputs[p]);
     customers[p].stage = std::make_unique<CustomerStage>(&options);
     customers[p].writer = std::make_unique<TeamFeedWriter>(p, kTeamPartitions);
   }
   std::vector<std::unique_ptr<TeamStage>> team_stages;
   std::vector<std::vector<std::string>> team_topic(kTeamPartitions);  // the records, per partition
   std::vector<size_t> consumed(kTeamPartitions, 0);
-  Outputs actual;
-  std::vector<std::string> actual_alerts;
+  Results actual;
   for (int t = 0; t < kTeamPartitions; ++t) {
     team_stages.push_back(std::make_unique<TeamStage>(&options));
     for (int p = 0; p < kCustomerPartitions; ++p) team_stages[t]->AssignChannel(p, 0);
@@ -158,7 +185,7 @@ TEST(SplitTest, CustomerAndTeamStagesOnPartitionsEqualOneEngine) {
   std::mt19937_64 rng(5);
   const auto consume = [&](int t, size_t count) {
     TeamStage& stage = *team_stages[t];
-    const auto on_boundary = [&](TimeMs b) { Record(stage, b, options, &actual); };
+    const auto on_boundary = [&](TimeMs b) { Record(stage, b, options, &actual.windows); };
     for (size_t n = 0; n < count && consumed[t] < team_topic[t].size(); ++n) {
       auto feed = DecodeTeamFeed(team_topic[t][consumed[t]++]);
       ASSERT_TRUE(feed.ok()) << feed.status();
@@ -167,7 +194,7 @@ TEST(SplitTest, CustomerAndTeamStagesOnPartitionsEqualOneEngine) {
       if (rng() % 50 == 0) stage.OnFeed(*feed, 0);
     }
     stage.Advance(0, kEveryMs, on_boundary);
-    for (const auto& a : stage.TakeAlertChanges()) actual_alerts.push_back(Show(a));
+    for (const auto& a : stage.TakeAlertChanges()) actual.alerts.push_back(Show(a));
   };
 
   // Random interleaving: each round, a random partition takes a random chunk of its input and
@@ -204,9 +231,9 @@ TEST(SplitTest, CustomerAndTeamStagesOnPartitionsEqualOneEngine) {
   for (CustomerPartition& c : customers) deliver(c, true);
   for (int t = 0; t < kTeamPartitions; ++t) {
     consume(t, SIZE_MAX);
-    const auto on_boundary = [&](TimeMs b) { Record(*team_stages[t], b, options, &actual); };
+    const auto on_boundary = [&](TimeMs b) { Record(*team_stages[t], b, options, &actual.windows); };
     team_stages[t]->Finish(kEveryMs, on_boundary);
-    for (const auto& a : team_stages[t]->TakeAlertChanges()) actual_alerts.push_back(Show(a));
+    for (const auto& a : team_stages[t]->TakeAlertChanges()) actual.alerts.push_back(Show(a));
   }
 
   uint64_t repeated = 0, late = 0;
@@ -217,15 +244,7 @@ TEST(SplitTest, CustomerAndTeamStagesOnPartitionsEqualOneEngine) {
   ASSERT_TRUE(crashed_once);
   EXPECT_GT(repeated, 1000u) << "the restarted customer stage and the records read twice send slices again";
   EXPECT_EQ(late, 0u);
-  EXPECT_EQ(actual.size(), expected.size());
-  for (const auto& [key, value] : expected) {
-    auto it = actual.find(key);
-    ASSERT_NE(it, actual.end()) << key.second << " at " << key.first;
-    ASSERT_EQ(it->second, value) << key.second << " at " << key.first;
-  }
-  std::sort(expected_alerts.begin(), expected_alerts.end());
-  std::sort(actual_alerts.begin(), actual_alerts.end());
-  EXPECT_EQ(actual_alerts, expected_alerts);
+  ExpectSame(expected, std::move(actual));
 }
 
 // The same through Engine roles, as `run` drives them: two customer engines send records to
@@ -237,18 +256,8 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   const MetricOptions options = SplitOptions();
   const std::vector<SimEvent> events = Traffic();
   const std::string tenant = "default";
-  Outputs expected, actual;
-  std::vector<std::string> expected_alerts, actual_alerts;
-  {
-    Engine engine(options);
-    const auto on_boundary = [&](TimeMs b) { Record(engine, b, options, &expected); };
-    for (const SimEvent& e : events) {
-      engine.OnEvent(e.View(tenant), 0);
-      engine.Advance(0, kEveryMs, on_boundary);
-    }
-    engine.Finish(kEveryMs, on_boundary);
-    for (const auto& a : engine.TakeAlertChanges()) expected_alerts.push_back(Show(a));
-  }
+  const Results expected = OneEngine(options, events, 1);
+  Results actual;
 
   constexpr int kCustomers = 2, kTeamPartitions = 2;
   std::vector<std::vector<std::string>> topic(kTeamPartitions);
@@ -264,24 +273,20 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   team_split.role = Engine::Split::Role::kTeams;
   team_split.channels = kCustomers;
 
-  std::vector<std::vector<SimEvent>> input(kCustomers);
-  for (const SimEvent& e : events) {
-    const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
-    input[schemas::SipHash24(schemas::HashKey{}, key) % kCustomers].push_back(e);
-  }
+  const std::vector<std::vector<SimEvent>> input = ByCustomer(events, kCustomers);
   std::vector<std::unique_ptr<Engine>> customers;
   for (int c = 0; c < kCustomers; ++c) customers.push_back(std::make_unique<Engine>(options, customer_split(c)));
   auto team = std::make_unique<Engine>(options, team_split);
   for (int t = 0; t < kTeamPartitions; ++t) team->AssignPartition(t, 0);
   std::vector<size_t> next(kCustomers, 0), consumed(kTeamPartitions, 0);
   std::mt19937_64 rng(9);
-  const auto on_boundary = [&](TimeMs b) { Record(*team, b, options, &actual); };
+  const auto on_boundary = [&](TimeMs b) { Record(*team, b, options, &actual.windows); };
   const auto consume = [&](int t, size_t count) {
     for (size_t n = 0; n < count && consumed[t] < topic[t].size(); ++n) {
       ASSERT_TRUE(team->OnTeamFeed(topic[t][consumed[t]++], t, 0).ok());
       team->Advance(0, kEveryMs, on_boundary);
     }
-    for (const auto& a : team->TakeAlertChanges()) actual_alerts.push_back(Show(a));
+    for (const auto& a : team->TakeAlertChanges()) actual.alerts.push_back(Show(a));
   };
   // Checkpoint, then restore into a fresh engine of the same role and position.
   const auto restart = [&](std::unique_ptr<Engine>& engine, Engine::Split split, std::string* state) {
@@ -320,7 +325,7 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
     if (!team_restarted && !team_state.empty() && consumed[0] + consumed[1] >= 600) {
       team_restarted = true;
       // What the team engine output after its checkpoint is output again: drop it first.
-      std::erase_if(actual, [&](const auto& entry) { return entry.first.first > team_saved_end; });
+      std::erase_if(actual.windows, [&](const auto& entry) { return entry.first.first > team_saved_end; });
       restart(team, team_split, &team_state);
       consumed = team_saved_consumed;
     }
@@ -328,20 +333,12 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   for (auto& engine : customers) engine->Finish(kEveryMs, nullptr);
   for (int t = 0; t < kTeamPartitions; ++t) consume(t, SIZE_MAX);
   team->Finish(kEveryMs, on_boundary);
-  for (const auto& a : team->TakeAlertChanges()) actual_alerts.push_back(Show(a));
+  for (const auto& a : team->TakeAlertChanges()) actual.alerts.push_back(Show(a));
   ASSERT_TRUE(customer_restarted && team_restarted);
   EXPECT_GT(team->feed_counters().repeated, 0u);
   EXPECT_EQ(team->feed_counters().late, 0u);
   EXPECT_EQ(team->feed_counters().gaps, 0u) << "the restored customer engine continues where it had sent";
-  EXPECT_EQ(actual.size(), expected.size());
-  for (const auto& [key, value] : expected) {
-    auto it = actual.find(key);
-    ASSERT_NE(it, actual.end()) << key.second << " at " << key.first;
-    ASSERT_EQ(it->second, value) << key.second << " at " << key.first;
-  }
-  std::sort(expected_alerts.begin(), expected_alerts.end());
-  std::sort(actual_alerts.begin(), actual_alerts.end());
-  EXPECT_EQ(actual_alerts, expected_alerts);
+  ExpectSame(expected, std::move(actual));
 }
 
 // A catch-up over many slices is sent in records of bounded size, each starting where the one
@@ -441,7 +438,9 @@ TEST(TeamFeedTest, AQuietCustomerEngineSaysItIsAlive) {
     engine.Advance(0, kEveryMs, nullptr);
   }
   ASSERT_FALSE(sent.empty());
-  const int64_t end = DecodeTeamFeed(sent.back().second)->to_slice;
+  const auto newest = DecodeTeamFeed(sent.back().second);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  const int64_t end = newest->to_slice;
   const size_t before = sent.size();
   engine.Advance(999, kEveryMs, nullptr);
   EXPECT_EQ(sent.size(), before) << "not within the second";
@@ -522,7 +521,10 @@ TEST(TeamFeedTest, TeamsAreSpreadOverPartitionsTheSameWayEverywhere) {
   std::vector<int> count(4, 0);
   for (int i = 0; i < 400; ++i) ++count[TeamPartition("acme", "team-" + std::to_string(i), 4)];
   for (int c : count) EXPECT_GT(c, 60);
-  EXPECT_EQ(TeamPartition("acme", "sales", 4), TeamPartition("acme", "sales", 4));
+  // Pinned: every build and instance must place a team where the others do.
+  EXPECT_EQ(TeamPartition("acme", "sales", 4), 3);
+  EXPECT_EQ(TeamPartition("acme", "billing", 4), 3);
+  EXPECT_EQ(TeamPartition("default", "claims", 16), 3);
 }
 
 }  // namespace

@@ -79,7 +79,8 @@ class Reader {
 constexpr size_t kContributionBytes = 8 + 8 + 8 + 8 + 4 + 4 + 1 + 1 + 1;
 // Bounds that keep slice and time arithmetic far from overflow (times: ±557 years of ms).
 constexpr int64_t kMaxTimeMs = int64_t{1} << 44;
-constexpr int64_t kMaxSlice = kMaxTimeMs;
+// Slices: small enough that StartOf(slice) does not overflow for slices of up to 2 h.
+constexpr int64_t kMaxSlice = int64_t{1} << 40;
 
 }  // namespace
 

@@ -378,8 +378,6 @@ TEST_P(CrashRestoreTest, CrashesAndRestoresGiveTheUninterruptedResult) {
   EXPECT_EQ(crashed.final_state, reference.final_state);
 }
 
-// Records of two partitions, then partition 1 is revoked: its offsets are committed by the
-// checkpoint taken at the revoke and never again by this consumer.
 // The team feed of a customer instance, held back until the test lets it through.
 class HeldTeamFeed final : public TeamFeedSink {
  public:
@@ -446,7 +444,9 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
     (void)writer.Drain(5000);
     processor->Step(0);
     std::vector<std::string> problems;
-    EXPECT_TRUE(store->LoadAll(&problems)->empty()) << "written before the feed records before it were durable";
+    auto held = store->LoadAll(&problems);
+    ASSERT_TRUE(held.ok()) << held.status();
+    EXPECT_TRUE(held->empty()) << "written before the feed records before it were durable";
     EXPECT_EQ(processor->checkpoint_stats().durable, 0u);
     EXPECT_TRUE(source.committed.empty()) << "offsets committed before the checkpoint was durable";
     feed.held = false;
@@ -454,7 +454,9 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
     (void)writer.Drain(5000);
     processor->Step(0);
     EXPECT_EQ(processor->checkpoint_stats().durable, 1u);
-    EXPECT_EQ(store->LoadAll(&problems)->size(), 1u);
+    auto one = store->LoadAll(&problems);
+    ASSERT_TRUE(one.ok()) << one.status();
+    EXPECT_EQ(one->size(), 1u);
     Drain(*processor, &none, total, source);
     processor->engine().Finish(operators::kMinuteMs, nullptr);
     EXPECT_TRUE(none.boundaries.empty()) << "a customer instance has no team windows";
@@ -498,6 +500,8 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   EXPECT_EQ(teams.alerts, whole.alerts);
 }
 
+// Records of two partitions, then partition 1 is revoked: its offsets are committed by the
+// checkpoint taken at the revoke and never again by this consumer.
 struct RevokingScript {
   RevokingScript() {
     std::vector<SourceRecord> records;

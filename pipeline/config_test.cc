@@ -33,11 +33,13 @@ std::string ErrorOf(const std::string& text) {
 }
 
 // Asserts that `text` is rejected with a message that names `path` and `line` (1-based).
-void ExpectErrorAt(const std::string& text, int line, const std::string& path) {
+// The error names the line, the key's path and (when given) what is wrong.
+void ExpectErrorAt(const std::string& text, int line, const std::string& path, const std::string& what = "") {
   const std::string error = ErrorOf(text);
   ASSERT_FALSE(error.empty()) << "accepted:\n" << text;
   EXPECT_THAT(error, StartsWith(kName + ":" + std::to_string(line) + ": ")) << text;
   EXPECT_THAT(error, HasSubstr("`" + path + "`")) << text;
+  EXPECT_THAT(error, HasSubstr(what)) << text;
 }
 
 // A minimal file `run` accepts.
@@ -446,22 +448,17 @@ TEST(ConfigTest, TeamStageReadsItsTierAndRejectsWhatCannotWork) {
   EXPECT_EQ(teams->kafka.team_stage_topic, "ccpulse-teams");
   EXPECT_EQ(teams->kafka.team_stage_channels, 3);
 
-  // Each error names the line and what is wrong.
-  const auto expect_error = [](const std::string& text, int line, const std::string& what) {
-    const std::string error = ErrorOf(text);
-    EXPECT_THAT(error, StartsWith(kName + ":" + std::to_string(line) + ": ")) << text;
-    EXPECT_THAT(error, HasSubstr(what)) << text;
-  };
   const std::string head = "kafka:\n  topics: [a]\n  team_stage:\n";
-  expect_error(head + "    role: both\n", 4, "`kafka.team_stage.role`: customers or teams");
-  expect_error(head + "    partitions: 2\n", 4, "a role: customers or teams");
-  expect_error(head + "    role: teams\n    channels: 2\n", 4, "partitions: the team topic's partition count");
-  expect_error(head + "    role: customers\n    partitions: 2\ncheckpoint:\n  dir: x\n", 4, "channel: this");
-  expect_error(head + "    role: teams\n    partitions: 2\n", 4, "channels: how many customer instances");
-  expect_error(head + "    role: customers\n    partitions: 2\n    channel: 0\n", 4, "needs checkpoints");
-  expect_error("kafka:\n  topics: [a]\n  repartition:\n    topic: r\n  team_stage:\n    role: teams\n"
-               "    partitions: 2\n    channels: 1\n",
-               6, "kafka.repartition belongs to the customer tier");
+  const std::string path = "kafka.team_stage";
+  ExpectErrorAt(head + "    role: both\n", 4, path + ".role", "customers or teams");
+  ExpectErrorAt(head + "    partitions: 2\n", 4, path, "a role: customers or teams");
+  ExpectErrorAt(head + "    role: teams\n    channels: 2\n", 4, path, "partitions: the team topic's partition count");
+  ExpectErrorAt(head + "    role: customers\n    partitions: 2\ncheckpoint:\n  dir: x\n", 4, path, "channel: this");
+  ExpectErrorAt(head + "    role: teams\n    partitions: 2\n", 4, path, "channels: how many customer instances");
+  ExpectErrorAt(head + "    role: customers\n    partitions: 2\n    channel: 0\n", 4, path, "needs checkpoints");
+  ExpectErrorAt("kafka:\n  topics: [a]\n  repartition:\n    topic: r\n  team_stage:\n    role: teams\n"
+                "    partitions: 2\n    channels: 1\n",
+                6, path, "kafka.repartition belongs to the customer tier");
 }
 
 TEST(ConfigTest, UnknownKafkaPropertyIsRejectedForRun) {

@@ -339,7 +339,7 @@ void DriftMonitor::OnDuration(TeamIndex team, Metric metric, uint32_t duration_m
 void DriftMonitor::Observe(TeamIndex team, int series, double x, TimeMs time) {
   TeamDrift& t = Team(team);
   auto& d = t.durations[series];
-  ScaleAt(time);
+  SetEpoch(time);
   if (t.first_seen == INT64_MIN) t.first_seen = time;
   last_time_ = std::max(last_time_, time);
   const TimeMs hour = time - ((time % schemas::kHourMs) + schemas::kHourMs) % schemas::kHourMs;
@@ -453,7 +453,7 @@ void DriftMonitor::CloseHour(TeamIndex team, int series) {
 
 void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex, double>>& oldest_waits) {
   if (!options_.enabled) return;
-  ScaleAt(minute);
+  const double scale = ScaleAt(minute);
   last_time_ = std::max(last_time_, minute);
   // Backlog samples: teams with someone waiting, plus teams whose backlog alarm is open.
   auto sample = [&](TeamIndex team, double oldest_s) {
@@ -462,7 +462,6 @@ void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex
     if (t.first_seen == INT64_MIN) t.first_seen = minute;
     b.last_minute = minute;
     const double x = std::log1p(std::max(0.0, oldest_s));
-    const double scale = ScaleAt(minute);
     const int cell = HourOfWeek(t, minute);
     if (b.total.weight / scale >= options_.min_backlog_samples && t.Mature(minute, options_.min_history_ms)) {
       const Moments& c = b.cells[cell];
@@ -560,6 +559,11 @@ void DriftMonitor::OnMinute(TimeMs minute, const std::vector<std::pair<TeamIndex
 }
 
 double DriftMonitor::ScaleAt(TimeMs time) {
+  SetEpoch(time);
+  return ScaleOf(time);
+}
+
+void DriftMonitor::SetEpoch(TimeMs time) {
   // The epoch is a multiple of the half-life, and the scale 2^k * 2^(r / half_life) with k whole
   // half-lives and r the remainder: another epoch changes k only, a power of two, which is
   // exact. The results then do not depend on when the first observation or minute came (a
@@ -569,7 +573,6 @@ double DriftMonitor::ScaleAt(TimeMs time) {
   if (epoch_ == INT64_MIN) epoch_ = epoch;
   // Move the epoch forward before the weights overflow a float (after ~100 half-lives).
   if (time - epoch_ > 99 * half_life) Renormalize(epoch);
-  return ScaleOf(time);
 }
 
 double DriftMonitor::ScaleOf(TimeMs time) const {

@@ -160,6 +160,8 @@ class DriftMonitor {
   void Observe(TeamIndex team, int series, double x, TimeMs time);
   // 2^((time - epoch) / half_life), setting or moving the epoch as needed.
   double ScaleAt(TimeMs time);
+  // Sets the epoch (first call) or moves it forward (before the weights overflow).
+  void SetEpoch(TimeMs time);
   double ScaleOf(TimeMs time) const;
   // Moves the epoch to `time`, rescaling every weight.
   void Renormalize(TimeMs time);

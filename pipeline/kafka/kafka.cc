@@ -1274,6 +1274,8 @@ absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> KafkaTeamFeed::Create(ProducerOpt
   feed->producer_ = std::move(*producer);
   feed->topic_ = std::move(topic);
   if (absl::Status s = feed->producer_->CreateTopic(feed->topic_, partitions); !s.ok()) return s;
+  // A topic just created may not show at once: learn it (asking again) before counting.
+  if (absl::Status s = feed->producer_->LearnTopic(feed->topic_, 5000); !s.ok()) return s;
   absl::StatusOr<int> count = feed->producer_->PartitionCount(feed->topic_);
   if (!count.ok()) return count.status();
   if (*count != partitions) {
@@ -1282,7 +1284,6 @@ absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> KafkaTeamFeed::Create(ProducerOpt
         "modulo the count, so the two must agree",
         feed->topic_, *count, partitions));
   }
-  if (absl::Status s = feed->producer_->LearnTopic(feed->topic_, 5000); !s.ok()) return s;
   return feed;
 }
 

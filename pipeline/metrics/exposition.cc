@@ -354,7 +354,8 @@ void SelfMetrics::UpdateTeamFeed(const TeamFeedCounts& counts) {
   const TeamFeedCounts& last = last_team_feed_;
   const auto add = [](prometheus::Family<prometheus::Counter>* family, const char* label, const char* value,
                       uint64_t now, uint64_t before) {
-    family->Add({{label, value}}).Increment(static_cast<double>(now - before));
+    // The counts live in the engine's state: a fresh engine (standing by) starts them again.
+    family->Add({{label, value}}).Increment(static_cast<double>(now >= before ? now - before : now));
   };
   add(team_feed_records_, "result", "sent", counts.sent, last.sent);
   add(team_feed_records_, "result", "failed", counts.failed, last.failed);
