@@ -86,6 +86,16 @@ class StateWriter {
     (Put(values), ...);
   }
   void Bytes(const void* data, size_t size) { out_->append(static_cast<const char*>(data), size); }
+  // LEB128: 7 bits a byte, low first (1 byte below 128, 10 for the largest).
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_->push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_->push_back(static_cast<char>(v));
+  }
+  // Small magnitudes of either sign in few bytes (zigzag: 0, -1, 1, -2 ... -> 0, 1, 2, 3 ...).
+  void SignedVarint(int64_t v) { Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
 
  private:
   template <typename T>
@@ -134,7 +144,8 @@ class StateWriter {
 class StateReader {
  public:
   static constexpr bool kLoading = true;
-  explicit StateReader(std::string_view in) : in_(in) {}
+  // `what` names the bytes in errors ("state truncated or corrupt at byte 12: ...").
+  explicit StateReader(std::string_view in, std::string_view what = "state") : in_(in), what_(what) {}
 
   template <typename... T>
   void operator()(T&... values) {
@@ -151,13 +162,30 @@ class StateReader {
     pos_ += size;
     return true;
   }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t byte = 0;
+      if (!Bytes(&byte, 1)) return 0;
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return v;
+    }
+    Fail("a varint longer than 10 bytes");
+    return 0;
+  }
+  int64_t SignedVarint() {
+    const uint64_t v = Varint();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
   // Fails the archive (the first failure is kept).
   void Fail(std::string_view what) {
-    if (ok()) error_ = fmt::format("state truncated or corrupt at byte {}: {}", pos_, what);
+    if (ok()) error_ = fmt::format("{} truncated or corrupt at byte {}: {}", what_, pos_, what);
   }
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   bool at_end() const { return pos_ == in_.size(); }
+  size_t pos() const { return pos_; }
+  size_t left() const { return in_.size() - pos_; }
 
  private:
   // A count of elements of at least `min_bytes` each; 0 (and a failure) if they cannot fit.
@@ -230,6 +258,7 @@ class StateReader {
   }
 
   std::string_view in_;
+  std::string_view what_;
   size_t pos_ = 0;
   std::string error_;
 };

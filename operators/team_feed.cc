@@ -3,84 +3,128 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
-#include <type_traits>
 
 #include <fmt/format.h>
 
+#include "operators/state_archive.h"
 #include "pipeline/check.h"
 #include "schemas/ids.h"
 
 namespace ccpulse::operators {
 namespace {
 
-constexpr uint8_t kFeedVersion = 1;
+// 2: varints (a record is about a quarter of 1's size). 1 (fixed width) is still read, for
+// records an earlier build sent before an upgrade.
+constexpr uint8_t kFeedVersion = 2;
 constexpr uint32_t kNotNamed = UINT32_MAX;
 
-template <typename T>
-void Put(std::string* out, T value) {
-  static_assert(std::is_trivially_copyable_v<T>);
-  out->append(reinterpret_cast<const char*>(&value), sizeof(value));
-}
+// A contribution's first byte (version 2): kind in the low 5 bits, then retraction, effect, and
+// whether aux is 8 raw bytes (a hash: as a varint it would take 9 or 10).
+constexpr uint8_t kKindMask = 0x1f;
+constexpr uint8_t kRetraction = 0x20;
+constexpr uint8_t kEffect = 0x40;
+constexpr uint8_t kWideAux = 0x80;
+constexpr uint64_t kWideFrom = uint64_t{1} << 56;
 
-void PutName(std::string* out, std::string_view name) {
-  Put(out, static_cast<uint16_t>(name.size()));
-  out->append(name);
-}
-
-// Reads fixed-size values and names; the first failure sticks and names its offset.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  template <typename T>
-  T Get(std::string_view what) {
-    T value{};
-    if (!Need(sizeof(T), what)) return value;
-    std::memcpy(&value, in_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return value;
-  }
-  std::string Name(std::string_view what) {
-    const uint16_t size = Get<uint16_t>(what);
-    if (!Need(size, what)) return {};
-    std::string name(in_.substr(pos_, size));
-    pos_ += size;
-    return name;
-  }
-  // Fails unless `count` items of at least `item_bytes` each can follow.
-  void CheckCount(uint64_t count, size_t item_bytes, std::string_view what) {
-    if (error_.empty() && count * item_bytes > in_.size() - pos_) {
-      error_ = fmt::format("{} count {} at byte {} does not fit in the {} bytes left", what, count, pos_ - 4,
-                           in_.size() - pos_);
-    }
-  }
-  void Fail(std::string message) {
-    if (error_.empty()) error_ = std::move(message);
-  }
-  bool ok() const { return error_.empty(); }
-  size_t pos() const { return pos_; }
-  bool at_end() const { return pos_ == in_.size(); }
-  const std::string& error() const { return error_; }
-
- private:
-  bool Need(size_t bytes, std::string_view what) {
-    if (!error_.empty()) return false;
-    if (in_.size() - pos_ < bytes) {
-      error_ = fmt::format("{} at byte {} needs {} bytes, {} left", what, pos_, bytes, in_.size() - pos_);
-      return false;
-    }
-    return true;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-  std::string error_;
-};
-
-constexpr size_t kContributionBytes = 8 + 8 + 8 + 8 + 4 + 4 + 1 + 1 + 1;
 // Bounds that keep slice and time arithmetic far from overflow (times: ±557 years of ms).
 constexpr int64_t kMaxTimeMs = int64_t{1} << 44;
 // Slices: small enough that StartOf(slice) does not overflow for slices of up to 2 h.
 constexpr int64_t kMaxSlice = int64_t{1} << 40;
+// The fewest bytes a team name pair and a contribution take (version 2), to bound counts.
+constexpr size_t kMinTeamBytes = 2;
+constexpr size_t kMinContributionBytes = 7;
+
+template <typename T>
+T Raw(StateReader& in) {
+  T value{};
+  in(value);
+  return value;
+}
+
+std::string Name(StateReader& in, uint64_t size) {
+  std::string name;
+  if (size > in.left()) {
+    in.Fail(fmt::format("a name of {} bytes with {} left", size, in.left()));
+    return name;
+  }
+  name.resize(size);
+  in.Bytes(name.data(), size);
+  return name;
+}
+
+// Fails unless `count` items of at least `item_bytes` each can follow.
+void CheckCount(StateReader& in, uint64_t count, size_t item_bytes, std::string_view what) {
+  if (in.ok() && count > in.left() / item_bytes) {
+    in.Fail(fmt::format("{} count {} does not fit in the {} bytes left", what, count, in.left()));
+  }
+}
+
+// Version 1: u32 channel, i64 from, i64 to, u32 teams (u16 + bytes each, tenant and team), u32
+// contributions (i64 slice, i64 time, u64 aux, u64 aux2, u32 team, u32 value, u8 kind, i8 sign,
+// u8 effect: 43 bytes).
+void DecodeVersion1(StateReader& in, TeamFeed* feed) {
+  feed->channel = Raw<uint32_t>(in);
+  feed->from_slice = Raw<int64_t>(in);
+  feed->to_slice = Raw<int64_t>(in);
+  const auto team_count = Raw<uint32_t>(in);
+  CheckCount(in, team_count, 4, "team");
+  for (uint32_t i = 0; in.ok() && i < team_count; ++i) {
+    std::string tenant = Name(in, Raw<uint16_t>(in));
+    std::string team = Name(in, Raw<uint16_t>(in));
+    feed->teams.emplace_back(std::move(tenant), std::move(team));
+  }
+  const auto count = Raw<uint32_t>(in);
+  CheckCount(in, count, 43, "contribution");
+  for (uint32_t i = 0; in.ok() && i < count; ++i) {
+    auto& [slice, d] = feed->delivered.emplace_back();
+    in(slice, d.c.time, d.c.aux, d.c.aux2, d.c.team, d.c.value);
+    d.c.kind = static_cast<Kind>(Raw<uint8_t>(in));
+    d.c.sign = Raw<int8_t>(in);
+    const auto effect = Raw<uint8_t>(in);
+    if (effect > 1) in.Fail(fmt::format("effect {}", effect));
+    d.effect = effect != 0;
+  }
+}
+
+void DecodeVersion2(StateReader& in, TeamFeed* feed) {
+  const uint64_t channel = in.Varint();
+  if (in.ok() && channel > UINT32_MAX) in.Fail(fmt::format("channel {}", channel));
+  feed->channel = static_cast<uint32_t>(channel);
+  feed->from_slice = in.SignedVarint();
+  const uint64_t width = in.Varint();
+  if (in.ok() && (std::abs(feed->from_slice) > kMaxSlice || width > uint64_t{kMaxSlice})) {
+    in.Fail(fmt::format("slice range from {} over {} slices is out of range", feed->from_slice, width));
+  }
+  feed->to_slice = feed->from_slice + static_cast<int64_t>(width);
+  const uint64_t team_count = in.Varint();
+  CheckCount(in, team_count, kMinTeamBytes, "team");
+  for (uint64_t i = 0; in.ok() && i < team_count; ++i) {
+    std::string tenant = Name(in, in.Varint());
+    std::string team = Name(in, in.Varint());
+    feed->teams.emplace_back(std::move(tenant), std::move(team));
+  }
+  const uint64_t count = in.Varint();
+  CheckCount(in, count, kMinContributionBytes, "contribution");
+  if (in.ok()) feed->delivered.reserve(count);
+  int64_t time = 0;
+  for (uint64_t i = 0; in.ok() && i < count; ++i) {
+    auto& [slice, d] = feed->delivered.emplace_back();
+    const auto flags = Raw<uint8_t>(in);
+    d.c.kind = static_cast<Kind>(flags & kKindMask);
+    d.c.sign = (flags & kRetraction) != 0 ? -1 : 1;
+    d.effect = (flags & kEffect) != 0;
+    slice = feed->from_slice + static_cast<int64_t>(std::min<uint64_t>(in.Varint(), kMaxSlice));
+    time += std::clamp<int64_t>(in.SignedVarint(), -kMaxTimeMs, kMaxTimeMs);
+    d.c.time = time;
+    d.c.aux = (flags & kWideAux) != 0 ? Raw<uint64_t>(in) : in.Varint();
+    d.c.aux2 = in.Varint();
+    const uint64_t team = in.Varint();
+    const uint64_t value = in.Varint();
+    d.c.team = static_cast<TeamIndex>(std::min<uint64_t>(team, UINT32_MAX));
+    if (in.ok() && value > UINT32_MAX) in.Fail(fmt::format("value {}", value));
+    d.c.value = static_cast<uint32_t>(value);
+  }
+}
 
 }  // namespace
 
@@ -125,26 +169,35 @@ void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vec
     Pending& p = pending_[partition];
     std::string& out = (*records)[partition];
     out.clear();
-    Put(&out, kFeedVersion);
-    Put(&out, channel_);
-    Put(&out, from);
-    Put(&out, to_slice);
-    Put(&out, static_cast<uint32_t>(p.teams.size()));
+    StateWriter ar(&out);
+    ar(kFeedVersion);
+    ar.Varint(channel_);
+    ar.SignedVarint(from);
+    ar.Varint(static_cast<uint64_t>(to_slice - from));
+    ar.Varint(p.teams.size());
     for (TeamIndex team : p.teams) {
-      PutName(&out, teams.tenant(team));
-      PutName(&out, teams.team(team));
+      for (const std::string& name : {teams.tenant(team), teams.team(team)}) {
+        ar.Varint(name.size());
+        ar.Bytes(name.data(), name.size());
+      }
     }
-    Put(&out, static_cast<uint32_t>(p.delivered.size()));
+    ar.Varint(p.delivered.size());
+    int64_t time = 0;
     for (const auto& [slice, d] : p.delivered) {
-      Put(&out, slice);
-      Put(&out, d.c.time);
-      Put(&out, d.c.aux);
-      Put(&out, d.c.aux2);
-      Put(&out, local_[d.c.team]);
-      Put(&out, d.c.value);
-      Put(&out, static_cast<uint8_t>(d.c.kind));
-      Put(&out, d.c.sign);
-      Put(&out, static_cast<uint8_t>(d.effect));
+      const bool wide = d.c.aux >= kWideFrom;
+      ar(static_cast<uint8_t>(static_cast<uint8_t>(d.c.kind) | (d.c.sign < 0 ? kRetraction : 0) |
+                              (d.effect ? kEffect : 0) | (wide ? kWideAux : 0)));
+      ar.Varint(static_cast<uint64_t>(slice - from));
+      ar.SignedVarint(d.c.time - time);
+      time = d.c.time;
+      if (wide) {
+        ar(d.c.aux);
+      } else {
+        ar.Varint(d.c.aux);
+      }
+      ar.Varint(d.c.aux2);
+      ar.Varint(local_[d.c.team]);
+      ar.Varint(d.c.value);
     }
     for (TeamIndex team : p.teams) local_[team] = kNotNamed;
     p.teams.clear();
@@ -155,58 +208,35 @@ void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vec
 }
 
 absl::StatusOr<TeamFeed> DecodeTeamFeed(std::string_view bytes) {
-  Reader in(bytes);
+  StateReader in(bytes, "team feed record");
   TeamFeed feed;
-  const auto version = in.Get<uint8_t>("version");
-  if (in.ok() && version != kFeedVersion) {
+  const auto version = Raw<uint8_t>(in);
+  if (in.ok() && version != kFeedVersion && version != 1) {
     return absl::InvalidArgumentError(
-        fmt::format("team feed version {} is not the one this build reads ({})", version, kFeedVersion));
+        fmt::format("team feed version {} is not one this build reads (1, {})", version, kFeedVersion));
   }
-  feed.channel = in.Get<uint32_t>("channel");
-  feed.from_slice = in.Get<int64_t>("from_slice");
-  feed.to_slice = in.Get<int64_t>("to_slice");
+  if (version == 1) {
+    DecodeVersion1(in, &feed);
+  } else {
+    DecodeVersion2(in, &feed);
+  }
   if (in.ok() && (feed.to_slice < feed.from_slice || std::abs(feed.from_slice) > kMaxSlice ||
-                   std::abs(feed.to_slice) > kMaxSlice)) {
+                  std::abs(feed.to_slice) > kMaxSlice)) {
     in.Fail(fmt::format("slice range [{}, {}) is reversed or out of range", feed.from_slice, feed.to_slice));
   }
-  const auto team_count = in.Get<uint32_t>("team count");
-  in.CheckCount(team_count, 4, "team");
-  for (uint32_t i = 0; in.ok() && i < team_count; ++i) {
-    std::string tenant = in.Name("tenant");
-    std::string team = in.Name("team");
-    feed.teams.emplace_back(std::move(tenant), std::move(team));
-  }
-  const auto count = in.Get<uint32_t>("contribution count");
-  in.CheckCount(count, kContributionBytes, "contribution");
-  if (in.ok()) feed.delivered.reserve(count);
-  for (uint32_t i = 0; in.ok() && i < count; ++i) {
-    const size_t at = in.pos();
-    int64_t slice = in.Get<int64_t>("slice");
-    Delivered d;
-    d.c.time = in.Get<int64_t>("time");
-    d.c.aux = in.Get<uint64_t>("aux");
-    d.c.aux2 = in.Get<uint64_t>("aux2");
-    d.c.team = in.Get<uint32_t>("team");
-    d.c.value = in.Get<uint32_t>("value");
-    const auto kind = in.Get<uint8_t>("kind");
-    d.c.sign = in.Get<int8_t>("sign");
-    const auto effect = in.Get<uint8_t>("effect");
-    d.c.kind = static_cast<Kind>(kind);
-    d.effect = effect != 0;
-    if (!in.ok()) break;
-    if (d.c.team >= feed.teams.size() || kind >= static_cast<uint8_t>(Kind::kContactStart) ||
-        (d.c.sign != 1 && d.c.sign != -1) || effect > 1 || (d.c.sign < 0 && !d.effect) || slice < feed.from_slice ||
-        slice >= feed.to_slice || std::abs(d.c.time) > kMaxTimeMs) {
-      in.Fail(fmt::format("contribution at byte {} is not valid (team {} of {}, kind {}, sign {}, effect {}, "
-                          "slice {} outside [{}, {}))",
-                          at, d.c.team, feed.teams.size(), kind, d.c.sign, effect, slice, feed.from_slice,
-                          feed.to_slice));
-      break;
+  for (size_t i = 0; in.ok() && i < feed.delivered.size(); ++i) {
+    const auto& [slice, d] = feed.delivered[i];
+    if (d.c.team >= feed.teams.size() || d.c.kind >= Kind::kContactStart || (d.c.sign != 1 && d.c.sign != -1) ||
+        (d.c.sign < 0 && !d.effect) || slice < feed.from_slice || slice >= feed.to_slice ||
+        std::abs(d.c.time) > kMaxTimeMs) {
+      in.Fail(fmt::format("contribution {} is not valid (team {} of {}, kind {}, sign {}, effect {}, slice {} "
+                          "outside [{}, {}), time {})",
+                          i, d.c.team, feed.teams.size(), static_cast<int>(d.c.kind), d.c.sign, d.effect, slice,
+                          feed.from_slice, feed.to_slice, d.c.time));
     }
-    feed.delivered.emplace_back(slice, d);
   }
-  if (in.ok() && !in.at_end()) in.Fail(fmt::format("{} bytes after the end of the record", bytes.size() - in.pos()));
-  if (!in.ok()) return absl::DataLossError("team feed: " + in.error());
+  if (in.ok() && !in.at_end()) in.Fail(fmt::format("{} bytes after the end of the record", in.left()));
+  if (!in.ok()) return absl::DataLossError(in.error());
   return feed;
 }
 

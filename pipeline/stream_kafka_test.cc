@@ -528,6 +528,41 @@ void ProduceRaw(const kafka::ProducerOptions& options, std::string_view key, std
 // The topic backend writes each checkpoint in one transaction, once it has claimed the name.
 // (Fencing by the claim needs a real broker: pipeline/kafka/fencing_test.cc, run by
 // tests/integration/kafka_test.py; librdkafka's mock cluster does not fence.)
+// The customer tier's producer of the team feed: creates its topic, delivers each partition's
+// records in order, counts what is durable, and refuses a topic of another partition count.
+TEST_F(StreamKafkaTest, TeamFeedDeliversInOrderAndRefusesAnotherPartitionCount) {
+  // The mock cluster does not answer CreateTopics: the topic is there already (the real-broker
+  // tests, crash_test.py team_stage, cover its creation).
+  ASSERT_TRUE(mock_->CreateTopic("ccpulse-teams", 3).ok());
+  kafka::ProducerOptions producer;
+  producer.brokers = brokers_;
+  auto feed = kafka::KafkaTeamFeed::Create(producer, "ccpulse-teams", 3);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE((*feed)->Send(i < 5 ? 1 : 2, "record-" + std::to_string(i)).ok());
+  }
+  EXPECT_EQ((*feed)->sent(), 7u);
+  // Not a partition of the topic: refused at once, nothing counted as sent.
+  EXPECT_FALSE((*feed)->Send(3, "nowhere").ok());
+  EXPECT_EQ((*feed)->sent(), 7u);
+  ASSERT_TRUE((*feed)->Flush(10'000).ok());
+  (*feed)->Poll();
+  EXPECT_EQ((*feed)->durable_prefix(), 7u);
+  EXPECT_EQ((*feed)->failed(), 0u);
+
+  const std::vector<Letter> read = ReadTopic(brokers_, "ccpulse-teams", 7);
+  std::map<int32_t, std::vector<std::string>> by_partition;
+  for (const Letter& letter : read) by_partition[letter.partition].push_back(letter.value);
+  EXPECT_EQ(by_partition[1], (std::vector<std::string>{"record-0", "record-1", "record-2", "record-3", "record-4"}));
+  EXPECT_EQ(by_partition[2], (std::vector<std::string>{"record-5", "record-6"}));
+  EXPECT_EQ(by_partition.count(0), 0u);
+
+  auto other = kafka::KafkaTeamFeed::Create(producer, "ccpulse-teams", 4);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(other.status().message()), ::testing::HasSubstr("has 3 partitions"));
+}
+
 TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
   ASSERT_TRUE(mock_->CreateTopic("checkpoints", 1).ok());  // the mock has no admin API
   kafka::ProducerOptions options;

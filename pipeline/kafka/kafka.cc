@@ -1269,15 +1269,20 @@ absl::StatusOr<std::unique_ptr<KafkaTeamFeed>> KafkaTeamFeed::Create(ProducerOpt
   // A record that fails for good fails every later one of the producer too: the team tier
   // never sees a later record past a missing one.
   options.properties["enable.gapless.guarantee"] = "true";
+  // Created here with its partition count, never by the broker's defaults.
+  options.properties["allow.auto.create.topics"] = "false";
   auto producer = KafkaProducer::Create(std::move(options), &KafkaTeamFeed::OnDelivery, feed.get());
   if (!producer.ok()) return producer.status();
   feed->producer_ = std::move(*producer);
   feed->topic_ = std::move(topic);
-  if (absl::Status s = feed->producer_->CreateTopic(feed->topic_, partitions); !s.ok()) return s;
-  // A topic just created may not show at once: learn it (asking again) before counting.
-  if (absl::Status s = feed->producer_->LearnTopic(feed->topic_, 5000); !s.ok()) return s;
-  absl::StatusOr<int> count = feed->producer_->PartitionCount(feed->topic_);
-  if (!count.ok()) return count.status();
+  absl::StatusOr<int> count = feed->producer_->PartitionCount(feed->topic_, 5000);
+  if (!count.ok()) {
+    if (absl::Status s = feed->producer_->CreateTopic(feed->topic_, partitions); !s.ok()) return s;
+    // A topic just created may not show at once: learn it (asking again) before counting.
+    if (absl::Status s = feed->producer_->LearnTopic(feed->topic_, 5000); !s.ok()) return s;
+    count = feed->producer_->PartitionCount(feed->topic_);
+    if (!count.ok()) return count.status();
+  }
   if (*count != partitions) {
     return absl::FailedPreconditionError(fmt::format(
         "team feed topic {} has {} partitions, but kafka.team_stage.partitions is {}; a team's partition is a hash "
