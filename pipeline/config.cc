@@ -6,6 +6,7 @@
 #include <fstream>
 #include <cmath>
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -192,7 +193,17 @@ void ReadTeamStage(Reader& r, const YAML::Node& node, const std::string& path, K
           } else if (key == "partitions") {
             k->team_stage_partitions = whole(v, child, 1, 10000, "a whole number of partitions, 1 to 10000");
           } else if (key == "channel") {
-            k->team_stage_channel = whole(v, child, 0, 9999, "this customer instance's number, 0 to 9999");
+            const std::string_view what =
+                "this customer instance's number, 0 to 9999, or `ordinal` (the number its host name ends in, as a "
+                "StatefulSet pod's)";
+            double number = 0;
+            if (v.IsScalar() && v.Scalar() == "ordinal") {
+              k->team_stage_channel = KafkaConfig::kChannelFromHostName;
+            } else if (!YAML::convert<double>::decode(v, number)) {
+              r.Fail(v, child, std::string(what));
+            } else {
+              k->team_stage_channel = whole(v, child, 0, 9999, what);
+            }
           } else {
             k->team_stage_channels = whole(v, child, 1, 10000, "the number of customer instances, 1 to 10000");
           }
@@ -204,7 +215,8 @@ void ReadTeamStage(Reader& r, const YAML::Node& node, const std::string& path, K
   need(k->team_stage_role != KafkaConfig::TeamStageRole::kNone, "a role: customers or teams");
   need(k->team_stage_partitions > 0, "partitions: the team topic's partition count (the same on every instance)");
   if (k->team_stage_role == KafkaConfig::TeamStageRole::kCustomers) {
-    need(k->team_stage_channel >= 0, "channel: this customer instance's number, unique and the same across restarts");
+    need(k->team_stage_channel != -1,
+         "channel: this customer instance's number, unique and the same across restarts (or `ordinal`)");
   } else if (k->team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
     need(k->team_stage_channels > 0, "channels: how many customer instances send to the team topic");
   }
@@ -575,6 +587,22 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return ParseConfig(text.str(), path);
+}
+
+absl::StatusOr<int> TeamStageChannel(const KafkaConfig& kafka, std::string_view host) {
+  if (kafka.team_stage_channel != KafkaConfig::kChannelFromHostName) return kafka.team_stage_channel;
+  size_t digits = host.size();
+  while (digits > 0 && host[digits - 1] >= '0' && host[digits - 1] <= '9') --digits;
+  const std::string_view number = host.substr(digits);
+  int channel = -1;
+  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), channel);
+  if (number.empty() || error != std::errc() || end != number.data() + number.size() || channel > 9999) {
+    return absl::InvalidArgumentError(fmt::format(
+        "`kafka.team_stage.channel: ordinal` takes the number the host name ends in (0 to 9999, as in a StatefulSet "
+        "pod's name, ccpulse-customers-2), but this host is \"{}\"; set channel to a number instead",
+        host));
+  }
+  return channel;
 }
 
 }  // namespace ccpulse

@@ -37,6 +37,8 @@ struct KafkaConfig {
   TeamStageRole team_stage_role = TeamStageRole::kNone;
   std::string team_stage_topic = "ccpulse-teams";
   int team_stage_partitions = 0;
+  // `channel: ordinal`: the number the host name ends in (a StatefulSet pod's ordinal).
+  static constexpr int kChannelFromHostName = -2;
   int team_stage_channel = -1;
   int team_stage_channels = 0;
 };
@@ -123,6 +125,9 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
 absl::StatusOr<schemas::TeamMap> LoadTeamMap(const std::string& path);
 // What `run` needs beyond a valid file: brokers, topics, a valid HTTP address.
 absl::Status CheckForRun(const Config& config);
+// The customer tier's channel: kafka.team_stage.channel, or for `ordinal` the number `host`
+// ends in ("ccpulse-customers-2" -> 2); an error names the host and what it should look like.
+absl::StatusOr<int> TeamStageChannel(const KafkaConfig& kafka, std::string_view host);
 
 }  // namespace ccpulse
 

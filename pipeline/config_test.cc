@@ -459,6 +459,28 @@ TEST(ConfigTest, TeamStageReadsItsTierAndRejectsWhatCannotWork) {
   ExpectErrorAt("kafka:\n  topics: [a]\n  repartition:\n    topic: r\n  team_stage:\n    role: teams\n"
                 "    partitions: 2\n    channels: 1\n",
                 6, path, "kafka.repartition belongs to the customer tier");
+  ExpectErrorAt(head + "    role: customers\n    partitions: 2\n    channel: pod\n", 6, path + ".channel", "or `ordinal`");
+}
+
+// `channel: ordinal`: a StatefulSet pod's ordinal, from the end of its host name.
+TEST(ConfigTest, TeamStageChannelFromTheHostName) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "kafka:\n  topics: [a]\n  team_stage:\n    role: customers\n    partitions: 4\n    channel: ordinal\n"
+      "checkpoint:\n  dir: /tmp/x\n",
+      kName);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(TeamStageChannel(config->kafka, "ccpulse-customers-2").value_or(-1), 2);
+  EXPECT_EQ(TeamStageChannel(config->kafka, "ccpulse-customers-17").value_or(-1), 17);
+  EXPECT_EQ(TeamStageChannel(config->kafka, "node7").value_or(-1), 7);
+  for (std::string_view host : {"ccpulse", "", "ccpulse-customers-10000", "pod-99999999999999999999"}) {
+    const absl::StatusOr<int> channel = TeamStageChannel(config->kafka, host);
+    ASSERT_FALSE(channel.ok()) << host;
+    EXPECT_NE(channel.status().message().find(fmt::format("this host is \"{}\"", host)), std::string_view::npos)
+        << channel.status();
+  }
+  // A number is taken as it is, whatever the host.
+  config->kafka.team_stage_channel = 3;
+  EXPECT_EQ(TeamStageChannel(config->kafka, "ccpulse").value_or(-1), 3);
 }
 
 TEST(ConfigTest, UnknownKafkaPropertyIsRejectedForRun) {

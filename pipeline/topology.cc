@@ -372,8 +372,13 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.fork_snapshots = config.checkpoint.fork_snapshots;
   if (repartitioner) options.origins = repartitioner->origins();
   if (team_stage == TeamStageRole::kCustomers) {
+    const absl::StatusOr<int> channel = TeamStageChannel(config.kafka, HostName());
+    if (!channel.ok()) {
+      std::fprintf(err, "ccpulse: %s\n", std::string(channel.status().message()).c_str());
+      return 2;
+    }
     options.split.role = operators::Engine::Split::Role::kCustomers;
-    options.split.channel = static_cast<uint32_t>(config.kafka.team_stage_channel);
+    options.split.channel = static_cast<uint32_t>(*channel);
     options.split.team_partitions = config.kafka.team_stage_partitions;
     options.team_feed = team_feed.get();
   } else if (team_stage == TeamStageRole::kTeams) {
@@ -464,9 +469,9 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                fmt::format("{}", fmt::join(source_options.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
   if (team_stage == TeamStageRole::kCustomers) {
-    std::fprintf(err, "ccpulse: customer tier, channel %d: the team metrics are computed by the team tier from %s "
+    std::fprintf(err, "ccpulse: customer tier, channel %u: the team metrics are computed by the team tier from %s "
                       "(%d partitions)\n",
-                 config.kafka.team_stage_channel, config.kafka.team_stage_topic.c_str(),
+                 options.split.channel, config.kafka.team_stage_topic.c_str(),
                  config.kafka.team_stage_partitions);
   } else if (team_stage == TeamStageRole::kTeams) {
     std::fprintf(err, "ccpulse: team tier: team metrics and alerts from %d customer instances\n",
