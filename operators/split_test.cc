@@ -557,6 +557,39 @@ TEST(TeamFeedTest, VarintsKeepEveryValueAndShrinkTheRecord) {
   EXPECT_LT(records[0].size(), 100u);
 }
 
+// Damage anywhere is an error or a record that passes every check, never a crash or a huge
+// allocation (`cmake --workflow --preset asan` checks the memory accesses too).
+TEST(TeamFeedTest, EveryTruncationAndByteChangeDecodesOrFailsCleanly) {
+  TeamRegistry teams;
+  teams.Intern("acme", "sales");
+  teams.Intern("acme", "billing");
+  TeamFeedWriter writer(3, 1);
+  std::vector<Delivered> slice = {
+      {Contribution{.time = 1'700'000'000'000, .aux = ~uint64_t{0}, .team = 0, .kind = Kind::kWaitStart}, false},
+      {Contribution{.time = 1'700'000'001'000, .team = 1, .value = 9, .kind = Kind::kAnswered}, false},
+      {Contribution{.time = 1'700'000'002'000, .team = 0, .kind = Kind::kRepeat, .sign = -1}, true}};
+  writer.Add(170'000'000, slice, teams);
+  std::vector<std::string> records;
+  writer.Flush(170'000'001, teams, &records);
+  const std::string good = records[0];
+  ASSERT_TRUE(DecodeTeamFeed(good).ok());
+  size_t refused = 0;
+  for (size_t n = 0; n < good.size(); ++n) refused += !DecodeTeamFeed(std::string_view(good).substr(0, n)).ok();
+  EXPECT_EQ(refused, good.size());  // every truncation
+  for (size_t at = 0; at < good.size(); ++at) {
+    for (int value = 0; value < 256; ++value) {
+      std::string damaged = good;
+      damaged[at] = static_cast<char>(value);
+      auto feed = DecodeTeamFeed(damaged);
+      if (!feed.ok()) continue;
+      for (const auto& [s, d] : feed->delivered) {
+        ASSERT_LT(d.c.team, feed->teams.size());
+        ASSERT_TRUE(s >= feed->from_slice && s < feed->to_slice);
+      }
+    }
+  }
+}
+
 // A record an earlier build sent (version 1, fixed width) still reads after an upgrade.
 TEST(TeamFeedTest, ReadsVersionOneRecords) {
   const std::string v1(

@@ -152,7 +152,8 @@ class TeamStage {
   const std::vector<TeamIndex>& TeamsInOrder();
   // Slices < end_slice() are applied; INT64_MIN before the first.
   int64_t end_slice() const { return end_; }
-  TimeMs windows_end() const { return slices_.StartOf(end_); }
+  // 0 before the first slice is applied.
+  TimeMs windows_end() const { return end_ == INT64_MIN ? 0 : slices_.StartOf(end_); }
   TeamMetrics WindowMetrics(TeamIndex i, size_t w);
   TeamMetrics TodayMetrics(TeamIndex i);
   bool HasActivity(TeamIndex i);

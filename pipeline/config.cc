@@ -75,6 +75,14 @@ class Reader {
       return 0;
     }
   }
+  // A whole number in [low, high]; `what` says what is expected when it is not.
+  int64_t Whole(const YAML::Node& node, const std::string& path, int64_t low, int64_t high, std::string_view what) {
+    const double n = Number(node, path);
+    if (ok() && !(n >= static_cast<double>(low) && n <= static_cast<double>(high) && n == std::floor(n))) {
+      Fail(node, path, std::string(what));
+    }
+    return ok() ? static_cast<int64_t>(n) : 0;
+  }
   bool Bool(const YAML::Node& node, const std::string& path) {
     try {
       return node.as<bool>();
@@ -165,20 +173,15 @@ void ReadRepartition(Reader& r, const YAML::Node& node, const std::string& path,
       k->repartition_topic = r.String(v, child);
       if (r.ok() && k->repartition_topic.empty()) r.Fail(v, child, "a topic name");
     } else {
-      const double n = r.Number(v, child);
-      if (r.ok() && (n < 0 || n > 10000 || n != static_cast<int>(n))) {
-        return r.Fail(v, child, "a whole number of partitions, 1 to 10000 (0: as the widest input topic)");
-      }
-      k->repartition_partitions = static_cast<int>(n);
+      k->repartition_partitions = static_cast<int>(
+          r.Whole(v, child, 0, 10000, "a whole number of partitions, 1 to 10000 (0: as the widest input topic)"));
     }
   });
 }
 
 void ReadTeamStage(Reader& r, const YAML::Node& node, const std::string& path, KafkaConfig* k) {
   const auto whole = [&](const YAML::Node& v, const std::string& child, int low, int high, std::string_view what) {
-    const double n = r.Number(v, child);
-    if (r.ok() && (n < low || n > high || n != static_cast<int>(n))) r.Fail(v, child, std::string(what));
-    return static_cast<int>(n);
+    return static_cast<int>(r.Whole(v, child, low, high, what));
   };
   r.Map(node, path, {"role", "topic", "partitions", "channel", "channels"},
         [&](const std::string& key, const YAML::Node& v, const std::string& child) {
@@ -312,7 +315,7 @@ void ReadDrift(Reader& r, const YAML::Node& node, operators::drift::DriftOptions
           else if (key == "duration_k") d->duration_k = r.Number(v, path);
           else if (key == "duration_h_warning") d->duration_h_warning = r.Number(v, path);
           else if (key == "duration_h_critical") d->duration_h_critical = r.Number(v, path);
-          else if (key == "min_hourly_contacts") d->min_hourly_contacts = static_cast<int>(r.Number(v, path));
+          else if (key == "min_hourly_contacts") d->min_hourly_contacts = static_cast<int>(r.Whole(v, path, 0, 1'000'000, "must be a whole number from 0 to 1000000"));
           else if (key == "backlog_hold") d->backlog_hold_ms = r.Duration(v, path);
           else if (key == "time_zone") {
             const std::string zone = r.String(v, path);
@@ -347,11 +350,7 @@ void ReadAlerting(Reader& r, const YAML::Node& node, AlertingConfig* a) {
           else if (key == "ends_after") a->ends_after_ms = r.Duration(v, path);
           else if (key == "timeout") a->timeout_ms = r.Duration(v, path);
           else if (key == "queue_limit") {
-            const double limit = r.Number(v, path);
-            if (r.ok() && !(limit >= 1 && limit <= 1e7 && limit == std::floor(limit))) {
-              return r.Fail(v, path, "must be a whole number from 1 to 10000000");
-            }
-            a->queue_limit = static_cast<size_t>(limit);
+            a->queue_limit = static_cast<size_t>(r.Whole(v, path, 1, 10'000'000, "must be a whole number from 1 to 10000000"));
           }
           if (!r.ok()) return;
           if (key == "alertmanager_url" || key == "pagerduty_url") {
@@ -431,9 +430,7 @@ void ReadCheckpoint(Reader& r, const YAML::Node& node, CheckpointConfig* c) {
             c->interval_ms = r.Duration(v, path);
             if (c->interval_ms < operators::kSecondMs) r.Fail(v, path, "must be at least 1s");
           } else if (key == "keep") {
-            const double keep = r.Number(v, path);
-            if (keep < 1 || keep > 100 || keep != static_cast<int>(keep)) r.Fail(v, path, "must be a whole number from 1 to 100");
-            c->keep = static_cast<int>(keep);
+            c->keep = static_cast<int>(r.Whole(v, path, 1, 100, "must be a whole number from 1 to 100"));
           } else if (key == "snapshot") {
             const std::string how = r.String(v, path);
             if (how != "fork" && how != "worker") r.Fail(v, path, "must be fork or worker");

@@ -462,6 +462,21 @@ TEST(ConfigTest, TeamStageReadsItsTierAndRejectsWhatCannotWork) {
   ExpectErrorAt(head + "    role: customers\n    partitions: 2\n    channel: pod\n", 6, path + ".channel", "or `ordinal`");
 }
 
+// Counts are whole numbers within their range, wherever they are.
+TEST(ConfigTest, CountsMustBeWholeNumbersInRange) {
+  ExpectErrorAt("checkpoint:\n  dir: x\n  keep: 1.5\n", 3, "checkpoint.keep", "whole number from 1 to 100");
+  ExpectErrorAt("checkpoint:\n  dir: x\n  keep: 0\n", 3, "checkpoint.keep", "whole number from 1 to 100");
+  ExpectErrorAt("alerting:\n  queue_limit: 0\n", 2, "alerting.queue_limit", "whole number from 1 to 10000000");
+  ExpectErrorAt("drift:\n  min_hourly_contacts: 2.5\n", 2, "drift.min_hourly_contacts", "whole number from 0");
+  ExpectErrorAt("kafka:\n  topics: [a]\n  repartition:\n    topic: r\n    partitions: -1\n", 5,
+                "kafka.repartition.partitions", "a whole number of partitions");
+  ExpectErrorAt("checkpoint:\n  dir: x\n  keep: many\n", 3, "checkpoint.keep", "expected a number");
+  absl::StatusOr<Config> config = ParseConfig("checkpoint:\n  dir: x\n  keep: 7\ndrift:\n  min_hourly_contacts: 0\n", kName);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->checkpoint.keep, 7);
+  EXPECT_EQ(config->metrics.drift.min_hourly_contacts, 0);
+}
+
 // `channel: ordinal`: a StatefulSet pod's ordinal, from the end of its host name.
 TEST(ConfigTest, TeamStageChannelFromTheHostName) {
   absl::StatusOr<Config> config = ParseConfig(

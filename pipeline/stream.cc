@@ -185,51 +185,8 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
     }
     if (options_.split.role == operators::Engine::Split::Role::kTeams) {
       ProcessTeamFeed(record, now_ms);
-      applied_next_[record.partition] = record.offset + 1;
-      if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);
-      engine_->Advance(now_ms, options_.every_ms, [&](operators::TimeMs at) {
-        if (on_boundary_) on_boundary_(*engine_, at);
-      });
-      continue;
-    }
-    schemas::RecordDecoder& decoder = DecoderFor(record.partition);
-    decoder.SetLatestTime(latest_ms);
-    const schemas::DecodeStatus status = decoder.Decode(record.value, &decoded_);
-    if (!status.ok()) {
-      ++counters_.invalid[static_cast<size_t>(status.error)];
-      DeadLetter(record, schemas::DecodeErrorName(status.error), status.message);
     } else {
-      ++counters_.decoded;
-      // A record's events are applied together; the record is dead-lettered once, for its first
-      // event that could not be applied.
-      std::string_view reason;
-      std::string message;
-      const int32_t channel = ChannelOf(record);
-      for (int i = 0; i < decoded_.count; ++i) {
-        schemas::Event& event = decoded_.events[i];
-        event.position = {channel, record.offset};
-        switch (engine_->OnEvent(event, now_ms)) {
-          case operators::Engine::Accepted::kLate:
-            ++counters_.late;
-            if (reason.empty()) {
-              reason = "late";
-              message = fmt::format("event time {} is before the watermark {}",
-                                    schemas::FormatRfc3339(event.time_ms),
-                                    schemas::FormatRfc3339(engine_->watermark()));
-            }
-            break;
-          case operators::Engine::Accepted::kTooManyEvents:
-            ++counters_.too_many_events;
-            if (reason.empty()) {
-              reason = "too_many_events";
-              message = "the interaction has more events than ccpulse keeps";
-            }
-            break;
-          default:
-            break;
-        }
-      }
-      if (!reason.empty()) DeadLetter(record, reason, message);
+      ProcessEvents(record, latest_ms, now_ms);
     }
     applied_next_[record.partition] = record.offset + 1;
     if (record.timestamp_ms > 0) pending_latency_ts_.push_back(record.timestamp_ms);
@@ -239,6 +196,47 @@ void StreamProcessor::Process(SourceBatch& batch, int64_t now_ms) {
       if (on_boundary_) on_boundary_(*engine_, at);
     });
   }
+}
+
+void StreamProcessor::ProcessEvents(const SourceRecord& record, int64_t latest_ms, int64_t now_ms) {
+  schemas::RecordDecoder& decoder = DecoderFor(record.partition);
+  decoder.SetLatestTime(latest_ms);
+  const schemas::DecodeStatus status = decoder.Decode(record.value, &decoded_);
+  if (!status.ok()) {
+    ++counters_.invalid[static_cast<size_t>(status.error)];
+    DeadLetter(record, schemas::DecodeErrorName(status.error), status.message);
+    return;
+  }
+  ++counters_.decoded;
+  // A record's events are applied together; the record is dead-lettered once, for its first
+  // event that could not be applied.
+  std::string_view reason;
+  std::string message;
+  const int32_t channel = ChannelOf(record);
+  for (int i = 0; i < decoded_.count; ++i) {
+    schemas::Event& event = decoded_.events[i];
+    event.position = {channel, record.offset};
+    switch (engine_->OnEvent(event, now_ms)) {
+      case operators::Engine::Accepted::kLate:
+        ++counters_.late;
+        if (reason.empty()) {
+          reason = "late";
+          message = fmt::format("event time {} is before the watermark {}", schemas::FormatRfc3339(event.time_ms),
+                                schemas::FormatRfc3339(engine_->watermark()));
+        }
+        break;
+      case operators::Engine::Accepted::kTooManyEvents:
+        ++counters_.too_many_events;
+        if (reason.empty()) {
+          reason = "too_many_events";
+          message = "the interaction has more events than ccpulse keeps";
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (!reason.empty()) DeadLetter(record, reason, message);
 }
 
 void StreamProcessor::Own(int32_t partition) {

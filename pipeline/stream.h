@@ -139,6 +139,9 @@ class StreamProcessor {
   void Own(int32_t partition);
   void Assign(const std::vector<int32_t>& partitions, int64_t now_ms);
   std::unique_ptr<operators::Engine> MakeEngine();
+  // Applies the events of one input record (dead-letters what cannot be applied); events
+  // after `latest_ms` are refused.
+  void ProcessEvents(const SourceRecord& record, int64_t latest_ms, int64_t now_ms);
   // kTeams: applies one record of the team feed.
   void ProcessTeamFeed(const SourceRecord& record, int64_t now_ms);
   void Revoke(const std::vector<int32_t>& partitions, bool lost);

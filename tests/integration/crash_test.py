@@ -200,19 +200,38 @@ def group_of(line):
     return r.get("time"), "alert" if "alert" in r else "window"
 
 
-def produce_with_kills(broker, topic, lines, victim, kills, rng, what):
-    """Produces `lines` in chunks; before `kills` seeded chunks, SIGKILLs `victim` at a random
-    moment and restarts it."""
-    chunks = 30
+def produce_with_kills(broker, topic, lines, victims, rng, what, chunks=30):
+    """Produces `lines` in chunks; after len(victims) seeded chunks, SIGKILLs the next of
+    `victims` (in a seeded order) at a random moment and restarts it."""
     size = (len(lines) + chunks - 1) // chunks
-    kill_at = set(rng.sample(range(1, chunks), kills))
+    kill_at = dict(zip(rng.sample(range(1, chunks), len(victims)), victims))
     for i in range(chunks):
         kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
         if i in kill_at:
+            victim = kill_at[i]
             time.sleep(rng.uniform(0.0, 2.5))
             victim.kill()
             log(f"{what}: killed {victim.name} (life {victim.lives}) after chunk {i + 1}/{chunks}")
             victim.start()
+
+
+def assignment(instances, partitions):
+    """Who owns what, when every instance owns partitions and each partition one owner."""
+    sets = [inst.owned_partitions() for inst in instances]
+    if all(sets) and sum(map(len, sets)) == partitions and len(set().union(*sets)) == partitions:
+        return {inst.name: sorted(s) for inst, s in zip(instances, sets)}
+    return None
+
+
+def wait_settled(instances, partitions, timeout=120):
+    """Waits until the group has settled: `assignment` holds, the same for 5 s."""
+    stable = {"since": None, "value": None}
+    def settled():
+        value = assignment(instances, partitions)
+        if value != stable["value"]:
+            stable.update(since=time.time(), value=value)
+        return value if value and time.time() - stable["since"] >= 5 else None
+    return wait_for(settled, timeout, "every instance to own partitions, stably", interval=1)
 
 
 def wait_caught_up(broker, group, partitions, timeout):
@@ -258,7 +277,7 @@ def test_single_instance(binary, broker, work, backend="dir", kills=10, duration
         # first one waits ~1 s more for the transaction coordinator).
         wait_for(lambda: kt.metric_value(inst.metrics_text(), "ccpulse_checkpoints_total", '{result="durable"}') >= 1,
                  60, "the first checkpoint")
-        produce_with_kills(broker, topic, lines, inst, kills, rng, name)
+        produce_with_kills(broker, topic, lines, [inst] * kills, rng, name)
         wait_caught_up(broker, group, 3, 180)
         time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
         forked = kt.metric_value(inst.metrics_text(), "ccpulse_checkpoints_total", '{result="forked"}')
@@ -436,28 +455,16 @@ def test_instances(binary, broker, work, count, repartition=False):
     try:
         for inst in instances:
             inst.start()
-        # Nothing is produced until the group has settled: every instance owns partitions, each
-        # partition one owner, the same for 5 s.
-        def assignment():
-            sets = [inst.owned_partitions() for inst in instances]
-            if all(sets) and sum(map(len, sets)) == partitions and len(set().union(*sets)) == partitions:
-                return {inst.name: sorted(s) for inst, s in zip(instances, sets)}
-            return None
-        stable = {"since": None, "value": None}
-        def settled():
-            value = assignment()
-            if value != stable["value"]:
-                stable.update(since=time.time(), value=value)
-            return value if value and time.time() - stable["since"] >= 5 else None
-        owned = wait_for(settled, 120, "every instance to own partitions, stably", interval=1)
+        # Nothing is produced until the group has settled.
+        owned = wait_settled(instances, partitions)
         log(f"{name}: assignment {owned}")
         victim = instances[rng.randrange(count)]
-        produce_with_kills(broker, topic, lines, victim, 5, rng, name)
+        produce_with_kills(broker, topic, lines, [victim] * 5, rng, name)
         if repartition:
             wait_caught_up(broker, f"{group}-repartition", inputs, 180)
         wait_caught_up(broker, group, partitions, 180)
         time.sleep(25)
-        after = assignment()
+        after = assignment(instances, partitions)
         check(after == owned, f"the assignment changed ({owned} -> {after}): state would not have followed")
     finally:
         for inst in instances:
@@ -522,26 +529,13 @@ def test_team_stage(binary, broker, work):
     try:
         for inst in customers:
             inst.start()
-        # Nothing is produced until the customer group has settled (each instance 2 partitions).
-        def settled():
-            sets = [inst.owned_partitions() for inst in customers]
-            return sets if all(len(s) == inputs // 2 for s in sets) and len(sets[0] | sets[1]) == inputs else None
-        owned = wait_for(settled, 120, "both customer instances to own 2 partitions", interval=1)
+        # Nothing is produced until the customer group has settled.
+        owned = wait_settled(customers, inputs)
         team.start()  # the customer instances have created the team topic
         wait_for(lambda: len(team.owned_partitions()) == team_partitions, 60, "the team instance to own the team topic")
         log(f"{name}: customer instances own {owned}; the team instance {sorted(team.owned_partitions())}")
         victim = customers[rng.randrange(2)]
-        chunks = 24
-        size = (len(lines) + chunks - 1) // chunks
-        stops = rng.sample(range(1, chunks - 1), 6)
-        for i in range(chunks):
-            kt.produce(broker.bootstrap, topic, lines[i * size:(i + 1) * size])
-            if i in stops:
-                time.sleep(rng.uniform(0.0, 2.5))
-                killed = team if i in stops[4:] else victim
-                killed.kill()
-                log(f"{name}: killed {killed.name} (life {killed.lives}) after chunk {i + 1}/{chunks}")
-                killed.start()
+        produce_with_kills(broker, topic, lines, [victim] * 4 + [team] * 2, rng, name, chunks=24)
         wait_caught_up(broker, group, inputs, 180)
         wait_caught_up(broker, f"{group}-teams", team_partitions, 180)
         time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
