@@ -82,6 +82,7 @@ class CustomerStage {
 
   void AssignPartition(int partition, int64_t now_ms) { watermark_.Assign(partition, now_ms); }
   void RemovePartition(int partition) { watermark_.Remove(partition); }
+  bool owns_partitions() const { return watermark_.has_partitions(); }
 
   const TeamRegistry& teams() const { return teams_; }
   const Counters& counters() const { return counters_; }

@@ -13,14 +13,14 @@
 namespace ccpulse::operators {
 namespace {
 
-// Contributions of one team partition in one team feed record (43 bytes each).
+// Contributions of one team partition in one team feed record (~700 kB at most).
 constexpr size_t kMaxFeedContributions = 16384;
-// A customer engine whose watermark stands still says so this often (wall clock), so that the
-// team stages tell a customer instance whose input idles out (it still holds them back, until
-// its own watermark moves on) from a dead one (it idles out there too). Once its input has
-// been idle that long and a little more, it has sent what it will, and falls silent.
+// A customer engine whose watermark stands still says so this often (wall clock) for as long as
+// it owns partitions: the team stages then wait for it, as one engine's watermark waits for a
+// quiet partition's slices, rather than go on and drop what it sends later as late (its
+// expiries and repeat-window verdicts). One that stops (crashed, or owning nothing) idles out
+// there after idle_partition.
 constexpr int64_t kFeedHeartbeatMs = 1000;
-constexpr int64_t kFeedHeartbeatAfterInputMs = 5000;
 
 }  // namespace
 
@@ -77,8 +77,7 @@ void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boun
     if (target_end != INT64_MIN && target_end > sent_end_) {
       SendUntil(target_end);
       last_send_ms_ = now_ms;
-    } else if (sent_end_ != INT64_MIN && now_ms - last_send_ms_ >= kFeedHeartbeatMs &&
-               now_ms - last_event_ms_ < options_.idle_partition_ms + kFeedHeartbeatAfterInputMs) {
+    } else if (sent_end_ != INT64_MIN && now_ms - last_send_ms_ >= kFeedHeartbeatMs && customers_.owns_partitions()) {
       SendRecords(sent_end_);  // nothing new: an empty range at the end
       last_send_ms_ = now_ms;
     }

@@ -39,7 +39,8 @@ class Engine {
   // Where the two stages run (DESIGN §6). kWhole: both here. kCustomers: the customer stage
   // here; each slice its watermark passes goes, split per team partition, to `send` (as
   // team_feed.h records, one per partition whenever the watermark crosses a slice, and an empty
-  // one every second while it stands still with input, so the team stages know it is alive). kTeams:
+  // one every second while it stands still and owns partitions, so the team stages wait for
+  // it). kTeams:
   // the team stage here, fed by OnTeamFeed with the records of `channels` customer engines on
   // each team partition it is assigned.
   struct Split {
@@ -59,7 +60,6 @@ class Engine {
   // Applies one decoded event. `now_ms` is the wall clock (idle-partition detection only).
   Accepted OnEvent(const schemas::Event& event, int64_t now_ms) {
     const Accepted accepted = customers_.OnEvent(event, now_ms);
-    last_event_ms_ = now_ms;
     if (customers_.teams().size() != teams_.team_count() && split_.role == Split::Role::kWhole) AddNewTeams();
     return accepted;
   }
@@ -169,7 +169,6 @@ class Engine {
   std::unique_ptr<TeamFeedWriter> feed_;  // kCustomers
   int64_t sent_end_ = INT64_MIN;          // kCustomers: slices before it are sent
   int64_t last_send_ms_ = 0;              // kCustomers: wall time of the last records
-  int64_t last_event_ms_ = 0;             // wall time of the last event
   std::vector<std::string> records_;      // kCustomers, reused
   std::vector<Delivered> delivered_;      // scratch, reused
 };

@@ -422,8 +422,7 @@ TEST(TeamFeedTest, TheTeamStageCountsGapsAndRepeatsKeepAChannelAwake) {
 }
 
 // A customer engine whose watermark stands still sends an empty record per team partition
-// every second (wall clock), so the team stages do not take it for dead, until its input has
-// been idle for longer than idle_partition.
+// every second (wall clock) while it owns partitions, so the team stages wait for it.
 TEST(TeamFeedTest, AQuietCustomerEngineSaysItIsAlive) {
   const MetricOptions options = SplitOptions();
   std::vector<std::pair<int, std::string>> sent;
@@ -455,14 +454,80 @@ TEST(TeamFeedTest, AQuietCustomerEngineSaysItIsAlive) {
   }
   engine.Advance(1500, kEveryMs, nullptr);
   EXPECT_EQ(sent.size(), before + 2);
-  // Input idle for idle_partition and 5 s more: it has sent what it will; silent, the team
-  // topic's lag reads 0 at rest.
-  const int64_t quiet = options.idle_partition_ms + 5000;
-  engine.Advance(quiet - 1, kEveryMs, nullptr);
-  const size_t last = sent.size();
-  EXPECT_GT(last, before + 2);
-  engine.Advance(quiet + 2000, kEveryMs, nullptr);
-  EXPECT_EQ(sent.size(), last);
+  // Its input quiet for far longer than idle_partition: still there.
+  engine.Advance(10 * options.idle_partition_ms, kEveryMs, nullptr);
+  EXPECT_EQ(sent.size(), before + 4);
+  // Owning nothing (its partition revoked), it falls silent: the team stages idle it out.
+  engine.RemovePartition(0);
+  engine.Advance(20 * options.idle_partition_ms, kEveryMs, nullptr);
+  EXPECT_EQ(sent.size(), before + 4);
+}
+
+// A customer engine whose input is quiet for hours (event time) while another's goes on: the
+// team stage waits for it, as one engine's watermark waits for a quiet partition, and gets
+// every expiry and verdict it sends after the quiet spell in time. (When quiet customer engines
+// fell silent, the team stage went on without them and dropped 65 late contributions here.)
+TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
+  const MetricOptions options = SplitOptions();
+  const std::vector<SimEvent> events = Traffic();
+  std::vector<std::vector<SimEvent>> parts = ByCustomer(events, 2);
+  const TimeMs t0 = events.front().time_ms;
+  std::erase_if(parts[1], [&](const SimEvent& e) {
+    return e.time_ms >= t0 + 20 * schemas::kHourMs && e.time_ms < t0 + 24 * schemas::kHourMs;
+  });
+  // Live: events arrive in delivery order, 60 event seconds per wall second.
+  std::vector<std::pair<int, const SimEvent*>> arrivals;
+  for (int p = 0; p < 2; ++p) {
+    for (const SimEvent& e : parts[static_cast<size_t>(p)]) arrivals.emplace_back(p, &e);
+  }
+  std::stable_sort(arrivals.begin(), arrivals.end(),
+                   [](const auto& a, const auto& b) { return a.second->emit_ms < b.second->emit_ms; });
+  const auto wall_of = [&](const SimEvent& e) { return (e.emit_ms - t0) / 60; };
+
+  // One engine reading both partitions.
+  Results expected;
+  Engine whole(options);
+  const auto on_whole_boundary = [&](TimeMs b) { Record(whole, b, options, &expected.windows); };
+  for (const auto& [p, e] : arrivals) {
+    schemas::Event event = e->View("default");
+    event.position = {p, 0};
+    ASSERT_NE(whole.OnEvent(event, wall_of(*e)), Engine::Accepted::kLate);
+    whole.Advance(wall_of(*e), kEveryMs, on_whole_boundary);
+  }
+  whole.Finish(kEveryMs, on_whole_boundary);
+  for (const auto& a : whole.TakeAlertChanges()) expected.alerts.push_back(Show(a));
+  std::sort(expected.alerts.begin(), expected.alerts.end());
+
+  // A customer engine per partition feeding one team engine.
+  Results actual;
+  Engine::Split team_split;
+  team_split.role = Engine::Split::Role::kTeams;
+  team_split.channels = 2;
+  Engine teams(options, team_split);
+  teams.AssignPartition(0, 0);
+  const auto on_boundary = [&](TimeMs b) { Record(teams, b, options, &actual.windows); };
+  int64_t now = 0;
+  std::vector<std::unique_ptr<Engine>> customers;
+  for (uint32_t c = 0; c < 2; ++c) {
+    Engine::Split split;
+    split.role = Engine::Split::Role::kCustomers;
+    split.channel = c;
+    split.send = [&](int, std::string_view record) { ASSERT_TRUE(teams.OnTeamFeed(record, 0, now).ok()); };
+    customers.push_back(std::make_unique<Engine>(options, split));
+    customers.back()->AssignPartition(0, 0);
+  }
+  for (const auto& [p, e] : arrivals) {
+    now = wall_of(*e);
+    customers[static_cast<size_t>(p)]->OnEvent(e->View("default"), now);
+    for (auto& c : customers) c->Advance(now, kEveryMs, nullptr);
+    teams.Advance(now, kEveryMs, on_boundary);
+  }
+  for (auto& c : customers) c->Finish(kEveryMs, nullptr);
+  teams.Finish(kEveryMs, on_boundary);
+  for (const auto& a : teams.TakeAlertChanges()) actual.alerts.push_back(Show(a));
+  EXPECT_EQ(teams.feed_counters().late, 0u);
+  EXPECT_GT(teams.TotalOf(Kind::kExpired), 0u);
+  ExpectSame(expected, actual);
 }
 
 TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {

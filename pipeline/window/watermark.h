@@ -59,6 +59,13 @@ class WatermarkTracker {
     last_record_wall_ms_ = now_ms;
   }
 
+  // Some partition is assigned (or has sent) and not removed.
+  bool has_partitions() const {
+    for (const Partition& p : partitions_) {
+      if (p.present) return true;
+    }
+    return false;
+  }
   int64_t watermark() const { return watermark_; }
   int64_t max_event_time() const { return max_event_time_; }
   bool IsLate(int64_t time_ms) const { return watermark_ != kNoWatermark && time_ms < watermark_; }

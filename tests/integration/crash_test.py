@@ -537,8 +537,12 @@ def test_team_stage(binary, broker, work):
         victim = customers[rng.randrange(2)]
         produce_with_kills(broker, topic, lines, [victim] * 4 + [team] * 2, rng, name, chunks=24)
         wait_caught_up(broker, group, inputs, 180)
+        time.sleep(25)  # partitions idle out (20 s): the customer instances send their last slices
+        # While they run, they tell the team tier every second that they are there: the team
+        # topic ends once they stop.
+        for inst in customers:
+            inst.stop()
         wait_caught_up(broker, f"{group}-teams", team_partitions, 180)
-        time.sleep(25)  # partitions idle out (20 s): the windows reach the end of the stream
         text = team.metrics_text()
         repeated = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="repeated"}')
         late = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="late"}')
