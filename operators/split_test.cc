@@ -485,11 +485,12 @@ TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
   const auto wall_of = [&](const SimEvent& e) { return (e.emit_ms - t0) / 60; };
 
   // One engine reading both partitions.
+  const std::string tenant = "default";  // outlives the events' views
   Results expected;
   Engine whole(options);
   const auto on_whole_boundary = [&](TimeMs b) { Record(whole, b, options, &expected.windows); };
   for (const auto& [p, e] : arrivals) {
-    schemas::Event event = e->View("default");
+    schemas::Event event = e->View(tenant);
     event.position = {p, 0};
     ASSERT_NE(whole.OnEvent(event, wall_of(*e)), Engine::Accepted::kLate);
     whole.Advance(wall_of(*e), kEveryMs, on_whole_boundary);
