@@ -49,6 +49,16 @@ absl::Status Engine::OnTeamFeed(std::string_view record, int partition, int64_t 
   return absl::OkStatus();
 }
 
+std::vector<Engine::ChannelEnd> Engine::ChannelEnds() const {
+  std::vector<ChannelEnd> ends;
+  if (split_.role != Split::Role::kTeams) return ends;
+  const auto channels = static_cast<uint32_t>(split_.channels);
+  for (const auto& [channel, end] : teams_.ChannelEnds()) {
+    ends.push_back({static_cast<int>(channel / channels), channel % channels, end});
+  }
+  return ends;
+}
+
 void Engine::AssignPartition(int partition, int64_t now_ms) {
   if (split_.role != Split::Role::kTeams) return customers_.AssignPartition(partition, now_ms);
   for (int c = 0; c < split_.channels; ++c) teams_.AssignChannel(ChannelOn(partition, c), now_ms);

@@ -67,6 +67,13 @@ class Engine {
   // (its index among this engine's partitions); an error names what is wrong in it.
   absl::Status OnTeamFeed(std::string_view record, int partition, int64_t now_ms);
   const TeamStage::FeedCounters& feed_counters() const { return teams_.feed_counters(); }
+  // kTeams: where each customer engine's slices on each team partition read here end.
+  struct ChannelEnd {
+    int partition = 0;     // index among this engine's partitions
+    uint32_t channel = 0;  // the customer engine's
+    TimeMs end = 0;
+  };
+  std::vector<ChannelEnd> ChannelEnds() const;
 
   // Moves the watermark to what the input allows at `now_ms` and delivers every slice it has
   // passed, calling `on_boundary` at each multiple of `every_ms`.

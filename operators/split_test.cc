@@ -524,8 +524,16 @@ TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
     teams.Advance(now, kEveryMs, on_boundary);
   }
   for (auto& c : customers) c->Finish(kEveryMs, nullptr);
-  teams.Finish(kEveryMs, on_boundary);
+  const TimeMs end = teams.Finish(kEveryMs, on_boundary);
   for (const auto& a : teams.TakeAlertChanges()) actual.alerts.push_back(Show(a));
+  // Both channels of the team partition, each sent to its last slice; the windows reach the
+  // furthest.
+  const std::vector<Engine::ChannelEnd> ends = teams.ChannelEnds();
+  ASSERT_EQ(ends.size(), 2u);
+  EXPECT_EQ(ends[0].partition, 0);
+  EXPECT_EQ(ends[0].channel, 0u);
+  EXPECT_EQ(ends[1].channel, 1u);
+  EXPECT_EQ(std::max(ends[0].end, ends[1].end), end);
   EXPECT_EQ(teams.feed_counters().late, 0u);
   EXPECT_GT(teams.TotalOf(Kind::kExpired), 0u);
   ExpectSame(expected, actual);

@@ -101,6 +101,16 @@ void TeamStage::AssignChannel(uint32_t channel, int64_t now_ms) {
 
 void TeamStage::RemoveChannel(uint32_t channel) { channels_.Remove(static_cast<int>(channel)); }
 
+std::vector<std::pair<uint32_t, TimeMs>> TeamStage::ChannelEnds() const {
+  std::vector<std::pair<uint32_t, TimeMs>> ends;
+  for (uint32_t c = 0; c < channel_ends_.size(); ++c) {
+    if (channel_ends_[c] != INT64_MIN && channels_.present(static_cast<int>(c))) {
+      ends.emplace_back(c, slices_.StartOf(channel_ends_[c]));
+    }
+  }
+  return ends;
+}
+
 void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
   ++feed_counters_.records;
   if (feed.channel >= channel_ends_.size()) channel_ends_.resize(feed.channel + 1, INT64_MIN);

@@ -140,6 +140,8 @@ class TeamStage {
   const FeedCounters& feed_counters() const { return feed_counters_; }
   // Fed by customer stages: the watermark over the channels, and the latest slice end sent.
   int64_t channels_watermark() const { return channels_.watermark(); }
+  // Where the slices each channel read here has sent end (event time; none yet: absent).
+  std::vector<std::pair<uint32_t, TimeMs>> ChannelEnds() const;
   int64_t channels_max_time() const { return channels_.max_event_time(); }
 
   // Drift alerts that fired, escalated or resolved since the last call, in event-time order.

@@ -448,6 +448,13 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
             const auto& fed = engine.feed_counters();
             self_metrics.UpdateTeamFeed({team_feed ? team_feed->sent() : 0, team_feed ? team_feed->failed() : 0,
                                          fed.records, fed.repeated, fed.late, fed.gaps});
+            if (team_stage == TeamStageRole::kTeams) {
+              std::vector<metrics::SelfMetrics::ChannelEnd> ends;
+              for (const auto& e : engine.ChannelEnds()) {
+                ends.push_back({(*source)->PartitionName(e.partition), e.channel, e.end});
+              }
+              self_metrics.UpdateChannelEnds(ends);
+            }
           }
           if (repartitioner) {
             self_metrics.UpdateRepartition({repartitioner->forwarded(), repartitioner->unkeyed(),

@@ -366,6 +366,27 @@ void SelfMetrics::UpdateTeamFeed(const TeamFeedCounts& counts) {
   last_team_feed_ = counts;
 }
 
+void SelfMetrics::UpdateChannelEnds(const std::vector<ChannelEnd>& ends) {
+  if (channel_ends_ == nullptr) {
+    channel_ends_ = &prometheus::BuildGauge()
+                         .Name("ccpulse_team_feed_channel_end_seconds")
+                         .Help("Team tier: event time (Unix seconds) up to which a customer instance (channel) has "
+                               "sent its slices on a team partition; the team windows wait for the smallest.")
+                         .Register(*registry_);
+  }
+  std::map<std::pair<std::string, uint32_t>, prometheus::Gauge*> present;
+  for (const ChannelEnd& e : ends) {
+    prometheus::Gauge* gauge =
+        &channel_ends_->Add({{"team_partition", e.partition}, {"channel", std::to_string(e.channel)}});
+    gauge->Set(static_cast<double>(e.end_ms) / 1000.0);
+    present.emplace(std::make_pair(e.partition, e.channel), gauge);
+  }
+  for (const auto& [key, gauge] : channel_end_gauges_) {
+    if (!present.contains(key)) channel_ends_->Remove(gauge);
+  }
+  channel_end_gauges_ = std::move(present);
+}
+
 void SelfMetrics::UpdateAlerts(const alerting::AlertDispatcher& dispatcher, size_t unrostered_teams) {
   alerts_firing_->Set(static_cast<double>(dispatcher.firing()));
   unrostered_->Set(static_cast<double>(unrostered_teams));

@@ -56,6 +56,14 @@ class SelfMetrics {
   void UpdateRepartition(const RepartitionCounts& counts);
   // Team feed counts (run with kafka.team_stage).
   void UpdateTeamFeed(const TeamFeedCounts& counts);
+  // Team tier: where each customer instance's slices end, per team partition (name) and
+  // channel; the series of a channel no longer read here go away.
+  struct ChannelEnd {
+    std::string partition;
+    uint32_t channel = 0;
+    int64_t end_ms = 0;
+  };
+  void UpdateChannelEnds(const std::vector<ChannelEnd>& ends);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
  private:
@@ -90,6 +98,8 @@ class SelfMetrics {
   prometheus::Family<prometheus::Counter>* team_feed_records_ = nullptr;
   prometheus::Family<prometheus::Counter>* team_feed_dropped_ = nullptr;
   TeamFeedCounts last_team_feed_;
+  prometheus::Family<prometheus::Gauge>* channel_ends_ = nullptr;
+  std::map<std::pair<std::string, uint32_t>, prometheus::Gauge*> channel_end_gauges_;
   std::map<std::string, uint64_t> last_notifications_;
   StreamCounters last_stream_;
   uint64_t last_applied_ = 0, last_duplicates_ = 0, last_delivered_ = 0, last_failed_ = 0;

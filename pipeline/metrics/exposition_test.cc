@@ -377,6 +377,32 @@ TEST_F(ExpositionTest, RepartitionDelayIsTheStagesCountsAsAHistogram) {
   EXPECT_EQ(value("ccpulse_repartitioned_records_total", {{"result", "forwarded"}}), 10);
 }
 
+// The team tier's channel ends: one series per (team partition, channel) read now; a channel
+// no longer read (its partition revoked) loses its series.
+TEST_F(ExpositionTest, ChannelEndsFollowTheChannelsRead) {
+  SelfMetrics self;
+  self.UpdateChannelEnds({{"teams[0]", 0, 1'700'000'010'000}, {"teams[0]", 1, 1'700'000'000'000},
+                          {"teams[1]", 0, 1'700'000'020'500}});
+  std::string body;
+  RenderMetrics(self, nullptr, NowMs(), &body);
+  Exposition first = Parse(body);
+  const std::string name = "ccpulse_team_feed_channel_end_seconds";
+  const Sample* slow = first.Find(name, {{"team_partition", "teams[0]"}, {"channel", "1"}});
+  ASSERT_NE(slow, nullptr) << body;
+  EXPECT_EQ(slow->value, 1'700'000'000);
+  const Sample* other = first.Find(name, {{"team_partition", "teams[1]"}, {"channel", "0"}});
+  ASSERT_NE(other, nullptr) << body;
+  EXPECT_EQ(other->value, 1'700'000'020.5);
+
+  self.UpdateChannelEnds({{"teams[1]", 0, 1'700'000'030'000}});
+  body.clear();
+  RenderMetrics(self, nullptr, NowMs(), &body);
+  Exposition second = Parse(body);
+  EXPECT_EQ(second.Find(name, {{"team_partition", "teams[0]"}, {"channel", "1"}}), nullptr) << body;
+  ASSERT_NE(second.Find(name, {{"team_partition", "teams[1]"}, {"channel", "0"}}), nullptr) << body;
+  EXPECT_EQ(second.Find(name, {{"team_partition", "teams[1]"}, {"channel", "0"}})->value, 1'700'000'030);
+}
+
 TEST_F(ExpositionTest, TeamHistogramsHoldTheSnapshotsDurations) {
   const auto& totals = View("default", "sales").totals;
   const Sample* count = exposition_.Find("ccpulse_team_wait_seconds_count", Team("default", "sales"));

@@ -4,6 +4,7 @@
 #ifndef CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
 #define CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -59,6 +60,10 @@ class WatermarkTracker {
     last_record_wall_ms_ = now_ms;
   }
 
+  // Partition `partition` is assigned (or has sent) and not removed.
+  bool present(int partition) const {
+    return partition >= 0 && static_cast<size_t>(partition) < partitions_.size() && partitions_[partition].present;
+  }
   // Some partition is assigned (or has sent) and not removed.
   bool has_partitions() const {
     for (const Partition& p : partitions_) {

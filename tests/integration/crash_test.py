@@ -547,6 +547,8 @@ def test_team_stage(binary, broker, work):
         repeated = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="repeated"}')
         late = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="late"}')
         gaps = kt.metric_value(text, "ccpulse_team_feed_records_total", '{result="after_a_gap"}')
+        ends = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line.startswith("ccpulse_team_feed_channel_end_seconds{")]
     finally:
         for inst in instances:
             if inst.proc is not None:
@@ -556,6 +558,9 @@ def test_team_stage(binary, broker, work):
     check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")
     check(late == 0 and gaps == 0, f"{name}: the team tier dropped {late:.0f} late contributions, {gaps:.0f} records "
                                    "came after a gap")
+    # Every customer instance on every team partition has sent up to the end of the stream.
+    check(len(ends) == 2 * team_partitions and min(ends) >= parse(reach),
+          f"{name}: channel ends {ends}, expected {2 * team_partitions} reaching {reach}")
     windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs), replay, reach)
     log(f"{name}: {victim.name} killed 4 times, {team.name} twice ({restores}); the team tier's {windows} window "
         f"records at {boundaries} boundaries and {alerts} alert changes equal the uninterrupted replay, per whole team")
