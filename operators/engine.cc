@@ -120,8 +120,12 @@ void Engine::SendUntil(int64_t target_end) {
   SendRecords(target_end);
 }
 
-void Engine::SendRecords(int64_t end) {
-  feed_->Flush(end, customers_.teams(), &records_);
+void Engine::Pause() {
+  if (split_.role == Split::Role::kCustomers && sent_end_ != INT64_MIN) SendRecords(sent_end_, /*pause=*/true);
+}
+
+void Engine::SendRecords(int64_t end, bool pause) {
+  feed_->Flush(end, customers_.teams(), &records_, pause);
   for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
   sent_end_ = end;
 }

@@ -79,6 +79,10 @@ class Engine {
   // passed, calling `on_boundary` at each multiple of `every_ms`.
   void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
 
+  // kCustomers, at a clean stop: tells the team stages it stops and will be back (they wait
+  // for it rather than go on without it after idle_partition). Nothing before any slice is sent.
+  void Pause();
+
   // End of a finite input: the watermark moves to the largest event time seen and the windows
   // end just after it (so every event is included). Returns that end time.
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
@@ -163,7 +167,7 @@ class Engine {
   // kCustomers: sends every slice before `target_end`, and the watermark, to the team partitions.
   void SendUntil(int64_t target_end);
   // kCustomers: one record per team partition, with what was added since the last, up to `end`.
-  void SendRecords(int64_t end);
+  void SendRecords(int64_t end, bool pause = false);
   // kTeams: the team stage's channel of customer engine `channel` on team partition `partition`.
   uint32_t ChannelOn(int partition, uint32_t channel) const {
     return static_cast<uint32_t>(partition) * static_cast<uint32_t>(split_.channels) + channel;

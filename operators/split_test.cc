@@ -539,6 +539,53 @@ TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
   ExpectSame(expected, actual);
 }
 
+// A customer stage stopping cleanly (a rolling update) sends a pause: the team stage waits
+// for it however long the restart takes, instead of going on after idle_partition and
+// dropping what it sends once back as late.
+TEST(TeamFeedTest, APausedChannelIsWaitedForUntilItIsBack) {
+  const MetricOptions options = SplitOptions();
+  TeamRegistry teams;
+  teams.Intern("acme", "sales");
+  const auto record = [&](uint32_t channel, int64_t from, int64_t to, bool pause) {
+    TeamFeedWriter writer(channel, 1);
+    writer.ResumeAt(from);
+    std::vector<Delivered> one = {{Contribution{.time = (to - 1) * options.slice_ms, .team = 0}, false}};
+    writer.Add(to - 1, one, teams);
+    std::vector<std::string> records;
+    writer.Flush(to, teams, &records, pause);
+    auto feed = DecodeTeamFeed(records[0]);
+    EXPECT_TRUE(feed.ok()) << feed.status();
+    EXPECT_EQ(feed->pause, pause);
+    return *feed;
+  };
+  TeamStage paused(&options), stopped(&options);
+  for (TeamStage* stage : {&paused, &stopped}) {
+    stage->AssignChannel(0, 0);
+    stage->AssignChannel(1, 0);
+    stage->OnFeed(record(0, 100, 110, false), 0);
+  }
+  paused.OnFeed(record(1, 100, 105, true), 0);
+  stopped.OnFeed(record(1, 100, 105, false), 0);
+  // Channel 0 goes on, a record every half idle_partition, for ten idle_partitions.
+  const int64_t step = options.idle_partition_ms / 2;
+  for (int64_t k = 1; k <= 20; ++k) {
+    for (TeamStage* stage : {&paused, &stopped}) {
+      stage->OnFeed(record(0, 109 + k, 110 + k, false), k * step);
+      stage->Advance(k * step, kEveryMs, nullptr);
+    }
+  }
+  EXPECT_EQ(paused.end_slice(), 105) << "waits for the paused channel";
+  EXPECT_EQ(stopped.end_slice(), 130) << "a channel that stopped without a word idles out";
+  // Back, the channel sends what followed (a contribution in slice 124): in time only where
+  // it was waited for.
+  paused.OnFeed(record(1, 105, 125, false), 21 * step);
+  paused.Advance(21 * step, kEveryMs, nullptr);
+  EXPECT_EQ(paused.end_slice(), 125);
+  EXPECT_EQ(paused.feed_counters().late, 0u);
+  stopped.OnFeed(record(1, 105, 125, false), 21 * step);
+  EXPECT_EQ(stopped.feed_counters().late, 1u);
+}
+
 TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {
   TeamRegistry teams;
   teams.Intern("acme", "billing");

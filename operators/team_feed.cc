@@ -13,9 +13,10 @@
 namespace ccpulse::operators {
 namespace {
 
-// 2: varints (a record is about a quarter of 1's size). 1 (fixed width) is still read, for
-// records an earlier build sent before an upgrade.
+// 2: varints (a record is about a quarter of 1's size) and flags. 1 (fixed width) is still
+// read, for records an earlier build sent before an upgrade.
 constexpr uint8_t kFeedVersion = 2;
+constexpr uint8_t kPause = 0x01;
 constexpr uint32_t kNotNamed = UINT32_MAX;
 
 // A contribution's first byte (version 2): kind in the low 5 bits, then retraction, effect, and
@@ -87,6 +88,9 @@ void DecodeVersion1(StateReader& in, TeamFeed* feed) {
 }
 
 void DecodeVersion2(StateReader& in, TeamFeed* feed) {
+  const auto record_flags = Raw<uint8_t>(in);
+  if (in.ok() && (record_flags & ~kPause) != 0) in.Fail(fmt::format("record flags {:#x}", record_flags));
+  feed->pause = (record_flags & kPause) != 0;
   const uint64_t channel = in.Varint();
   if (in.ok() && channel > UINT32_MAX) in.Fail(fmt::format("channel {}", channel));
   feed->channel = static_cast<uint32_t>(channel);
@@ -160,7 +164,8 @@ void TeamFeedWriter::Add(int64_t slice, std::span<const Delivered> delivered, co
   }
 }
 
-void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records) {
+void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records,
+                           bool pause) {
   CCPULSE_CHECK(from_slice_ == INT64_MIN || to_slice >= from_slice_, "a flush covers the slices added");
   CCPULSE_CHECK(last_slice_ == INT64_MIN || to_slice > last_slice_, "a flush covers the slices added");
   records->resize(pending_.size());
@@ -170,7 +175,7 @@ void TeamFeedWriter::Flush(int64_t to_slice, const TeamRegistry& teams, std::vec
     std::string& out = (*records)[partition];
     out.clear();
     StateWriter ar(&out);
-    ar(kFeedVersion);
+    ar(kFeedVersion, static_cast<uint8_t>(pause ? kPause : 0));
     ar.Varint(channel_);
     ar.SignedVarint(from);
     ar.Varint(static_cast<uint64_t>(to_slice - from));

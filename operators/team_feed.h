@@ -5,7 +5,8 @@
 // A channel's records cover consecutive ranges, across restarts too: each starts where the one
 // before ended, so a team stage can tell a missing record.
 //
-// Encoding (version 2; varints are LEB128, signed ones zigzag): u8 version, varint channel,
+// Encoding (version 2; varints are LEB128, signed ones zigzag): u8 version, u8 flags (1: the
+// sender stops now and will be back: wait for it), varint channel,
 // signed from_slice, varint slice count, varint team count, then per team varint length + bytes
 // of tenant and team; varint contribution count, then per contribution u8 kind | retraction
 // 0x20 | effect 0x40 | wide aux 0x80, varint slice - from_slice, signed time - the previous
@@ -32,6 +33,7 @@ namespace ccpulse::operators {
 // One decoded record. Team indexes in `delivered` are positions in `teams`.
 struct TeamFeed {
   uint32_t channel = 0;
+  bool pause = false;      // the sender stops after this record and will be back: wait for it
   int64_t from_slice = 0;  // every slice in [from_slice, to_slice) of the channel is in here
   int64_t to_slice = 0;
   std::vector<std::pair<std::string, std::string>> teams;  // (tenant, team)
@@ -58,8 +60,9 @@ class TeamFeedWriter {
   // broker takes in one message.
   size_t largest_pending() const { return largest_pending_; }
   // Encodes one record per team partition covering every slice from the previous flush up to
-  // `to_slice` (exclusive; >= the last slice added + 1) into `records[partition]`.
-  void Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records);
+  // `to_slice` (exclusive; >= the last slice added + 1) into `records[partition]`; `pause`
+  // marks them as the last before the sender stops.
+  void Flush(int64_t to_slice, const TeamRegistry& teams, std::vector<std::string>* records, bool pause = false);
 
   int partitions() const { return static_cast<int>(pending_.size()); }
 

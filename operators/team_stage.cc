@@ -8,6 +8,9 @@
 namespace ccpulse::operators {
 namespace {
 
+// How long a customer stage that paused (stopped cleanly) is waited for.
+constexpr int64_t kPauseHoldMs = 10 * kMinuteMs;
+
 size_t ExportBucket(uint32_t value_ms) {
   const double seconds = static_cast<double>(value_ms) / 1000.0;
   return static_cast<size_t>(
@@ -133,6 +136,10 @@ void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
   // restart, sending again what it sent before, is not idle.
   sent = std::max(sent, feed.to_slice);
   channels_.Observe(static_cast<int>(feed.channel), slices_.StartOf(sent), now_ms);
+  // A customer stage stopping to restart (a rolling update): waited for until it is back, so
+  // that nothing it sends then is late; for 10 minutes at most (one that does not come back,
+  // scaled in, then idles out).
+  if (feed.pause) channels_.Hold(static_cast<int>(feed.channel), now_ms, kPauseHoldMs);
 }
 
 void TeamStage::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {

@@ -460,6 +460,16 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
     Drain(*processor, &none, total, source);
     processor->engine().Finish(operators::kMinuteMs, nullptr);
     EXPECT_TRUE(none.boundaries.empty()) << "a customer instance has no team windows";
+    // A clean stop: its last record on every team partition asks the team tier to wait for it.
+    const std::atomic<bool> stop{true};
+    ASSERT_TRUE(processor->Run(stop).ok());
+    for (const std::vector<std::string>& partition : feed.records) {
+      auto last = operators::DecodeTeamFeed(partition.back());
+      ASSERT_TRUE(last.ok()) << last.status();
+      EXPECT_TRUE(last->pause);
+      EXPECT_EQ(last->from_slice, last->to_slice);
+      EXPECT_FALSE(operators::DecodeTeamFeed(partition[partition.size() - 2])->pause);
+    }
   }
 
   // The team tier: both team partitions, a damaged record in the middle of partition 1.

@@ -39,6 +39,10 @@ void WatermarkTracker::Remove(int partition) {
   }
 }
 
+void WatermarkTracker::Hold(int partition, int64_t now_ms, int64_t hold_ms) {
+  if (present(partition)) partitions_[partition].last_seen_wall_ms = now_ms + hold_ms;
+}
+
 int64_t WatermarkTracker::Advance(int64_t now_ms) {
   int64_t active_min = kNoWatermark;
   int64_t largest = kNoWatermark;  // over present partitions, idle or not

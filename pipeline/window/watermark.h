@@ -4,6 +4,7 @@
 #ifndef CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
 #define CCPULSE_PIPELINE_WINDOW_WATERMARK_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -40,6 +41,10 @@ class WatermarkTracker {
   // Drops a partition (revoked on rebalance); it no longer holds the watermark back.
   void Remove(int partition);
 
+  // A present partition to be waited for although silent (it said it stops and will be back):
+  // until its next record, or for `hold_ms` after `now_ms` and then idle_after as usual.
+  void Hold(int partition, int64_t now_ms, int64_t hold_ms);
+
   // The watermark at wall time `now_ms`: min over non-idle partitions of max_time - lateness.
   // When every partition is idle, the watermark follows the largest one not removed (an idle
   // stream does not freeze windows forever), or holds at the smallest (see WhenAllIdle).
@@ -56,7 +61,7 @@ class WatermarkTracker {
   // After a restore: partitions count as seen at `now_ms`, so none idles out while the
   // consumer is still catching up to where the checkpoint was taken.
   void Resume(int64_t now_ms) {
-    for (Partition& p : partitions_) p.last_seen_wall_ms = now_ms;
+    for (Partition& p : partitions_) p.last_seen_wall_ms = std::max(p.last_seen_wall_ms, now_ms);  // holds stay
     last_record_wall_ms_ = now_ms;
   }
 
@@ -78,7 +83,7 @@ class WatermarkTracker {
  private:
   struct Partition {
     int64_t max_time_ms = kNoWatermark;
-    int64_t last_seen_wall_ms = 0;
+    int64_t last_seen_wall_ms = 0;  // in the future while held
     bool present = false;
   };
   int64_t lateness_ms_;

@@ -75,6 +75,44 @@ TEST(WatermarkTrackerTest, IdlePartitionStopsHoldingBack) {
   EXPECT_TRUE(t.IsLate(200'000));
 }
 
+// A held partition (its sender stopped and will be back) holds the watermark while silent,
+// also across a restore, until its next record or the end of the hold.
+TEST(WatermarkTrackerTest, AHeldPartitionIsWaitedForUntilItsNextRecord) {
+  constexpr int64_t kHold = 100 * kIdle;
+  WatermarkTracker t(kLateness, kIdle);
+  t.Observe(0, 100'000, 0);
+  t.Hold(0, 0, kHold);
+  t.Observe(1, 1'000'000, 0);
+  EXPECT_EQ(t.Advance(50 * kIdle), 100'000 - kLateness) << "held, not idle";
+  t.Resume(60 * kIdle);  // as after a restore
+  t.Observe(1, 1'100'000, 60 * kIdle);
+  EXPECT_EQ(t.Advance(60 * kIdle + kIdle / 2), 100'000 - kLateness) << "still held after a restore";
+  // Back: an ordinary partition again, which idles out.
+  t.Observe(0, 150'000, 70 * kIdle);
+  t.Observe(1, 1'150'000, 70 * kIdle + kIdle / 2);
+  t.Observe(1, 1'200'000, 70 * kIdle + kIdle);
+  EXPECT_EQ(t.Advance(70 * kIdle + kIdle), 1'200'000 - kLateness);
+  t.Hold(7, 0, kHold);  // not present: nothing to hold
+  EXPECT_FALSE(t.present(7));
+}
+
+// A hold ends: a partition that does not come back idles out idle_after after it.
+TEST(WatermarkTrackerTest, AHoldEnds) {
+  constexpr int64_t kHold = 10 * kIdle;
+  WatermarkTracker t(kLateness, kIdle);
+  t.Observe(0, 100'000, 0);
+  t.Hold(0, 0, kHold);
+  for (int64_t now = kIdle / 2; now <= kHold + 2 * kIdle; now += kIdle / 2) {
+    t.Observe(1, 1'000'000 + now, now);
+    const int64_t watermark = t.Advance(now);
+    if (now < kHold + kIdle) {
+      ASSERT_EQ(watermark, 100'000 - kLateness) << now;
+    } else {
+      ASSERT_EQ(watermark, 1'000'000 + now - kLateness) << now;
+    }
+  }
+}
+
 TEST(WatermarkTrackerTest, AllIdleFollowsTheLargestPartition) {
   WatermarkTracker t(kLateness, kIdle);
   t.Observe(0, 100'000, 0);

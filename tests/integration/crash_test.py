@@ -535,7 +535,17 @@ def test_team_stage(binary, broker, work):
         wait_for(lambda: len(team.owned_partitions()) == team_partitions, 60, "the team instance to own the team topic")
         log(f"{name}: customer instances own {owned}; the team instance {sorted(team.owned_partitions())}")
         victim = customers[rng.randrange(2)]
-        produce_with_kills(broker, topic, lines, [victim] * 4 + [team] * 2, rng, name, chunks=24)
+        half = len(lines) // 2
+        produce_with_kills(broker, topic, lines[:half], [victim] * 4 + [team] * 2, rng, name, chunks=16)
+        # A clean stop longer than idle_partition (a slow rolling update) while the rest of the
+        # stream arrives: the other customer instance goes on, this one's input waits. Its last
+        # record asks the team tier to wait for it, so nothing it sends once back is late
+        # (without that, the team tier went on after 20 s and dropped its backlog as late).
+        victim.stop()
+        log(f"{name}: stopped {victim.name} cleanly for 30 s while the second half is produced")
+        kt.produce(broker.bootstrap, topic, lines[half:])
+        time.sleep(30)
+        victim.start()
         wait_caught_up(broker, group, inputs, 180)
         time.sleep(25)  # partitions idle out (20 s): the customer instances send their last slices
         # While they run, they tell the team tier every second that they are there: the team
@@ -562,7 +572,8 @@ def test_team_stage(binary, broker, work):
     check(len(ends) == 2 * team_partitions and min(ends) >= parse(reach),
           f"{name}: channel ends {ends}, expected {2 * team_partitions} reaching {reach}")
     windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs), replay, reach)
-    log(f"{name}: {victim.name} killed 4 times, {team.name} twice ({restores}); the team tier's {windows} window "
+    log(f"{name}: {victim.name} killed 4 times and stopped once, {team.name} killed twice ({restores}); the team "
+        f"tier's {windows} window "
         f"records at {boundaries} boundaries and {alerts} alert changes equal the uninterrupted replay, per whole team")
 
 
