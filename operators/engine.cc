@@ -16,10 +16,10 @@ namespace {
 // Contributions of one team partition in one team feed record (~700 kB at most).
 constexpr size_t kMaxFeedContributions = 16384;
 // A customer engine whose watermark stands still says so this often (wall clock) for as long as
-// it owns partitions: the team stages then wait for it, as one engine's watermark waits for a
-// quiet partition's slices, rather than go on and drop what it sends later as late (its
-// expiries and repeat-window verdicts). One that stops (crashed, or owning nothing) idles out
-// there after idle_partition.
+// it owns partitions: the team stages then wait for it (only it can move its slices' end; a
+// quiet partition inside one engine is carried along by the others), rather than go on and
+// drop what it sends later as late (its expiries and repeat-window verdicts). One that stops
+// (crashed, or owning nothing) idles out there after idle_partition.
 constexpr int64_t kFeedHeartbeatMs = 1000;
 
 }  // namespace

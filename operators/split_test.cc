@@ -464,8 +464,9 @@ TEST(TeamFeedTest, AQuietCustomerEngineSaysItIsAlive) {
 }
 
 // A customer engine whose input is quiet for hours (event time) while another's goes on: the
-// team stage waits for it, as one engine's watermark waits for a quiet partition, and gets
-// every expiry and verdict it sends after the quiet spell in time. (When quiet customer engines
+// team stage waits for it (in one engine, the other partitions carry a quiet one's time
+// along; a customer engine's watermark only its own input moves), and gets every expiry and
+// verdict it sends after the quiet spell in time, as one engine does. (When quiet customer engines
 // fell silent, the team stage went on without them and dropped 65 late contributions here.)
 TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
   const MetricOptions options = SplitOptions();
@@ -709,6 +710,40 @@ TEST(TeamFeedTest, EveryTruncationAndByteChangeDecodesOrFailsCleanly) {
       }
     }
   }
+}
+
+// Hostile values a single byte change cannot make: the largest varints, varints of more than
+// 64 bits, and time deltas each in range that add up beyond it.
+TEST(TeamFeedTest, RefusesValuesOutOfRange) {
+  const auto decode = [](std::initializer_list<int> bytes) {
+    std::string record;
+    for (int b : bytes) record.push_back(static_cast<char>(b));
+    return DecodeTeamFeed(record);
+  };
+  // version 2, flags 0, channel 0, from_slice = zigzag(INT64_MIN), width 0, no team, none.
+  auto lowest = decode({2, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0});
+  EXPECT_NE(lowest.status().message().find("out of range"), std::string_view::npos) << lowest.status();
+  auto wider = decode({2, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0});
+  EXPECT_NE(wider.status().message().find("more than 64 bits"), std::string_view::npos) << wider.status();
+  auto longer = decode({2, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0});
+  EXPECT_NE(longer.status().message().find("more than 64 bits"), std::string_view::npos) << longer.status();
+  auto flags = decode({2, 0x80, 0, 0, 1, 0, 0});
+  EXPECT_NE(flags.status().message().find("record flags"), std::string_view::npos) << flags.status();
+  // One team "a"/"b", three contributions each 2^44 - 1 ms after the one before.
+  std::string record = {2, 0, 0, 0, 1, 1, 1, 'a', 1, 'b', 3};
+  const size_t header = record.size();
+  StateWriter ar(&record);
+  for (int i = 0; i < 3; ++i) {
+    ar(uint8_t{0});  // kInflow
+    ar.Varint(0);
+    ar.SignedVarint((int64_t{1} << 44) - 1);
+    for (int field = 0; field < 4; ++field) ar.Varint(0);
+  }
+  auto drifting = DecodeTeamFeed(record);
+  EXPECT_NE(drifting.status().message().find("out of range"), std::string_view::npos) << drifting.status();
+  record.resize(header + (record.size() - header) / 3);  // the first contribution alone is fine
+  record[header - 1] = 1;
+  EXPECT_TRUE(DecodeTeamFeed(record).ok()) << DecodeTeamFeed(record).status();
 }
 
 // A record an earlier build sent (version 1, fixed width) still reads after an upgrade.

@@ -167,10 +167,11 @@ class StateReader {
     for (int shift = 0; shift < 64; shift += 7) {
       uint8_t byte = 0;
       if (!Bytes(&byte, 1)) return 0;
+      if (shift == 63 && byte > 1) break;  // more than 64 bits
       v |= static_cast<uint64_t>(byte & 0x7f) << shift;
       if ((byte & 0x80) == 0) return v;
     }
-    Fail("a varint longer than 10 bytes");
+    Fail("a varint of more than 64 bits");
     return 0;
   }
   int64_t SignedVarint() {
@@ -184,7 +185,6 @@ class StateReader {
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   bool at_end() const { return pos_ == in_.size(); }
-  size_t pos() const { return pos_; }
   size_t left() const { return in_.size() - pos_; }
 
  private:

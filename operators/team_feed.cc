@@ -2,7 +2,6 @@
 #include "operators/team_feed.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -31,6 +30,9 @@ constexpr uint64_t kWideFrom = uint64_t{1} << 56;
 constexpr int64_t kMaxTimeMs = int64_t{1} << 44;
 // Slices: small enough that StartOf(slice) does not overflow for slices of up to 2 h.
 constexpr int64_t kMaxSlice = int64_t{1} << 40;
+// |x| <= bound, without std::abs (undefined for INT64_MIN, which a varint can carry).
+bool InRange(int64_t x, int64_t bound) { return x >= -bound && x <= bound; }
+
 // The fewest bytes a team name pair and a contribution take (version 2), to bound counts.
 constexpr size_t kMinTeamBytes = 2;
 constexpr size_t kMinContributionBytes = 7;
@@ -96,9 +98,10 @@ void DecodeVersion2(StateReader& in, TeamFeed* feed) {
   feed->channel = static_cast<uint32_t>(channel);
   feed->from_slice = in.SignedVarint();
   const uint64_t width = in.Varint();
-  if (in.ok() && (std::abs(feed->from_slice) > kMaxSlice || width > uint64_t{kMaxSlice})) {
+  if (in.ok() && (!InRange(feed->from_slice, kMaxSlice) || width > uint64_t{kMaxSlice})) {
     in.Fail(fmt::format("slice range from {} over {} slices is out of range", feed->from_slice, width));
   }
+  if (!in.ok()) return;
   feed->to_slice = feed->from_slice + static_cast<int64_t>(width);
   const uint64_t team_count = in.Varint();
   CheckCount(in, team_count, kMinTeamBytes, "team");
@@ -117,8 +120,14 @@ void DecodeVersion2(StateReader& in, TeamFeed* feed) {
     d.c.kind = static_cast<Kind>(flags & kKindMask);
     d.c.sign = (flags & kRetraction) != 0 ? -1 : 1;
     d.effect = (flags & kEffect) != 0;
-    slice = feed->from_slice + static_cast<int64_t>(std::min<uint64_t>(in.Varint(), kMaxSlice));
-    time += std::clamp<int64_t>(in.SignedVarint(), -kMaxTimeMs, kMaxTimeMs);
+    const uint64_t offset = in.Varint();
+    const int64_t delta = in.SignedVarint();
+    if (in.ok() && (offset > uint64_t{kMaxSlice} || !InRange(delta, kMaxTimeMs) || !InRange(time + delta, kMaxTimeMs))) {
+      in.Fail(fmt::format("contribution {}: slice offset {} or time {} + {} out of range", i, offset, time, delta));
+    }
+    if (!in.ok()) break;
+    slice = feed->from_slice + static_cast<int64_t>(offset);
+    time += delta;
     d.c.time = time;
     d.c.aux = (flags & kWideAux) != 0 ? Raw<uint64_t>(in) : in.Varint();
     d.c.aux2 = in.Varint();
@@ -225,15 +234,15 @@ absl::StatusOr<TeamFeed> DecodeTeamFeed(std::string_view bytes) {
   } else {
     DecodeVersion2(in, &feed);
   }
-  if (in.ok() && (feed.to_slice < feed.from_slice || std::abs(feed.from_slice) > kMaxSlice ||
-                  std::abs(feed.to_slice) > kMaxSlice)) {
+  if (in.ok() && (feed.to_slice < feed.from_slice || !InRange(feed.from_slice, kMaxSlice) ||
+                  !InRange(feed.to_slice, kMaxSlice))) {
     in.Fail(fmt::format("slice range [{}, {}) is reversed or out of range", feed.from_slice, feed.to_slice));
   }
   for (size_t i = 0; in.ok() && i < feed.delivered.size(); ++i) {
     const auto& [slice, d] = feed.delivered[i];
     if (d.c.team >= feed.teams.size() || d.c.kind >= Kind::kContactStart || (d.c.sign != 1 && d.c.sign != -1) ||
         (d.c.sign < 0 && !d.effect) || slice < feed.from_slice || slice >= feed.to_slice ||
-        std::abs(d.c.time) > kMaxTimeMs) {
+        !InRange(d.c.time, kMaxTimeMs)) {
       in.Fail(fmt::format("contribution {} is not valid (team {} of {}, kind {}, sign {}, effect {}, slice {} "
                           "outside [{}, {}), time {})",
                           i, d.c.team, feed.teams.size(), static_cast<int>(d.c.kind), d.c.sign, d.effect, slice,

@@ -464,11 +464,14 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
     const std::atomic<bool> stop{true};
     ASSERT_TRUE(processor->Run(stop).ok());
     for (const std::vector<std::string>& partition : feed.records) {
+      ASSERT_GE(partition.size(), 2u);
       auto last = operators::DecodeTeamFeed(partition.back());
       ASSERT_TRUE(last.ok()) << last.status();
       EXPECT_TRUE(last->pause);
       EXPECT_EQ(last->from_slice, last->to_slice);
-      EXPECT_FALSE(operators::DecodeTeamFeed(partition[partition.size() - 2])->pause);
+      auto before = operators::DecodeTeamFeed(partition[partition.size() - 2]);
+      ASSERT_TRUE(before.ok()) << before.status();
+      EXPECT_FALSE(before->pause);
     }
   }
 

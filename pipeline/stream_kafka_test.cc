@@ -525,11 +525,8 @@ void ProduceRaw(const kafka::ProducerOptions& options, std::string_view key, std
   ASSERT_TRUE((*producer)->Flush(5000).ok());
 }
 
-// The topic backend writes each checkpoint in one transaction, once it has claimed the name.
-// (Fencing by the claim needs a real broker: pipeline/kafka/fencing_test.cc, run by
-// tests/integration/kafka_test.py; librdkafka's mock cluster does not fence.)
-// The customer tier's producer of the team feed: creates its topic, delivers each partition's
-// records in order, counts what is durable, and refuses a topic of another partition count.
+// The customer tier's producer of the team feed: delivers each partition's records in order,
+// counts what is durable, and refuses a topic of another partition count.
 TEST_F(StreamKafkaTest, TeamFeedDeliversInOrderAndRefusesAnotherPartitionCount) {
   // The mock cluster does not answer CreateTopics: the topic is there already (the real-broker
   // tests, crash_test.py team_stage, cover its creation).
@@ -563,6 +560,9 @@ TEST_F(StreamKafkaTest, TeamFeedDeliversInOrderAndRefusesAnotherPartitionCount) 
   EXPECT_THAT(std::string(other.status().message()), ::testing::HasSubstr("has 3 partitions"));
 }
 
+// The topic backend writes each checkpoint in one transaction, once it has claimed the name.
+// (Fencing by the claim needs a real broker: pipeline/kafka/fencing_test.cc, run by
+// tests/integration/kafka_test.py; librdkafka's mock cluster does not fence.)
 TEST_F(StreamKafkaTest, TopicCheckpointsAreWrittenInTransactionsOnceClaimed) {
   ASSERT_TRUE(mock_->CreateTopic("checkpoints", 1).ok());  // the mock has no admin API
   kafka::ProducerOptions options;

@@ -40,7 +40,8 @@ void WatermarkTracker::Remove(int partition) {
 }
 
 void WatermarkTracker::Hold(int partition, int64_t now_ms, int64_t hold_ms) {
-  if (present(partition)) partitions_[partition].last_seen_wall_ms = now_ms + hold_ms;
+  // Seen "then" in the future: idle once hold_ms in all have passed.
+  if (present(partition)) partitions_[partition].last_seen_wall_ms = now_ms + std::max<int64_t>(0, hold_ms - idle_after_ms_);
 }
 
 int64_t WatermarkTracker::Advance(int64_t now_ms) {

@@ -42,7 +42,7 @@ class WatermarkTracker {
   void Remove(int partition);
 
   // A present partition to be waited for although silent (it said it stops and will be back):
-  // until its next record, or for `hold_ms` after `now_ms` and then idle_after as usual.
+  // until its next record, or for `hold_ms` (at least idle_after) from `now_ms`.
   void Hold(int partition, int64_t now_ms, int64_t hold_ms);
 
   // The watermark at wall time `now_ms`: min over non-idle partitions of max_time - lateness.
