@@ -587,6 +587,48 @@ TEST(TeamFeedTest, APausedChannelIsWaitedForUntilItIsBack) {
   EXPECT_EQ(stopped.feed_counters().late, 1u);
 }
 
+// A customer stage that has sent nothing yet may still be starting: the team stage waits for
+// its first record for as long as for a paused one (10 minutes), not idle_partition.
+TEST(TeamFeedTest, AChannelThatHasNotSentYetIsWaitedFor) {
+  const MetricOptions options = SplitOptions();
+  TeamRegistry teams;
+  teams.Intern("acme", "sales");
+  const auto record = [&](uint32_t channel, int64_t from, int64_t to) {
+    TeamFeedWriter writer(channel, 1);
+    writer.ResumeAt(from);
+    std::vector<Delivered> one = {{Contribution{.time = (to - 1) * options.slice_ms, .team = 0}, false}};
+    writer.Add(to - 1, one, teams);
+    std::vector<std::string> records;
+    writer.Flush(to, teams, &records);
+    return *DecodeTeamFeed(records[0]);
+  };
+  TeamStage stage(&options);
+  stage.AssignChannel(0, 0);
+  stage.AssignChannel(1, 0);
+  const int64_t step = options.idle_partition_ms / 2;
+  for (int64_t k = 1; k <= 20; ++k) {  // channel 0 for ten idle_partitions
+    stage.OnFeed(record(0, 109 + k, 110 + k), k * step);
+    stage.Advance(k * step, kEveryMs, nullptr);
+  }
+  EXPECT_EQ(stage.end_slice(), INT64_MIN) << "nothing applied before channel 1 has sent";
+  stage.OnFeed(record(1, 100, 125), 21 * step);
+  stage.Advance(21 * step, kEveryMs, nullptr);
+  EXPECT_EQ(stage.end_slice(), 125);
+  EXPECT_EQ(stage.feed_counters().late, 0u);
+  // One that never comes is given up 10 minutes after its assignment.
+  TeamStage alone(&options);
+  alone.AssignChannel(0, 0);
+  alone.AssignChannel(1, 0);
+  for (int64_t now = step; now <= 11 * schemas::kMinuteMs; now += step) {
+    alone.OnFeed(record(0, 109 + now / step, 110 + now / step), now);
+    alone.Advance(now, kEveryMs, nullptr);
+    if (now < 10 * schemas::kMinuteMs) {
+      ASSERT_EQ(alone.end_slice(), INT64_MIN) << now;
+    }
+  }
+  EXPECT_GT(alone.end_slice(), 110);
+}
+
 TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {
   TeamRegistry teams;
   teams.Intern("acme", "billing");

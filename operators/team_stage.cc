@@ -100,6 +100,11 @@ void TeamStage::Feed(int64_t slice, std::span<const Delivered> delivered) {
 
 void TeamStage::AssignChannel(uint32_t channel, int64_t now_ms) {
   channels_.Assign(static_cast<int>(channel), now_ms);
+  // A customer stage that has sent nothing yet may still be starting (pods start in any
+  // order): waited for as long as one that paused, so that its first slices are not late.
+  if (channel >= channel_ends_.size() || channel_ends_[channel] == INT64_MIN) {
+    channels_.Hold(static_cast<int>(channel), now_ms, kPauseHoldMs);
+  }
 }
 
 void TeamStage::RemoveChannel(uint32_t channel) { channels_.Remove(static_cast<int>(channel)); }
