@@ -79,8 +79,9 @@ class Engine {
   // passed, calling `on_boundary` at each multiple of `every_ms`.
   void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
 
-  // kCustomers, at a clean stop: tells the team stages it stops and will be back (they wait
-  // for it rather than go on without it after idle_partition). Nothing before any slice is sent.
+  // At a clean stop (kCustomers; nothing in the other roles): tells the team stages it stops
+  // and will be back (they wait for it rather than go on without it after idle_partition).
+  // Nothing before any slice is sent.
   void Pause();
 
   // End of a finite input: the watermark moves to the largest event time seen and the windows

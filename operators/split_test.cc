@@ -540,24 +540,30 @@ TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
   ExpectSame(expected, actual);
 }
 
+// A decoded record of channel `channel` covering slices [from, to), with one contribution of
+// team "acme"/"sales" in its last slice.
+TeamFeed OneRecord(const MetricOptions& options, uint32_t channel, int64_t from, int64_t to, bool pause = false) {
+  TeamRegistry teams;
+  teams.Intern("acme", "sales");
+  TeamFeedWriter writer(channel, 1);
+  writer.ResumeAt(from);
+  const std::vector<Delivered> one = {{Contribution{.time = (to - 1) * options.slice_ms, .team = 0}, false}};
+  writer.Add(to - 1, one, teams);
+  std::vector<std::string> records;
+  writer.Flush(to, teams, &records, pause);
+  absl::StatusOr<TeamFeed> feed = DecodeTeamFeed(records[0]);
+  EXPECT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->pause, pause);
+  return *std::move(feed);
+}
+
 // A customer stage stopping cleanly (a rolling update) sends a pause: the team stage waits
 // for it however long the restart takes, instead of going on after idle_partition and
 // dropping what it sends once back as late.
 TEST(TeamFeedTest, APausedChannelIsWaitedForUntilItIsBack) {
   const MetricOptions options = SplitOptions();
-  TeamRegistry teams;
-  teams.Intern("acme", "sales");
   const auto record = [&](uint32_t channel, int64_t from, int64_t to, bool pause) {
-    TeamFeedWriter writer(channel, 1);
-    writer.ResumeAt(from);
-    std::vector<Delivered> one = {{Contribution{.time = (to - 1) * options.slice_ms, .team = 0}, false}};
-    writer.Add(to - 1, one, teams);
-    std::vector<std::string> records;
-    writer.Flush(to, teams, &records, pause);
-    auto feed = DecodeTeamFeed(records[0]);
-    EXPECT_TRUE(feed.ok()) << feed.status();
-    EXPECT_EQ(feed->pause, pause);
-    return *feed;
+    return OneRecord(options, channel, from, to, pause);
   };
   TeamStage paused(&options), stopped(&options);
   for (TeamStage* stage : {&paused, &stopped}) {
@@ -591,17 +597,7 @@ TEST(TeamFeedTest, APausedChannelIsWaitedForUntilItIsBack) {
 // its first record for as long as for a paused one (10 minutes), not idle_partition.
 TEST(TeamFeedTest, AChannelThatHasNotSentYetIsWaitedFor) {
   const MetricOptions options = SplitOptions();
-  TeamRegistry teams;
-  teams.Intern("acme", "sales");
-  const auto record = [&](uint32_t channel, int64_t from, int64_t to) {
-    TeamFeedWriter writer(channel, 1);
-    writer.ResumeAt(from);
-    std::vector<Delivered> one = {{Contribution{.time = (to - 1) * options.slice_ms, .team = 0}, false}};
-    writer.Add(to - 1, one, teams);
-    std::vector<std::string> records;
-    writer.Flush(to, teams, &records);
-    return *DecodeTeamFeed(records[0]);
-  };
+  const auto record = [&](uint32_t channel, int64_t from, int64_t to) { return OneRecord(options, channel, from, to); };
   TeamStage stage(&options);
   stage.AssignChannel(0, 0);
   stage.AssignChannel(1, 0);

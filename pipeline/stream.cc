@@ -95,11 +95,9 @@ schemas::RecordDecoder& StreamProcessor::DecoderFor(int32_t partition) {
 
 absl::Status StreamProcessor::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) Step(50);
-  // A customer instance stopping cleanly (a rolling update) asks the team tier to wait for it;
-  // the shutdown checkpoint below covers that record too.
-  if (options_.split.role == operators::Engine::Split::Role::kCustomers && owned_count_ > 0 && fatal_.ok()) {
-    engine_->Pause();
-  }
+  // A customer instance stopping cleanly (a rolling update) asks the team tier to wait for it
+  // (other roles send nothing); the shutdown checkpoint below covers that record too.
+  if (owned_count_ > 0 && fatal_.ok()) engine_->Pause();
   // Clean shutdown: the batch in hand is done; make dead letters durable, then commit (with
   // checkpoints: a last one, so a restart continues exactly here; none when owning nothing, so a
   // standby never replaces the active instance's checkpoint, nor after a fatal error).
