@@ -33,6 +33,7 @@ Engine::Engine(MetricOptions options, Split split)
     CCPULSE_CHECK(split_.send != nullptr, "a customer engine sends its slices somewhere");
     feed_ = std::make_unique<TeamFeedWriter>(split_.channel, split_.team_partitions);
   }
+  if (split_.role == Split::Role::kTeams) tier_ = std::make_unique<TeamPartitions>(&options_, split_.channels);
 }
 
 absl::Status Engine::OnTeamFeed(std::string_view record, int partition, int64_t now_ms) {
@@ -44,29 +45,25 @@ absl::Status Engine::OnTeamFeed(std::string_view record, int partition, int64_t 
         "team feed from channel {}, but the team stage expects channels 0..{} (kafka.team_stage.channels)",
         feed->channel, split_.channels - 1));
   }
-  feed->channel = ChannelOn(partition, feed->channel);
-  teams_.OnFeed(*feed, now_ms);
+  tier_->OnFeed(*feed, partition, now_ms);
   return absl::OkStatus();
 }
 
 std::vector<Engine::ChannelEnd> Engine::ChannelEnds() const {
   std::vector<ChannelEnd> ends;
-  if (split_.role != Split::Role::kTeams) return ends;
-  const auto channels = static_cast<uint32_t>(split_.channels);
-  for (const auto& [channel, end] : teams_.ChannelEnds()) {
-    ends.push_back({static_cast<int>(channel / channels), channel % channels, end});
-  }
+  if (!tier_) return ends;
+  for (const auto& [partition, channel, end] : tier_->ChannelEnds()) ends.push_back({partition, channel, end});
   return ends;
 }
 
 void Engine::AssignPartition(int partition, int64_t now_ms) {
-  if (split_.role != Split::Role::kTeams) return customers_.AssignPartition(partition, now_ms);
-  for (int c = 0; c < split_.channels; ++c) teams_.AssignChannel(ChannelOn(partition, c), now_ms);
+  if (!tier_) return customers_.AssignPartition(partition, now_ms);
+  tier_->Assign(partition, now_ms);
 }
 
 void Engine::RemovePartition(int partition) {
-  if (split_.role != Split::Role::kTeams) return customers_.RemovePartition(partition);
-  for (int c = 0; c < split_.channels; ++c) teams_.RemoveChannel(ChannelOn(partition, c));
+  if (!tier_) return customers_.RemovePartition(partition);
+  tier_->Remove(partition);
 }
 
 void Engine::AddNewTeams() {
@@ -78,10 +75,7 @@ void Engine::AddNewTeams() {
 }
 
 void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {
-  if (split_.role == Split::Role::kTeams) {
-    teams_.Advance(now_ms, every_ms, on_boundary);
-    return;
-  }
+  if (tier_) return tier_->Advance(now_ms, every_ms, on_boundary);
   const int64_t target_end = customers_.Advance(now_ms);
   if (split_.role == Split::Role::kCustomers) {
     if (target_end != INT64_MIN && target_end > sent_end_) {
@@ -98,7 +92,7 @@ void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boun
 }
 
 TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
-  if (split_.role == Split::Role::kTeams) return teams_.Finish(every_ms, on_boundary);
+  if (tier_) return tier_->Finish(every_ms, on_boundary);
   const int64_t target_end = customers_.AdvanceToEnd();
   if (target_end == INT64_MIN) return 0;
   if (split_.role == Split::Role::kCustomers) {
@@ -149,19 +143,20 @@ void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn
 
 Engine::Memory Engine::MemoryUsage() const {
   Memory m;
-  m.teams = teams_.teams_bytes() + customers_.teams().MemoryBytes();
+  m.teams = (tier_ ? tier_->teams_bytes() : teams_.teams_bytes()) + customers_.teams().MemoryBytes();
   m.interactions = customers_.interactions().MemoryBytes();
   m.repeat_contacts = customers_.repeat_contacts().MemoryBytes();
-  m.timeline = customers_.timeline_bytes() + teams_.timeline_bytes();
-  m.histograms = teams_.histogram_bytes();
+  m.timeline = customers_.timeline_bytes() + (tier_ ? tier_->timeline_bytes() : teams_.timeline_bytes());
+  m.histograms = tier_ ? tier_->histogram_bytes() : teams_.histogram_bytes();
   return m;
 }
 
 namespace {
 
-// 2: the customer stage's state, the team stage's, then where the team feed stands. 1 (before
-// the stages) is still read.
-constexpr uint32_t kEngineStateVersion = 2;
+// 2: the customer stage's state, the team stage's (kTeams since version 3: the team stage of
+// every team partition, TeamPartitions), then where the team feed stands. 1 (before the stages)
+// is still read, and 2 but for a team engine's (one stage over all its partitions then).
+constexpr uint32_t kEngineStateVersion = 3;
 
 // The options the saved state depends on: restoring under others would mix incompatible
 // aggregates. (Thresholds, targets and drift tuning may change across a restart.)
@@ -191,24 +186,34 @@ void Engine::SaveState(std::string* out) const {
   StateWriter ar(out);
   ar(kEngineStateVersion, StateOptions(options_, split_));
   customers_.Save(ar);
-  teams_.Save(ar);
+  if (tier_) {
+    tier_->Save(ar);
+  } else {
+    teams_.Save(ar);
+  }
   ar(sent_end_);
 }
 
 absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
-  if (customers_.teams().size() != 0 || teams_.team_count() != 0 || teams_.end_slice() != INT64_MIN) {
+  if (customers_.teams().size() != 0 || team_count() != 0 || windows_end() != 0) {
     return absl::FailedPreconditionError("a checkpoint can only be restored into a fresh engine");
   }
   StateReader ar(state);
   uint32_t version = 0;
   std::string saved_options;
   ar(version, saved_options);
-  if (ar.ok() && version != kEngineStateVersion && version != 1) {
+  if (ar.ok() && (version == 0 || version > kEngineStateVersion)) {
     return absl::InvalidArgumentError(
-        fmt::format("engine state version {} is not one this build reads (1, {})", version, kEngineStateVersion));
+        fmt::format("engine state version {} is not one this build reads (1 to {})", version, kEngineStateVersion));
   }
   if (version == 1 && split_.role != Split::Role::kWhole) {
     return absl::FailedPreconditionError("engine state version 1 is a whole engine's, not a stage's");
+  }
+  if (version == 2 && tier_) {
+    return absl::FailedPreconditionError(
+        "engine state version 2 of the team tier keeps one team stage for all its partitions, which this build "
+        "keeps one per partition; start the team tier without its checkpoints (its teams start from empty "
+        "windows and baselines)");
   }
   if (ar.ok() && saved_options != StateOptions(options_, split_)) {
     return absl::FailedPreconditionError(fmt::format(
@@ -220,7 +225,11 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
     RestoreVersion1(ar, now_ms);
   } else {
     customers_.Load(ar, now_ms);
-    teams_.Load(ar, now_ms);
+    if (tier_) {
+      tier_->Load(ar, now_ms);
+    } else {
+      teams_.Load(ar, now_ms);
+    }
     ar(sent_end_);
     // The next record continues the last one sent before the checkpoint.
     if (feed_ && sent_end_ != INT64_MIN) feed_->ResumeAt(sent_end_);

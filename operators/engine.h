@@ -22,6 +22,7 @@
 #include "operators/customer_stage.h"
 #include "operators/options.h"
 #include "operators/team_metrics.h"
+#include "operators/team_partitions.h"
 #include "operators/team_stage.h"
 #include "schemas/event.h"
 
@@ -41,8 +42,8 @@ class Engine {
   // team_feed.h records, one per partition whenever the watermark crosses a slice, and an empty
   // one every second while it stands still and owns partitions, so the team stages wait for
   // it). kTeams:
-  // the team stage here, fed by OnTeamFeed with the records of `channels` customer engines on
-  // each team partition it is assigned.
+  // a team stage per team partition assigned here (TeamPartitions), fed by OnTeamFeed with the
+  // records of `channels` customer engines.
   struct Split {
     enum class Role { kWhole, kCustomers, kTeams };
     Role role = Role::kWhole;
@@ -66,7 +67,7 @@ class Engine {
   // kTeams: applies one record a customer engine sent, read from team partition `partition`
   // (its index among this engine's partitions); an error names what is wrong in it.
   absl::Status OnTeamFeed(std::string_view record, int partition, int64_t now_ms);
-  const TeamStage::FeedCounters& feed_counters() const { return teams_.feed_counters(); }
+  TeamStage::FeedCounters feed_counters() const { return tier_ ? tier_->feed_counters() : teams_.feed_counters(); }
   // kTeams: where each customer engine's slices on each team partition read here end.
   struct ChannelEnd {
     int partition = 0;     // index among this engine's partitions
@@ -89,6 +90,7 @@ class Engine {
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
 
   void SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile) {
+    if (tier_) return tier_->SetTeamProfile(tenant, team, profile);
     teams_.SetTeamProfile(tenant, team, profile);
   }
 
@@ -101,40 +103,54 @@ class Engine {
   absl::Status RestoreState(std::string_view state, int64_t now_ms);
 
   // Drift alerts that fired, escalated or resolved since the last call, in event-time order.
-  std::vector<drift::AlertState> TakeAlertChanges() { return teams_.TakeAlertChanges(); }
+  std::vector<drift::AlertState> TakeAlertChanges() {
+    return tier_ ? tier_->TakeAlertChanges() : teams_.TakeAlertChanges();
+  }
   // Alerts firing now.
-  std::vector<drift::AlertState> OpenAlerts() const { return teams_.OpenAlerts(); }
-  const drift::DriftMonitor* drift() const { return teams_.drift(); }
+  std::vector<drift::AlertState> OpenAlerts() const { return tier_ ? tier_->OpenAlerts() : teams_.OpenAlerts(); }
+  // kTeams: keys of the alerts that were firing for the teams of partitions removed since the
+  // last call (their new reader goes on with them).
+  std::vector<uint64_t> TakeHandedOver() { return tier_ ? tier_->TakeHandedOver() : std::vector<uint64_t>{}; }
+  // Every drift detector of team `i` (none with drift detection off).
+  std::vector<drift::DetectorInfo> Detectors(TeamIndex i) const {
+    if (tier_) return tier_->Detectors(i);
+    return teams_.drift() ? teams_.drift()->Detectors(i, teams_.windows_end()) : std::vector<drift::DetectorInfo>{};
+  }
 
   // Partition ownership (rebalance): an assigned partition holds the watermark back until it
   // sends or idles out; a removed one no longer counts.
-  // (kTeams: a team partition brings one channel per customer engine, each holding the
-  // watermark back: a customer engine's records reach each team partition on their own.)
+  // (kTeams: a team partition brings its team stage, with one channel per customer engine, each
+  // holding the slices back: a customer engine's records reach each team partition on their
+  // own; a removed one's stage is dropped.)
   void AssignPartition(int partition, int64_t now_ms);
   void RemovePartition(int partition);
 
-  // --- Reading (worker thread only). Team indexes are the same in both stages. ---
+  // --- Reading (worker thread only). kWhole: team indexes are the same in both stages. ---
   const MetricOptions& options() const { return options_; }
-  size_t team_count() const { return teams_.team_count(); }
-  const TeamState& team(TeamIndex i) const { return teams_.team(i); }
+  // Team indexes given so far (kTeams: some may be of removed partitions' teams; TeamsInOrder
+  // has the others).
+  size_t team_count() const { return tier_ ? tier_->team_count() : teams_.team_count(); }
+  const TeamState& team(TeamIndex i) const { return tier_ ? tier_->team(i) : teams_.team(i); }
+  // Teams held: team_count() but for removed partitions' teams.
+  size_t teams_held() const { return tier_ ? tier_->teams_held() : teams_.team_count(); }
+  // Changes whenever a team is added or removed (a team index read before may then be gone).
+  uint64_t teams_version() const { return tier_ ? tier_->version() : teams_.team_count(); }
   // Team indexes ordered by (tenant, team): the output order, independent of arrival order.
-  const std::vector<TeamIndex>& TeamsInOrder() { return teams_.TeamsInOrder(); }
+  const std::vector<TeamIndex>& TeamsInOrder() { return tier_ ? tier_->TeamsInOrder() : teams_.TeamsInOrder(); }
   // End of the windows: every contribution before this time is in them.
-  TimeMs windows_end() const { return teams_.windows_end(); }
-  int64_t watermark() const {
-    return split_.role == Split::Role::kTeams ? teams_.channels_watermark() : customers_.watermark();
-  }
-  int64_t max_event_time() const {
-    return split_.role == Split::Role::kTeams ? teams_.channels_max_time() : customers_.max_event_time();
-  }
+  TimeMs windows_end() const { return tier_ ? tier_->windows_end() : teams_.windows_end(); }
+  int64_t watermark() const { return tier_ ? tier_->watermark() : customers_.watermark(); }
+  int64_t max_event_time() const { return tier_ ? tier_->max_event_time() : customers_.max_event_time(); }
 
   // Metrics of team `i` over sliding window `w` (index into options().windows_ms) at the
   // current windows end.
-  TeamMetrics WindowMetrics(TeamIndex i, size_t w) { return teams_.WindowMetrics(i, w); }
+  TeamMetrics WindowMetrics(TeamIndex i, size_t w) {
+    return tier_ ? tier_->WindowMetrics(i, w) : teams_.WindowMetrics(i, w);
+  }
   // Metrics since local midnight of the team's tenant, at the current windows end.
-  TeamMetrics TodayMetrics(TeamIndex i) { return teams_.TodayMetrics(i); }
+  TeamMetrics TodayMetrics(TeamIndex i) { return tier_ ? tier_->TodayMetrics(i) : teams_.TodayMetrics(i); }
   // True when team `i` has anything to report in any window or backlog at the current end.
-  bool HasActivity(TeamIndex i) { return teams_.HasActivity(i); }
+  bool HasActivity(TeamIndex i) { return tier_ ? tier_->HasActivity(i) : teams_.HasActivity(i); }
 
   int64_t live_waiting(TeamIndex i) const { return interactions().live_waiting(i); }
   int64_t live_in_progress(TeamIndex i) const { return interactions().live_working(i); }
@@ -143,7 +159,7 @@ class Engine {
   uint64_t redundant_transitions() const { return interactions().redundant_total(); }
   uint64_t duplicates() const { return counters().duplicate_ids + interactions().redundant_total(); }
   // Sum over teams of the cumulative count of `kind`.
-  uint64_t TotalOf(Kind kind) const { return teams_.TotalOf(kind); }
+  uint64_t TotalOf(Kind kind) const { return tier_ ? tier_->TotalOf(kind) : teams_.TotalOf(kind); }
 
   // Memory held by each part, for the benchmarks.
   struct Memory {
@@ -169,15 +185,12 @@ class Engine {
   void SendUntil(int64_t target_end);
   // kCustomers: one record per team partition, with what was added since the last, up to `end`.
   void SendRecords(int64_t end, bool pause = false);
-  // kTeams: the team stage's channel of customer engine `channel` on team partition `partition`.
-  uint32_t ChannelOn(int partition, uint32_t channel) const {
-    return static_cast<uint32_t>(partition) * static_cast<uint32_t>(split_.channels) + channel;
-  }
 
   const MetricOptions options_;
   const Split split_;
   CustomerStage customers_;
-  TeamStage teams_;
+  TeamStage teams_;                       // kWhole
+  std::unique_ptr<TeamPartitions> tier_;  // kTeams
   std::unique_ptr<TeamFeedWriter> feed_;  // kCustomers
   int64_t sent_end_ = INT64_MIN;          // kCustomers: slices before it are sent
   int64_t last_send_ms_ = 0;              // kCustomers: wall time of the last records

@@ -24,6 +24,7 @@ void SnapshotBuilder::StartRecompute(Engine& engine) {
   const auto started = std::chrono::steady_clock::now();
   building_ = true;
   build_end_ = engine.windows_end();
+  build_teams_ = engine.teams_version();
   build_pos_ = 0;
   next_order_ = engine.TeamsInOrder();
   // The views of the recompute before last: usually their last owner, so freeing them is part of
@@ -54,7 +55,7 @@ bool SnapshotBuilder::StepRecompute(Engine& engine, int64_t budget_us) {
     for (size_t w = 0; w < windows; ++w) view->windows.push_back(engine.WindowMetrics(i, w));
     view->windows.push_back(engine.TodayMetrics(i));
     view->totals = team.totals;
-    if (engine.drift() != nullptr) view->detectors = engine.drift()->Detectors(i);
+    view->detectors = engine.Detectors(i);
     auto& history = history_[i];
     if (!history || history->empty() || history->back().time < minute) {
       const TeamMetrics& m = view->windows[std::min<size_t>(1, windows - 1)];
@@ -105,11 +106,11 @@ void SnapshotBuilder::ComparePeers(size_t window) {
 
 std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, int64_t now_ms,
                                                               int64_t last_input_ms, bool force) {
-  if (building_ && (engine.windows_end() != build_end_ || engine.team_count() != next_order_.size())) {
-    ++restarts_;  // the windows moved under the recompute: its views would mix two ends
+  if (building_ && (engine.windows_end() != build_end_ || engine.teams_version() != build_teams_)) {
+    ++restarts_;  // the windows or teams moved under the recompute: its views would mix two ends
     StartRecompute(engine);
   }
-  const bool moved = engine.windows_end() != built_end_ || engine.team_count() != built_teams_;
+  const bool moved = engine.windows_end() != built_end_ || engine.teams_version() != built_teams_;
   if (!building_ && moved && (force || now_ms >= next_refresh_ms_)) {
     restarts_ = 0;
     StartRecompute(engine);
@@ -119,7 +120,7 @@ std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, in
     if (StepRecompute(engine, whole ? 0 : step_budget_us_)) {
       building_ = false;
       built_end_ = build_end_;
-      built_teams_ = order_.size();
+      built_teams_ = build_teams_;
       next_refresh_ms_ = now_ms + std::max<int64_t>(refresh_ms_, 20 * build_us_ / 1000);
     }
   }

@@ -117,7 +117,7 @@ class SnapshotBuilder {
   const int64_t step_budget_us_;
   int64_t next_refresh_ms_ = INT64_MIN;
   TimeMs built_end_ = INT64_MIN;
-  size_t built_teams_ = 0;
+  uint64_t built_teams_ = 0;  // Engine::teams_version() of the views
   // Published: by position in order_; replaced (never changed) once published.
   std::vector<TeamIndex> order_;
   std::vector<std::shared_ptr<TeamView>> views_;
@@ -127,6 +127,7 @@ class SnapshotBuilder {
   bool building_ = false;
   int restarts_ = 0;
   TimeMs build_end_ = INT64_MIN;
+  uint64_t build_teams_ = 0;
   size_t build_pos_ = 0;
   int64_t build_us_ = 0;  // worker time spent on it so far
   std::vector<TeamIndex> next_order_;

@@ -53,7 +53,7 @@ using Outputs = std::map<std::pair<TimeMs, std::string>, std::string>;
 
 template <typename Stage>
 void Record(Stage& stage, TimeMs boundary, const MetricOptions& options, Outputs* out) {
-  for (TeamIndex i = 0; i < stage.team_count(); ++i) {
+  for (TeamIndex i : stage.TeamsInOrder()) {
     if (!stage.HasActivity(i)) continue;
     std::string all;
     for (size_t w = 0; w < options.windows_ms.size(); ++w) all += Show(stage.WindowMetrics(i, w)) + "\n";
@@ -339,6 +339,125 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   EXPECT_EQ(team->feed_counters().late, 0u);
   EXPECT_EQ(team->feed_counters().gaps, 0u) << "the restored customer engine continues where it had sent";
   ExpectSame(expected, std::move(actual));
+}
+
+// A team partition that goes to another instance takes its teams along: the team engine drops
+// them (windows, detectors; their firing alerts are handed over, not resolved) and goes on with
+// the other partition exactly; an engine reading that partition alone gives exactly what one
+// engine gives for its teams.
+TEST(SplitTest, ATeamEngineDropsTheTeamsOfARemovedPartition) {
+  const MetricOptions options = SplitOptions();
+  const std::vector<SimEvent> events = Traffic();
+  const Results expected = OneEngine(options, events, 1);
+  constexpr int kCustomers = 2, kTeamPartitions = 2;
+  std::vector<std::vector<std::string>> topic(kTeamPartitions);  // what the customer engines send
+  const std::vector<std::vector<SimEvent>> input = ByCustomer(events, kCustomers);
+  for (int c = 0; c < kCustomers; ++c) {
+    Engine::Split split;
+    split.role = Engine::Split::Role::kCustomers;
+    split.channel = static_cast<uint32_t>(c);
+    split.team_partitions = kTeamPartitions;
+    split.send = [&topic](int partition, std::string_view record) { topic[partition].emplace_back(record); };
+    Engine customer(options, std::move(split));
+    for (const SimEvent& e : input[c]) {
+      customer.OnEvent(e.View("default"), 0);
+      customer.Advance(0, kEveryMs, nullptr);
+    }
+    customer.Finish(kEveryMs, nullptr);
+  }
+  Engine::Split team_split;
+  team_split.role = Engine::Split::Role::kTeams;
+  team_split.channels = kCustomers;
+  Engine team(options, team_split);   // reads both partitions, then loses one
+  Engine other(options, team_split);  // reads that one alone, from the start
+  Results kept, moved;
+  const auto partition_of = [](const TeamState& t) { return TeamPartition(t.tenant, t.team, kTeamPartitions); };
+  const auto on_boundary = [&](TimeMs b) { Record(team, b, options, &kept.windows); };
+  const auto take_alerts = [](Engine& engine, Results* out) {
+    for (const auto& a : engine.TakeAlertChanges()) out->alerts.push_back(Show(a));
+  };
+  team.AssignPartition(0, 0);
+  team.AssignPartition(1, 0);
+  // Both partitions in turns, until the first alert fires: its team's partition goes.
+  std::vector<size_t> next(kTeamPartitions, 0);
+  int removed = -1;
+  while (removed < 0 && (next[0] < topic[0].size() || next[1] < topic[1].size())) {
+    for (int t = 0; t < kTeamPartitions; ++t) {
+      if (next[t] < topic[t].size()) {
+        ASSERT_TRUE(team.OnTeamFeed(topic[t][next[t]++], t, 0).ok());
+      }
+    }
+    team.Advance(0, kEveryMs, on_boundary);
+    take_alerts(team, &kept);
+    if (const auto open = team.OpenAlerts(); !open.empty()) removed = partition_of(team.team(open[0].team));
+  }
+  ASSERT_GE(removed, 0) << "the drifting team pages";
+  const int stays = 1 - removed;
+  std::vector<uint64_t> firing;
+  for (const auto& a : team.OpenAlerts()) {
+    if (partition_of(team.team(a.team)) == removed) firing.push_back(a.key);
+  }
+  const TimeMs removed_at = team.windows_end();
+  const size_t held = team.teams_held();
+  team.RemovePartition(removed);
+
+  std::vector<uint64_t> handed_over = team.TakeHandedOver();
+  std::sort(firing.begin(), firing.end());
+  std::sort(handed_over.begin(), handed_over.end());
+  EXPECT_EQ(handed_over, firing);
+  EXPECT_FALSE(handed_over.empty());
+  EXPECT_LT(team.teams_held(), held);
+  for (TeamIndex i : team.TeamsInOrder()) EXPECT_EQ(partition_of(team.team(i)), stays) << team.team(i).team;
+  for (const auto& a : team.OpenAlerts()) EXPECT_EQ(partition_of(team.team(a.team)), stays);
+  while (next[stays] < topic[stays].size()) {
+    ASSERT_TRUE(team.OnTeamFeed(topic[stays][next[stays]++], stays, 0).ok());
+    team.Advance(0, kEveryMs, on_boundary);
+    take_alerts(team, &kept);
+  }
+  team.Finish(kEveryMs, on_boundary);
+  take_alerts(team, &kept);
+
+  other.AssignPartition(removed, 0);
+  const auto on_other_boundary = [&](TimeMs b) { Record(other, b, options, &moved.windows); };
+  for (const std::string& record : topic[removed]) {
+    ASSERT_TRUE(other.OnTeamFeed(record, removed, 0).ok());
+    other.Advance(0, kEveryMs, on_other_boundary);
+  }
+  other.Finish(kEveryMs, on_other_boundary);
+  take_alerts(other, &moved);
+
+  // Every boundary of the staying teams, and of the others until they went, in `team`; every
+  // boundary of the others in `other`: each equal to one engine's.
+  size_t want_kept = 0, want_moved = 0, moved_before = 0;
+  for (const auto& [key, value] : expected.windows) {
+    const size_t slash = key.second.find('/');
+    const bool went = TeamPartition(key.second.substr(0, slash), key.second.substr(slash + 1), kTeamPartitions) == removed;
+    if (!went || key.first <= removed_at) {
+      ++want_kept;
+      moved_before += went;
+      auto it = kept.windows.find(key);
+      ASSERT_NE(it, kept.windows.end()) << key.second << " at " << key.first;
+      EXPECT_EQ(it->second, value) << key.second << " at " << key.first;
+    }
+    if (went) {
+      ++want_moved;
+      auto it = moved.windows.find(key);
+      ASSERT_NE(it, moved.windows.end()) << key.second << " at " << key.first;
+      EXPECT_EQ(it->second, value) << key.second << " at " << key.first;
+    }
+  }
+  EXPECT_EQ(kept.windows.size(), want_kept) << "nothing reported of the teams that went after they went";
+  EXPECT_EQ(moved.windows.size(), want_moved);
+  EXPECT_GT(moved_before, 0u);
+  EXPECT_GT(want_moved, moved_before);
+  // Every alert change is in one or both (those of the teams that went, before they went), and
+  // nothing else.
+  for (const std::string& a : expected.alerts) {
+    EXPECT_TRUE(std::count(kept.alerts.begin(), kept.alerts.end(), a) + std::count(moved.alerts.begin(), moved.alerts.end(), a) > 0) << a;
+  }
+  for (const Results* r : {&kept, &moved}) {
+    for (const std::string& a : r->alerts) EXPECT_NE(std::count(expected.alerts.begin(), expected.alerts.end(), a), 0) << a;
+  }
 }
 
 // A catch-up over many slices is sent in records of bounded size, each starting where the one

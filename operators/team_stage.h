@@ -106,8 +106,8 @@ class TeamStage {
   // Queues what a customer stage delivered in slice `slice` (>= end_slice()); team indexes
   // are this stage's.
   void Feed(int64_t slice, std::span<const Delivered> delivered);
-  // Starts the windows at slice `slice` (before anything is fed); otherwise they start at the
-  // first slice fed. Drift minutes and boundaries are counted from the start.
+  // Starts the windows at slice `slice` (before anything is applied, at or before the first slice
+  // queued); otherwise they start at the first slice fed. Drift minutes and boundaries are counted from the start.
   void StartAt(int64_t slice);
   // Applies every queued slice before `target_end` in order, calling `on_boundary` at each
   // multiple of `every_ms` and ticking the drift detectors each minute.
@@ -133,10 +133,17 @@ class TeamStage {
   // Queues a record's contributions of slices its channel has not sent before; the channel's
   // watermark moves to the record's end. `now_ms`: wall clock (idle channels only).
   void OnFeed(const TeamFeed& feed, int64_t now_ms);
-  // Applies every slice all channels (but idle ones) have passed.
+  // Applies every slice all channels (but idle ones) have passed: DeliverUntil(TargetEnd()).
   void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
-  // End of a finite input: applies every slice any channel has passed; returns windows_end().
+  // End of a finite input: applies every slice any channel has passed (FinalEnd()); returns
+  // windows_end().
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
+  // The end of the slices all channels (but idle ones) have passed at `now_ms` (INT64_MIN: none
+  // yet); at the end of a finite input, of those any channel has passed.
+  int64_t TargetEnd(int64_t now_ms);
+  int64_t FinalEnd();
+  // The first slice queued and not applied (INT64_MAX: none).
+  int64_t first_queued_slice() const { return timeline_.FirstSlice(); }
   const FeedCounters& feed_counters() const { return feed_counters_; }
   // Fed by customer stages: the watermark over the channels, and the latest slice end sent.
   int64_t channels_watermark() const { return channels_.watermark(); }

@@ -43,6 +43,9 @@ size_t AlertFlow::Resume(const operators::Engine& engine) {
 }
 
 size_t AlertFlow::Take(operators::Engine& engine, std::string* lines) {
+  // A removed team partition's firing alerts go on at its new reader (same keys): not resolved.
+  std::vector<uint64_t> handed_over = engine.TakeHandedOver();
+  if (dispatcher_) dispatcher_->Retire(std::move(handed_over));
   const auto changes = engine.TakeAlertChanges();
   for (const operators::drift::AlertState& change : changes) {
     const operators::TeamState& team = engine.team(change.team);
@@ -71,9 +74,9 @@ http::AlertsJson AlertFlow::Alerts() const {
   return [this]() -> std::string { return dispatcher_ ? dispatcher_->ActiveJson() : "[]"; };
 }
 
-size_t AlertFlow::Unrostered(const operators::Engine& engine) const {
+size_t AlertFlow::Unrostered(operators::Engine& engine) const {
   size_t n = 0;
-  for (operators::TeamIndex i = 0; i < engine.team_count(); ++i) {
+  for (operators::TeamIndex i : engine.TeamsInOrder()) {
     const operators::TeamState& t = engine.team(i);
     n += roster_.Find(t.tenant, t.team) == nullptr;
   }
@@ -81,10 +84,8 @@ size_t AlertFlow::Unrostered(const operators::Engine& engine) const {
 }
 
 void AppendDetectors(operators::Engine& engine, std::string* out) {
-  const operators::drift::DriftMonitor* drift = engine.drift();
-  if (drift == nullptr) return;
   for (operators::TeamIndex i : engine.TeamsInOrder()) {
-    const auto detectors = drift->Detectors(i);
+    const auto detectors = engine.Detectors(i);
     if (detectors.empty()) continue;
     const operators::TeamState& team = engine.team(i);
     JsonWriter json(out);

@@ -40,7 +40,7 @@ class AlertFlow {
   http::TeamDirectory Directory() const;
   http::AlertsJson Alerts() const;
   // Teams the engine has seen that the roster does not list (their alerts take the default route).
-  size_t Unrostered(const operators::Engine& engine) const;
+  size_t Unrostered(operators::Engine& engine) const;
 
  private:
   Config config_;

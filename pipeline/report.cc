@@ -122,7 +122,7 @@ void AppendSummary(const operators::Engine& engine, const InputCounts& input, st
     json.Key(schemas::DecodeErrorName(static_cast<schemas::DecodeError>(r))).Uint(input.invalid[r]);
   }
   json.EndObject();
-  json.Key("teams").Uint(engine.team_count());
+  json.Key("teams").Uint(engine.teams_held());
   json.Key("interactions_held").Uint(engine.interactions().size());
   if (engine.max_event_time() != window::WatermarkTracker::kNoWatermark) {
     json.Key("last_event_time").String(schemas::FormatRfc3339(engine.max_event_time()));

@@ -409,7 +409,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  "ccpulse: restored checkpoint %llu from %s (%.1f MB of state, %zu teams, %zu interactions, %zu "
                  "alerts firing): read in %.0f ms, restored in %.0f ms; resuming at %s\n",
                  static_cast<unsigned long long>(checkpoint->sequence), checkpoint_store->Describe().c_str(),
-                 static_cast<double>(checkpoint->engine_state.size()) / 1e6, self.engine().team_count(),
+                 static_cast<double>(checkpoint->engine_state.size()) / 1e6, self.engine().teams_held(),
                  self.engine().interactions().size(), firing, resumed.load_ms, ms,
                  fmt::format("{}", fmt::join(positions, ", ")).c_str());
     return absl::OkStatus();
@@ -698,7 +698,7 @@ int RunDemo(const DemoOptions& options, const std::atomic<bool>& stop, std::FILE
   std::atomic<bool> stop_all{false};
   hooks.on_tick = [&](operators::Engine& engine, const StreamProcessor& processor, int64_t now) {
     consumed = static_cast<int64_t>(processor.counters().records);
-    if (now - last_summary >= options.summary_every_s * 1000 && engine.team_count() > 0) {
+    if (now - last_summary >= options.summary_every_s * 1000 && engine.teams_held() > 0) {
       last_summary = now;
       PrintSummary(engine, processor, out);
     }

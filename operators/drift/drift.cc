@@ -626,11 +626,12 @@ std::vector<AlertState> DriftMonitor::OpenAlerts() const {
   return out;
 }
 
-std::vector<DetectorInfo> DriftMonitor::Detectors(TeamIndex team) const {
+std::vector<DetectorInfo> DriftMonitor::Detectors(TeamIndex team, TimeMs at) const {
   std::vector<DetectorInfo> out;
   if (team >= teams_.size() || !teams_[team]) return out;
   const TeamDrift& t = *teams_[team];
-  const double scale = epoch_ == INT64_MIN ? 1.0 : ScaleOf(last_time_);
+  const TimeMs when = at > 0 ? at : last_time_;
+  const double scale = epoch_ == INT64_MIN ? 1.0 : ScaleOf(when);
   for (int m = 0; m < kProportionCount; ++m) {
     if (SeriesOf(static_cast<Metric>(m)) >= 0) continue;  // reported as hourly series below
     const auto& p = t.proportions[m];
@@ -664,7 +665,7 @@ std::vector<DetectorInfo> DriftMonitor::Detectors(TeamIndex team) const {
     info.baseline = d.total.weight == 0 ? 0 : IsRatioSeries(i) ? Logistic(d.total.mean) : std::exp(d.total.mean);
     info.baseline_contacts = d.closed_hours;
     info.statistic = std::max(d.s_up, d.s_down);
-    const bool armed = d.closed_hours >= options_.min_duration_hours && t.Mature(last_time_, options_.min_history_ms);
+    const bool armed = d.closed_hours >= options_.min_duration_hours && t.Mature(when, options_.min_history_ms);
     info.state = d.up.firing ? SeverityName(d.up.severity) : d.down.firing ? SeverityName(d.down.severity)
                  : armed ? "armed" : "low_volume";
     info.h_warning = options_.duration_h_warning;

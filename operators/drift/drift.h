@@ -129,8 +129,10 @@ class DriftMonitor {
   std::vector<AlertState> TakeChanges();
   // Alarms that are firing now.
   std::vector<AlertState> OpenAlerts() const;
-  // Every detector of `team` (for the API; computes ARLs, not for the hot path).
-  std::vector<DetectorInfo> Detectors(TeamIndex team) const;
+  // Every detector of `team` (for the API; computes ARLs, not for the hot path), with decayed
+  // weights as of `at` (the windows' end; 0: the latest time seen), so that every monitor of a
+  // team reports the same whatever other teams it holds.
+  std::vector<DetectorInfo> Detectors(TeamIndex team, TimeMs at = 0) const;
   size_t MemoryBytes() const;
 
   // Checkpoints: every team's baselines, statistics and alarms (the options are configuration).

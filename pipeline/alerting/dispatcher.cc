@@ -72,14 +72,21 @@ void AlertDispatcher::Submit(AlertRecord alert) {
   if (queue_.size() >= config_.queue_limit) {
     queue_.pop_front();
     ++alertmanager.dropped;
-    if (retire_at_ > 0) --*retire_at_;  // (an empty optional compares below 0)
+    for (Retirement& r : retirements_) r.at -= r.at > 0;
   }
   queue_.push_back(std::move(alert));
 }
 
 void AlertDispatcher::Retire() {
   absl::MutexLock lock(&queue_mu_);
-  retire_at_ = queue_.size();  // the dispatcher thread applies these, then forgets the firing ones
+  // The dispatcher thread applies the changes queued so far, then forgets the firing ones.
+  retirements_.push_back({queue_.size(), true, {}});
+}
+
+void AlertDispatcher::Retire(std::vector<uint64_t> keys) {
+  if (keys.empty()) return;
+  absl::MutexLock lock(&queue_mu_);
+  retirements_.push_back({queue_.size(), false, std::move(keys)});
 }
 
 size_t AlertDispatcher::firing() const {
@@ -265,18 +272,25 @@ void AlertDispatcher::Run() {
     const bool stopping = stop_.load();
     const int64_t now = NowMs();
     std::deque<AlertRecord> batch;
-    std::optional<size_t> retire_at;
+    std::vector<Retirement> retirements;
     {
       absl::MutexLock lock(&queue_mu_);
       batch.swap(queue_);
-      retire_at = std::exchange(retire_at_, std::nullopt);
+      retirements.swap(retirements_);
     }
     {
       absl::MutexLock lock(&active_mu_);
+      size_t r = 0;
       for (size_t i = 0; i <= batch.size(); ++i) {
         // Changes queued before Retire() first; then the firing alerts are forgotten (resolved
         // ones are still sent until resolved_resend); then what came after (a takeover's).
-        if (i == retire_at) std::erase_if(active_, [](const auto& entry) { return entry.second.record.firing; });
+        for (; r < retirements.size() && retirements[r].at == i; ++r) {
+          const Retirement& retire = retirements[r];
+          std::erase_if(active_, [&](const auto& entry) {
+            const AlertRecord& a = entry.second.record;
+            return a.firing && (retire.all || std::find(retire.keys.begin(), retire.keys.end(), a.key) != retire.keys.end());
+          });
+        }
         if (i < batch.size()) Apply(std::move(batch[i]), now);
       }
     }

@@ -53,6 +53,8 @@ class AlertDispatcher {
   // instance stands by; the one taking its partitions over sends them on, same keys). Resolved
   // ones are still re-sent until resolved_resend.
   void Retire();
+  // The same for the alerts of `keys` only (their teams' partition went to another instance).
+  void Retire(std::vector<uint64_t> keys);
   // Alerts firing now, and resolved ones still being re-sent, as a JSON array (for the API).
   std::string ActiveJson() const;
   size_t firing() const;
@@ -90,8 +92,13 @@ class AlertDispatcher {
   std::atomic<bool> stop_{false};
   absl::Mutex queue_mu_;
   std::deque<AlertRecord> queue_ ABSL_GUARDED_BY(queue_mu_);
-  // Retire() was called when this many changes were queued (none: not since the last pass).
-  std::optional<size_t> retire_at_ ABSL_GUARDED_BY(queue_mu_);
+  // Retire() calls since the last pass: after how many of the changes queued, and of which keys.
+  struct Retirement {
+    size_t at = 0;
+    bool all = false;
+    std::vector<uint64_t> keys;
+  };
+  std::vector<Retirement> retirements_ ABSL_GUARDED_BY(queue_mu_);
   mutable absl::Mutex active_mu_;
   std::map<uint64_t, Active> active_ ABSL_GUARDED_BY(active_mu_);
   std::deque<Delivery> deliveries_;  // dispatcher thread only

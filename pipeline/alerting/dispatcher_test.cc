@@ -547,6 +547,32 @@ TEST(AlertDispatcherTest, AlertsSubmittedAfterRetireAreKept) {
   EXPECT_NE(dispatcher.ActiveJson().find("\"sales\""), std::string::npos) << dispatcher.ActiveJson();
 }
 
+// A team partition that went to another instance: only its teams' firing alerts are retired
+// (not resolved, no longer re-sent); the others stay firing and are re-sent.
+TEST(AlertDispatcherTest, RetiringKeysForgetsOnlyThoseAlerts) {
+  Receiver receiver;
+  AlertingConfig config = Config(receiver);
+  config.resend_ms = 300;
+  AlertDispatcher dispatcher(config, nullptr);
+  dispatcher.Submit(Alert("sales", Severity::kWarning));
+  dispatcher.Submit(Alert("care", Severity::kWarning));
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.firing() == 2; }, 3000));
+  dispatcher.Retire({DriftMonitor::AlertKey("default", "care", Metric::kEscalation, true)});
+  ASSERT_TRUE(WaitFor([&] { return dispatcher.firing() == 1; }, 2000)) << dispatcher.ActiveJson();
+  EXPECT_NE(dispatcher.ActiveJson().find("\"sales\""), std::string::npos) << dispatcher.ActiveJson();
+  const int64_t retired_ms = NowMs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // > 3 resend periods
+  int64_t last_care_ms = 0, last_sales_ms = 0;
+  for (const auto& request : receiver.Requests(kAlertsPath)) {
+    for (const PostedAlert& alert : ParseAlertmanager(request.body)) {
+      EXPECT_GT(alert.ends_ms, request.received_ms) << "nothing is posted as resolved";
+      (alert.labels.at("team") == "care" ? last_care_ms : last_sales_ms) = request.received_ms;
+    }
+  }
+  EXPECT_LT(last_care_ms, retired_ms + 300) << "a retired alert is not re-sent";
+  EXPECT_GT(last_sales_ms, retired_ms + 300) << "the others are";
+}
+
 // A port nobody listens on: bind, read the port, close.
 int RefusedPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

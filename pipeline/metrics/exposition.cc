@@ -447,7 +447,7 @@ void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& 
   }
   lag_gauges_ = std::move(owned);
   interactions_held_->Set(static_cast<double>(engine.interactions().size()));
-  teams_->Set(static_cast<double>(engine.team_count()));
+  teams_->Set(static_cast<double>(engine.teams_held()));
   const auto memory = engine.MemoryUsage();
   memory_bytes_->Set(static_cast<double>(memory.teams + memory.interactions + memory.repeat_contacts +
                                          memory.timeline + memory.histograms));

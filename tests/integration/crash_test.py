@@ -512,6 +512,12 @@ def test_instances(binary, broker, work, count, repartition=False):
         f"{count} instances equal the replay in every count, numerator and denominator")
 
 
+def exported_teams(metrics_text):
+    """The teams an instance's /metrics reports."""
+    return {line.split('team="', 1)[1].split('"', 1)[0] for line in metrics_text.splitlines()
+            if line.startswith("ccpulse_team_contacts_total{")}
+
+
 def test_team_stage(binary, broker, work):
     name = "teamstage"
     inputs, team_partitions = 4, 2
@@ -522,9 +528,8 @@ def test_team_stage(binary, broker, work):
     customers = [Instance(binary, work, f"{name}-c{i}", broker.bootstrap, topic, group,
                           team_stage=["role: customers", f"topic: {teams_topic}", f"partitions: {team_partitions}",
                                       f"channel: {i}"]) for i in range(2)]
-    team = Instance(binary, work, f"{name}-t", broker.bootstrap, topic, f"{group}-teams",
-                    team_stage=["role: teams", f"topic: {teams_topic}", f"partitions: {team_partitions}",
-                                "channels: 2"])
+    team_config = ["role: teams", f"topic: {teams_topic}", f"partitions: {team_partitions}", "channels: 2"]
+    team = Instance(binary, work, f"{name}-t", broker.bootstrap, topic, f"{group}-teams", team_stage=team_config)
     instances = customers + [team]
     try:
         for inst in customers:
@@ -559,10 +564,25 @@ def test_team_stage(binary, broker, work):
         gaps = kt.metric_value(text, "ccpulse_team_feed_records_total", '{result="after_a_gap"}')
         ends = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                 if line.startswith("ccpulse_team_feed_channel_end_seconds{")]
+        # A second team instance joins and the group gives it a team partition: the first one
+        # drops that partition's teams at the revoke (before, it kept reporting them, frozen).
+        teams_before = exported_teams(text)
+        team2 = Instance(binary, work, f"{name}-t2", broker.bootstrap, topic, f"{group}-teams", team_stage=team_config)
+        instances.append(team2)
+        team2.start()
+        wait_for(lambda: len(team.owned_partitions()) == 1 and len(team2.owned_partitions()) == 1, 90,
+                 "the two team instances to share the team partitions")
+        def reported_after():
+            now = exported_teams(team.metrics_text())
+            return (now,) if now < teams_before else None
+        teams_after, = wait_for(reported_after, 30, f"{team.name} to drop the teams of the partition it gave up")
+        check(teams_after, f"{name}: {team.name} reports no team after giving up one of two partitions")
     finally:
         for inst in instances:
             if inst.proc is not None:
                 inst.stop()
+    log(f"{name}: after a second team instance took a team partition, {team.name} reports "
+        f"{len(teams_after)} of its {len(teams_before)} teams")
     restores = {inst.name: inst.log_text().count("restored checkpoint") for inst in (victim, team)}
     check(restores[victim.name] >= 3 and restores[team.name] >= 1, f"{name}: restores {restores}")
     check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")

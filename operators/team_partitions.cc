@@ -1,0 +1,278 @@
+// The team tier's state; see team_partitions.h.
+#include "operators/team_partitions.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "pipeline/check.h"
+
+namespace ccpulse::operators {
+
+TeamPartitions::TeamPartitions(const MetricOptions* options, int channels)
+    : options_(*options), channels_(channels) {}
+
+TeamStage& TeamPartitions::MakeStage(int partition) {
+  const auto p = static_cast<size_t>(partition);
+  if (p >= stages_.size()) {
+    stages_.resize(p + 1);
+    global_.resize(p + 1);
+  }
+  CCPULSE_CHECK(stages_[p] == nullptr, "a partition's stage is made once while it is read");
+  stages_[p] = std::make_unique<TeamStage>(&options_);
+  global_[p].clear();
+  for (const auto& [tenant, team, profile] : profiles_) stages_[p]->SetTeamProfile(tenant, team, profile);
+  return *stages_[p];
+}
+
+void TeamPartitions::Assign(int partition, int64_t now_ms) {
+  const auto p = static_cast<size_t>(partition);
+  if (p >= stages_.size() || stages_[p] == nullptr) {
+    TeamStage& stage = MakeStage(partition);
+    // What its channels send for slices the others have applied is late, as it would be in one
+    // stage.
+    if (end_ != INT64_MIN) stage.StartAt(end_);
+  }
+  for (int c = 0; c < channels_; ++c) stages_[p]->AssignChannel(static_cast<uint32_t>(c), now_ms);
+}
+
+void TeamPartitions::Remove(int partition) {
+  const auto p = static_cast<size_t>(partition);
+  if (p >= stages_.size() || stages_[p] == nullptr) return;
+  TeamStage& stage = *stages_[p];
+  for (const drift::AlertState& a : stage.OpenAlerts()) handed_over_.push_back(a.key);
+  const TeamStage::FeedCounters& c = stage.feed_counters();
+  dropped_counters_.records += c.records;
+  dropped_counters_.repeated += c.repeated;
+  dropped_counters_.late += c.late;
+  dropped_counters_.gaps += c.gaps;
+  for (TeamIndex g : global_[p]) refs_[g].partition = -1;
+  held_ -= global_[p].size();
+  ++version_;
+  global_[p].clear();
+  stages_[p].reset();
+  ordered_stale_ = true;
+}
+
+void TeamPartitions::OnFeed(const TeamFeed& feed, int partition, int64_t now_ms) {
+  const auto p = static_cast<size_t>(partition);
+  CCPULSE_CHECK(p < stages_.size() && stages_[p] != nullptr, "records come from assigned partitions");
+  stages_[p]->OnFeed(feed, now_ms);
+  if (stages_[p]->team_count() != global_[p].size()) AddNewTeams(partition);
+}
+
+void TeamPartitions::AddNewTeams(int partition) {
+  const auto p = static_cast<size_t>(partition);
+  for (auto local = static_cast<TeamIndex>(global_[p].size()); local < stages_[p]->team_count(); ++local) {
+    global_[p].push_back(static_cast<TeamIndex>(refs_.size()));
+    refs_.push_back({partition, local});
+    ++held_;
+  }
+  ++version_;
+  ordered_stale_ = true;
+}
+
+void TeamPartitions::Advance(int64_t now_ms, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
+  // Together: as far as the slowest stage's channels allow (they are the same customer engines
+  // on every partition, so they move alike).
+  int64_t target = INT64_MAX;
+  for (const auto& stage : stages_) {
+    if (stage) target = std::min(target, stage->TargetEnd(now_ms));
+  }
+  if (target == INT64_MAX || target == INT64_MIN) return;
+  DeliverUntil(target, every_ms, on_boundary);
+}
+
+TimeMs TeamPartitions::Finish(int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
+  int64_t target = INT64_MIN;
+  for (const auto& stage : stages_) {
+    if (stage) target = std::max(target, stage->FinalEnd());
+  }
+  if (target == INT64_MIN) return 0;
+  DeliverUntil(target, every_ms, on_boundary);
+  return windows_end();
+}
+
+void TeamPartitions::DeliverUntil(int64_t target_end, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
+  if (end_ == INT64_MIN) {
+    int64_t first = INT64_MAX;
+    for (const auto& stage : stages_) {
+      if (stage) first = std::min(first, stage->first_queued_slice());
+    }
+    if (first == INT64_MAX) return;
+    end_ = std::min(first, target_end);
+    for (const auto& stage : stages_) {
+      if (stage) stage->StartAt(end_);
+    }
+  }
+  const int64_t every_slices = std::max<int64_t>(1, every_ms / options_.slice_ms);
+  while (end_ < target_end) {
+    end_ = std::min(target_end, (end_ / every_slices + 1) * every_slices);
+    for (const auto& stage : stages_) {
+      if (stage) stage->DeliverUntil(end_, every_ms, nullptr);
+    }
+    if (on_boundary && end_ % every_slices == 0) on_boundary(options_.slice_ms * end_);
+  }
+}
+
+void TeamPartitions::SetTeamProfile(std::string_view tenant, std::string_view team, const TeamProfile& profile) {
+  profiles_.emplace_back(std::string(tenant), std::string(team), profile);
+  for (const auto& stage : stages_) {
+    if (stage) stage->SetTeamProfile(tenant, team, profile);
+  }
+}
+
+const std::vector<TeamIndex>& TeamPartitions::TeamsInOrder() {
+  if (ordered_stale_) {
+    ordered_.clear();
+    for (TeamIndex i = 0; i < refs_.size(); ++i) {
+      if (refs_[i].partition >= 0) ordered_.push_back(i);
+    }
+    std::sort(ordered_.begin(), ordered_.end(), [&](TeamIndex a, TeamIndex b) {
+      const TeamState& x = team(a);
+      const TeamState& y = team(b);
+      return std::tie(x.tenant, x.team) < std::tie(y.tenant, y.team);
+    });
+    ordered_stale_ = false;
+  }
+  return ordered_;
+}
+
+std::vector<drift::DetectorInfo> TeamPartitions::Detectors(TeamIndex i) const {
+  const drift::DriftMonitor* drift = Stage(i).drift();
+  if (drift == nullptr) return {};
+  std::vector<drift::DetectorInfo> detectors = drift->Detectors(refs_[i].local, windows_end());
+  for (drift::DetectorInfo& d : detectors) d.team = i;
+  return detectors;
+}
+
+uint64_t TeamPartitions::TotalOf(Kind kind) const {
+  uint64_t total = 0;
+  for (const auto& stage : stages_) {
+    if (stage) total += stage->TotalOf(kind);
+  }
+  return total;
+}
+
+std::vector<drift::AlertState> TeamPartitions::TakeAlertChanges() {
+  std::vector<drift::AlertState> changes;
+  for (size_t p = 0; p < stages_.size(); ++p) {
+    if (!stages_[p]) continue;
+    for (drift::AlertState& a : stages_[p]->TakeAlertChanges()) {
+      a.team = global_[p][a.team];
+      changes.push_back(std::move(a));
+    }
+  }
+  // In event-time order across the stages.
+  std::stable_sort(changes.begin(), changes.end(),
+                   [](const drift::AlertState& a, const drift::AlertState& b) { return a.changed_at < b.changed_at; });
+  return changes;
+}
+
+std::vector<drift::AlertState> TeamPartitions::OpenAlerts() const {
+  std::vector<drift::AlertState> open;
+  for (size_t p = 0; p < stages_.size(); ++p) {
+    if (!stages_[p]) continue;
+    for (drift::AlertState& a : stages_[p]->OpenAlerts()) {
+      a.team = global_[p][a.team];
+      open.push_back(std::move(a));
+    }
+  }
+  return open;
+}
+
+TeamStage::FeedCounters TeamPartitions::feed_counters() const {
+  TeamStage::FeedCounters sum = dropped_counters_;
+  for (const auto& stage : stages_) {
+    if (!stage) continue;
+    const TeamStage::FeedCounters& c = stage->feed_counters();
+    sum.records += c.records;
+    sum.repeated += c.repeated;
+    sum.late += c.late;
+    sum.gaps += c.gaps;
+  }
+  return sum;
+}
+
+std::vector<std::tuple<int, uint32_t, TimeMs>> TeamPartitions::ChannelEnds() const {
+  std::vector<std::tuple<int, uint32_t, TimeMs>> ends;
+  for (size_t p = 0; p < stages_.size(); ++p) {
+    if (!stages_[p]) continue;
+    for (const auto& [channel, end] : stages_[p]->ChannelEnds()) ends.emplace_back(static_cast<int>(p), channel, end);
+  }
+  return ends;
+}
+
+TimeMs TeamPartitions::windows_end() const { return end_ == INT64_MIN ? 0 : options_.slice_ms * end_; }
+
+int64_t TeamPartitions::watermark() const {
+  int64_t wm = window::WatermarkTracker::kNoWatermark;
+  bool any = false;
+  for (const auto& stage : stages_) {
+    if (!stage || stage->channels_watermark() == window::WatermarkTracker::kNoWatermark) continue;
+    wm = any ? std::min(wm, stage->channels_watermark()) : stage->channels_watermark();
+    any = true;
+  }
+  return wm;
+}
+
+int64_t TeamPartitions::max_event_time() const {
+  int64_t t = window::WatermarkTracker::kNoWatermark;
+  for (const auto& stage : stages_) {
+    if (stage) t = std::max(t, stage->channels_max_time());
+  }
+  return t;
+}
+
+size_t TeamPartitions::teams_bytes() const {
+  size_t bytes = refs_.capacity() * sizeof(Ref);
+  for (const auto& stage : stages_) {
+    if (stage) bytes += stage->teams_bytes();
+  }
+  return bytes;
+}
+
+size_t TeamPartitions::histogram_bytes() const {
+  size_t bytes = 0;
+  for (const auto& stage : stages_) {
+    if (stage) bytes += stage->histogram_bytes();
+  }
+  return bytes;
+}
+
+size_t TeamPartitions::timeline_bytes() const {
+  size_t bytes = 0;
+  for (const auto& stage : stages_) {
+    if (stage) bytes += stage->timeline_bytes();
+  }
+  return bytes;
+}
+
+void TeamPartitions::Save(StateWriter& ar) const {
+  uint64_t count = 0;
+  for (const auto& stage : stages_) count += stage != nullptr;
+  ar(end_, dropped_counters_, count);
+  for (size_t p = 0; p < stages_.size(); ++p) {
+    if (!stages_[p]) continue;
+    ar(static_cast<uint32_t>(p));
+    stages_[p]->Save(ar);
+  }
+}
+
+void TeamPartitions::Load(StateReader& ar, int64_t now_ms) {
+  CCPULSE_CHECK(refs_.empty() && end_ == INT64_MIN, "a team tier is loaded before it is fed");
+  uint64_t count = 0;
+  ar(end_, dropped_counters_, count);
+  for (uint64_t i = 0; i < count && ar.ok(); ++i) {
+    uint32_t partition = 0;
+    ar(partition);
+    if (!ar.ok()) break;
+    if (partition >= 1u << 20 || (partition < stages_.size() && stages_[partition] != nullptr)) {
+      ar.Fail("team partition " + std::to_string(partition) + " appears twice or is out of range");
+      break;
+    }
+    MakeStage(static_cast<int>(partition)).Load(ar, now_ms);
+    AddNewTeams(static_cast<int>(partition));
+  }
+}
+
+}  // namespace ccpulse::operators
