@@ -403,12 +403,16 @@ class HeldTeamFeed final : public TeamFeedSink {
 // kafka.team_stage through the StreamProcessor: a customer instance writes a checkpoint only
 // once the team feed records sent before it are durable (a restore must not skip a record
 // that was lost), and a team instance reading those records, one damaged record among them
-// (dead-lettered, the run goes on), gives the boundaries one whole instance gives.
+// (dead-lettered, the run goes on), gives the boundaries and alerts one whole instance gives;
+// and a team instance whose partitions are revoked publishes their alert changes first.
 TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInstance) {
   operators::SimulatorOptions sim;
   sim.seed = 8;
   sim.teams = 4;
-  sim.duration_ms = 6 * operators::kHourMs;
+  sim.duration_ms = 12 * operators::kHourMs;
+  sim.drift = operators::SimulatorOptions::Drift::kHandleTimeGrows;  // alerts to compare
+  sim.drift_team = 1;
+  sim.drift_after_ms = 4 * operators::kHourMs;
   operators::Simulator simulator(sim);
   std::vector<std::string> log;
   for (operators::SimEvent event; simulator.Next(&event);) log.push_back(event.ToJson(sim.tenant));
@@ -510,7 +514,44 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
     ASSERT_EQ(text, it->second) << "boundary " << at;
   }
   EXPECT_EQ(teams.final_state, whole.final_state);
+  ASSERT_FALSE(whole.alerts.empty());
   EXPECT_EQ(teams.alerts, whole.alerts);
+
+  // A team instance whose partitions are revoked publishes (a tick) what their stages did since
+  // its last tick before it drops them: here no tick comes by time, so every alert change of
+  // the stream is taken at the revoke, or lost with the stages.
+  std::vector<SourceBatch> script;
+  script.push_back(ScriptedSource::Assigned({0, 1}));
+  for (int32_t p = 0; p < kTeamPartitions; ++p) {
+    std::vector<SourceRecord> batch;
+    for (size_t i = 0; i < feed.records[p].size(); ++i) {
+      if (p == 1 && feed.records[p][i].starts_with("\x01")) continue;  // the damaged one
+      batch.push_back({{}, feed.records[p][i], p, static_cast<int64_t>(i)});
+    }
+    script.push_back(ScriptedSource::Records(std::move(batch)));
+  }
+  script.push_back(ScriptedSource::Revoked({0, 1}));
+  ScriptedSource scripted(std::move(script));
+  StreamProcessor::Options revoking = TestOptions();
+  revoking.split.role = operators::Engine::Split::Role::kTeams;
+  revoking.split.channels = 1;
+  revoking.tick_interval_ms = INT64_MAX / 2;
+  Observed revoked;
+  size_t ticks = 0;
+  StreamProcessor third(revoking, &scripted, &dead_letters, nullptr,
+                            [&](operators::Engine& engine, const StreamProcessor&) {
+                              ++ticks;
+                              TakeAlerts(engine, &revoked);
+                              return int64_t{0};
+                            });
+  for (int i = 0; i < 3; ++i) third.Step(0);  // the assignment, each partition's records
+  EXPECT_EQ(ticks, 0u) << "no tick before the revoke";
+  EXPECT_GT(third.engine().windows_end(), 0) << third.engine().OpenAlerts().size();
+  third.Step(0);  // the revoke
+  EXPECT_EQ(ticks, 1u);
+  EXPECT_EQ(third.engine().teams_held(), 0u);
+  EXPECT_FALSE(revoked.alerts.empty());
+  for (const std::string& a : revoked.alerts) EXPECT_TRUE(whole.alerts.contains(a)) << a;
 }
 
 // Records of two partitions, then partition 1 is revoked: its offsets are committed by the

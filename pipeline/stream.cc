@@ -297,6 +297,9 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     }
     CommitApplied(/*sync=*/true);
   }
+  // What the partitions' state did since the last tick (an alert that fired) is published
+  // before a team tier drops their teams.
+  Tick(WallMs());
   for (int32_t p : partitions) {
     for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
     applied_next_.erase(p);
