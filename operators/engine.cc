@@ -153,9 +153,10 @@ Engine::Memory Engine::MemoryUsage() const {
 
 namespace {
 
-// 2: the customer stage's state, the team stage's (kTeams since version 3: the team stage of
-// every team partition, TeamPartitions), then where the team feed stands. 1 (before the stages)
-// is still read, and 2 but for a team engine's (one stage over all its partitions then).
+// 2: the customer stage's state, the team stage's, then where the team feed stands. 3: the same
+// with TeamPartitions (a team stage per team partition) in place of the team stage, written by
+// team engines only (so that a whole or customer engine's state still reads in a build before
+// it). 1 (before the stages) is still read, and 2 but for a team engine's.
 constexpr uint32_t kEngineStateVersion = 3;
 
 // The options the saved state depends on: restoring under others would mix incompatible
@@ -184,7 +185,7 @@ std::string StateOptions(const MetricOptions& o, const Engine::Split& split) {
 
 void Engine::SaveState(std::string* out) const {
   StateWriter ar(out);
-  ar(kEngineStateVersion, StateOptions(options_, split_));
+  ar(tier_ ? kEngineStateVersion : uint32_t{2}, StateOptions(options_, split_));
   customers_.Save(ar);
   if (tier_) {
     tier_->Save(ar);
@@ -208,6 +209,9 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   }
   if (version == 1 && split_.role != Split::Role::kWhole) {
     return absl::FailedPreconditionError("engine state version 1 is a whole engine's, not a stage's");
+  }
+  if (ar.ok() && version == 3 && !tier_) {
+    return absl::FailedPreconditionError("engine state version 3 is a team engine's, not a whole or customer engine's");
   }
   if (version == 2 && tier_) {
     return absl::FailedPreconditionError(

@@ -109,7 +109,7 @@ class Engine {
   // Alerts firing now.
   std::vector<drift::AlertState> OpenAlerts() const { return tier_ ? tier_->OpenAlerts() : teams_.OpenAlerts(); }
   // kTeams: keys of the alerts that were firing for the teams of partitions removed since the
-  // last call (their new reader goes on with them).
+  // last call (to retire, not resolve: the partition's new reader decides about them).
   std::vector<uint64_t> TakeHandedOver() { return tier_ ? tier_->TakeHandedOver() : std::vector<uint64_t>{}; }
   // Every drift detector of team `i` (none with drift detection off).
   std::vector<drift::DetectorInfo> Detectors(TeamIndex i) const {

@@ -17,6 +17,7 @@
 #include "operators/engine.h"
 #include "operators/simulator.h"
 #include "operators/team_feed.h"
+#include "operators/team_partitions.h"
 #include "operators/team_stage.h"
 #include "schemas/ids.h"
 
@@ -742,6 +743,40 @@ TEST(TeamFeedTest, AChannelThatHasNotSentYetIsWaitedFor) {
     }
   }
   EXPECT_GT(alone.end_slice(), 110);
+}
+
+// The team stages of an instance share one watermark over every (team partition, channel), as
+// one stage over all partitions kept it: a partition whose channel idles out, or that never
+// sends once the start-up wait is over, is carried along by the others rather than stalling
+// every partition's windows.
+TEST(TeamFeedTest, AQuietTeamPartitionDoesNotHoldTheOthersBack) {
+  const MetricOptions options = SplitOptions();
+  TeamPartitions tier(&options, /*channels=*/1);
+  tier.Assign(0, 0);
+  tier.Assign(1, 0);
+  tier.OnFeed(OneRecord(options, 0, 100, 110), 0, 0);
+  tier.OnFeed(OneRecord(options, 0, 100, 105), 1, 0);  // then nothing on partition 1
+  const int64_t step = options.idle_partition_ms / 2;
+  for (int64_t k = 1; k <= 20; ++k) {
+    tier.OnFeed(OneRecord(options, 0, 109 + k, 110 + k), 0, k * step);
+    tier.Advance(k * step, kEveryMs, nullptr);
+  }
+  EXPECT_EQ(tier.windows_end(), 130 * options.slice_ms) << "partition 1 idled out";
+  // A partition that never sends: waited for 10 minutes (its customer instances may still be
+  // starting), then carried along.
+  const int64_t assigned_at = 21 * step;
+  tier.Assign(2, assigned_at);
+  int64_t now = assigned_at;
+  for (int64_t k = 1; now < assigned_at + 11 * kMinuteMs; ++k) {
+    now = assigned_at + k * step;
+    tier.OnFeed(OneRecord(options, 0, 129 + k, 130 + k), 0, now);
+    tier.Advance(now, kEveryMs, nullptr);
+    if (now < assigned_at + 10 * kMinuteMs) {
+      EXPECT_EQ(tier.windows_end(), 130 * options.slice_ms) << now;
+    }
+  }
+  EXPECT_GT(tier.windows_end(), 130 * options.slice_ms) << "partition 2 never sent";
+  EXPECT_EQ(tier.feed_counters().late, 0u);
 }
 
 TEST(TeamFeedTest, RoundTripsAndRejectsDamage) {

@@ -9,7 +9,12 @@
 namespace ccpulse::operators {
 
 TeamPartitions::TeamPartitions(const MetricOptions* options, int channels)
-    : options_(*options), channels_(channels) {}
+    : options_(*options),
+      channel_count_(channels),
+      slices_(options_.slice_ms),
+      // As a TeamStage keeps its own (team_stage.cc).
+      channels_(/*allowed_lateness_ms=*/0, options_.idle_partition_ms,
+                window::WatermarkTracker::WhenAllIdle::kHoldAtSmallest) {}
 
 TeamStage& TeamPartitions::MakeStage(int partition) {
   const auto p = static_cast<size_t>(partition);
@@ -18,7 +23,7 @@ TeamStage& TeamPartitions::MakeStage(int partition) {
     global_.resize(p + 1);
   }
   CCPULSE_CHECK(stages_[p] == nullptr, "a partition's stage is made once while it is read");
-  stages_[p] = std::make_unique<TeamStage>(&options_);
+  stages_[p] = std::make_unique<TeamStage>(&options_, &channels_, static_cast<uint32_t>(partition * channel_count_));
   global_[p].clear();
   for (const auto& [tenant, team, profile] : profiles_) stages_[p]->SetTeamProfile(tenant, team, profile);
   return *stages_[p];
@@ -32,7 +37,7 @@ void TeamPartitions::Assign(int partition, int64_t now_ms) {
     // stage.
     if (end_ != INT64_MIN) stage.StartAt(end_);
   }
-  for (int c = 0; c < channels_; ++c) stages_[p]->AssignChannel(static_cast<uint32_t>(c), now_ms);
+  for (int c = 0; c < channel_count_; ++c) stages_[p]->AssignChannel(static_cast<uint32_t>(c), now_ms);
 }
 
 void TeamPartitions::Remove(int partition) {
@@ -40,11 +45,8 @@ void TeamPartitions::Remove(int partition) {
   if (p >= stages_.size() || stages_[p] == nullptr) return;
   TeamStage& stage = *stages_[p];
   for (const drift::AlertState& a : stage.OpenAlerts()) handed_over_.push_back(a.key);
-  const TeamStage::FeedCounters& c = stage.feed_counters();
-  dropped_counters_.records += c.records;
-  dropped_counters_.repeated += c.repeated;
-  dropped_counters_.late += c.late;
-  dropped_counters_.gaps += c.gaps;
+  dropped_counters_ += stage.feed_counters();
+  for (int c = 0; c < channel_count_; ++c) channels_.Remove(partition * channel_count_ + c);
   for (TeamIndex g : global_[p]) refs_[g].partition = -1;
   held_ -= global_[p].size();
   ++version_;
@@ -55,7 +57,7 @@ void TeamPartitions::Remove(int partition) {
 
 void TeamPartitions::OnFeed(const TeamFeed& feed, int partition, int64_t now_ms) {
   const auto p = static_cast<size_t>(partition);
-  CCPULSE_CHECK(p < stages_.size() && stages_[p] != nullptr, "records come from assigned partitions");
+  if (p >= stages_.size() || stages_[p] == nullptr) Assign(partition, now_ms);
   stages_[p]->OnFeed(feed, now_ms);
   if (stages_[p]->team_count() != global_[p].size()) AddNewTeams(partition);
 }
@@ -63,8 +65,22 @@ void TeamPartitions::OnFeed(const TeamFeed& feed, int partition, int64_t now_ms)
 void TeamPartitions::AddNewTeams(int partition) {
   const auto p = static_cast<size_t>(partition);
   for (auto local = static_cast<TeamIndex>(global_[p].size()); local < stages_[p]->team_count(); ++local) {
-    global_[p].push_back(static_cast<TeamIndex>(refs_.size()));
-    refs_.push_back({partition, local});
+    // A team seen before (its partition came back) keeps its number, so what is kept per number
+    // (the snapshot's history) does not grow with every rebalance. (One still held by another
+    // stage, after the partition count changed, gets a new one.)
+    const TeamState& t = stages_[p]->team(local);
+    TeamRegistry::Key(t.tenant, t.team, &key_buffer_);
+    auto it = index_of_.find(key_buffer_);
+    TeamIndex index = 0;
+    if (it != index_of_.end() && refs_[it->second].partition < 0) {
+      index = it->second;
+    } else {
+      index = static_cast<TeamIndex>(refs_.size());
+      refs_.emplace_back();
+      index_of_[key_buffer_] = index;
+    }
+    refs_[index] = {partition, local};
+    global_[p].push_back(index);
     ++held_;
   }
   ++version_;
@@ -72,23 +88,13 @@ void TeamPartitions::AddNewTeams(int partition) {
 }
 
 void TeamPartitions::Advance(int64_t now_ms, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
-  // Together: as far as the slowest stage's channels allow (they are the same customer engines
-  // on every partition, so they move alike).
-  int64_t target = INT64_MAX;
-  for (const auto& stage : stages_) {
-    if (stage) target = std::min(target, stage->TargetEnd(now_ms));
-  }
-  if (target == INT64_MAX || target == INT64_MIN) return;
-  DeliverUntil(target, every_ms, on_boundary);
+  const int64_t wm = channels_.Advance(now_ms);
+  if (wm != window::WatermarkTracker::kNoWatermark) DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
 }
 
 TimeMs TeamPartitions::Finish(int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
-  int64_t target = INT64_MIN;
-  for (const auto& stage : stages_) {
-    if (stage) target = std::max(target, stage->FinalEnd());
-  }
-  if (target == INT64_MIN) return 0;
-  DeliverUntil(target, every_ms, on_boundary);
+  const int64_t wm = channels_.AdvanceToEnd();
+  if (wm != window::WatermarkTracker::kNoWatermark) DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
   return windows_end();
 }
 
@@ -110,7 +116,7 @@ void TeamPartitions::DeliverUntil(int64_t target_end, int64_t every_ms, const Te
     for (const auto& stage : stages_) {
       if (stage) stage->DeliverUntil(end_, every_ms, nullptr);
     }
-    if (on_boundary && end_ % every_slices == 0) on_boundary(options_.slice_ms * end_);
+    if (on_boundary && end_ % every_slices == 0) on_boundary(slices_.StartOf(end_));
   }
 }
 
@@ -138,7 +144,7 @@ const std::vector<TeamIndex>& TeamPartitions::TeamsInOrder() {
 }
 
 std::vector<drift::DetectorInfo> TeamPartitions::Detectors(TeamIndex i) const {
-  const drift::DriftMonitor* drift = Stage(i).drift();
+  const drift::DriftMonitor* drift = StageOf(i).drift();
   if (drift == nullptr) return {};
   std::vector<drift::DetectorInfo> detectors = drift->Detectors(refs_[i].local, windows_end());
   for (drift::DetectorInfo& d : detectors) d.team = i;
@@ -183,12 +189,7 @@ std::vector<drift::AlertState> TeamPartitions::OpenAlerts() const {
 TeamStage::FeedCounters TeamPartitions::feed_counters() const {
   TeamStage::FeedCounters sum = dropped_counters_;
   for (const auto& stage : stages_) {
-    if (!stage) continue;
-    const TeamStage::FeedCounters& c = stage->feed_counters();
-    sum.records += c.records;
-    sum.repeated += c.repeated;
-    sum.late += c.late;
-    sum.gaps += c.gaps;
+    if (stage) sum += stage->feed_counters();
   }
   return sum;
 }
@@ -200,27 +201,6 @@ std::vector<std::tuple<int, uint32_t, TimeMs>> TeamPartitions::ChannelEnds() con
     for (const auto& [channel, end] : stages_[p]->ChannelEnds()) ends.emplace_back(static_cast<int>(p), channel, end);
   }
   return ends;
-}
-
-TimeMs TeamPartitions::windows_end() const { return end_ == INT64_MIN ? 0 : options_.slice_ms * end_; }
-
-int64_t TeamPartitions::watermark() const {
-  int64_t wm = window::WatermarkTracker::kNoWatermark;
-  bool any = false;
-  for (const auto& stage : stages_) {
-    if (!stage || stage->channels_watermark() == window::WatermarkTracker::kNoWatermark) continue;
-    wm = any ? std::min(wm, stage->channels_watermark()) : stage->channels_watermark();
-    any = true;
-  }
-  return wm;
-}
-
-int64_t TeamPartitions::max_event_time() const {
-  int64_t t = window::WatermarkTracker::kNoWatermark;
-  for (const auto& stage : stages_) {
-    if (stage) t = std::max(t, stage->channels_max_time());
-  }
-  return t;
 }
 
 size_t TeamPartitions::teams_bytes() const {
@@ -250,7 +230,7 @@ size_t TeamPartitions::timeline_bytes() const {
 void TeamPartitions::Save(StateWriter& ar) const {
   uint64_t count = 0;
   for (const auto& stage : stages_) count += stage != nullptr;
-  ar(end_, dropped_counters_, count);
+  ar(end_, dropped_counters_, channels_, count);
   for (size_t p = 0; p < stages_.size(); ++p) {
     if (!stages_[p]) continue;
     ar(static_cast<uint32_t>(p));
@@ -261,7 +241,8 @@ void TeamPartitions::Save(StateWriter& ar) const {
 void TeamPartitions::Load(StateReader& ar, int64_t now_ms) {
   CCPULSE_CHECK(refs_.empty() && end_ == INT64_MIN, "a team tier is loaded before it is fed");
   uint64_t count = 0;
-  ar(end_, dropped_counters_, count);
+  ar(end_, dropped_counters_, channels_, count);
+  channels_.Resume(now_ms);
   for (uint64_t i = 0; i < count && ar.ok(); ++i) {
     uint32_t partition = 0;
     ar(partition);

@@ -1,21 +1,30 @@
 // The team tier's state (DESIGN §6): one TeamStage per team partition read here, each fed the
-// records that `channels` customer engines send to that partition, all applying slices together
-// (output boundaries are the same for every team); teams are numbered across the stages. A
-// revoked partition's stage is dropped, teams, windows, detectors and alerts, so that only the
-// instance that reads a partition reports its teams.
+// records that `channels` customer engines send to that partition. The stages share one
+// watermark over every (partition, channel), exactly as one stage over all partitions kept it
+// (a partition whose channels idle out is carried along by the others), and apply slices
+// together, so output boundaries are the same for every team; teams are numbered across the
+// stages (a team seen again keeps its number). A revoked partition's stage is dropped, teams,
+// windows, detectors and alerts, so that only the instance that reads a partition reports its
+// teams.
 #ifndef CCPULSE_OPERATORS_TEAM_PARTITIONS_H_
 #define CCPULSE_OPERATORS_TEAM_PARTITIONS_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "operators/options.h"
 #include "operators/state_archive.h"
 #include "operators/team_feed.h"
 #include "operators/team_stage.h"
+#include "pipeline/check.h"
+#include "pipeline/window/slices.h"
+#include "pipeline/window/watermark.h"
 
 namespace ccpulse::operators {
 
@@ -33,9 +42,10 @@ class TeamPartitions {
   // A partition another instance reads now: its stage is dropped; the keys of its alerts that
   // were firing are kept for TakeHandedOver.
   void Remove(int partition);
-  // Queues a record read from `partition` (assigned; its channel is checked by the caller).
+  // Queues a record read from `partition` (assigned now if it was not; its channel is checked by
+  // the caller).
   void OnFeed(const TeamFeed& feed, int partition, int64_t now_ms);
-  // Applies every slice all stages' channels have passed (but idle ones).
+  // Applies every slice all channels of all stages (but idle ones) have passed.
   void Advance(int64_t now_ms, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary);
   // End of a finite input: applies every slice any channel has passed; returns windows_end().
   TimeMs Finish(int64_t every_ms, const TeamStage::BoundaryFn& on_boundary);
@@ -44,29 +54,29 @@ class TeamPartitions {
 
   // --- Reading. Team indexes span the stages; a dropped stage's are never reused. ---
   size_t team_count() const { return refs_.size(); }
-  const TeamState& team(TeamIndex i) const { return Stage(i).team(refs_[i].local); }
+  const TeamState& team(TeamIndex i) const { return StageOf(i).team(refs_[i].local); }
   size_t teams_held() const { return held_; }
   // Changes whenever a team is added or a stage dropped.
   uint64_t version() const { return version_; }
   // The teams of the stages read here, by (tenant, team).
   const std::vector<TeamIndex>& TeamsInOrder();
-  TeamMetrics WindowMetrics(TeamIndex i, size_t w) { return Stage(i).WindowMetrics(refs_[i].local, w); }
-  TeamMetrics TodayMetrics(TeamIndex i) { return Stage(i).TodayMetrics(refs_[i].local); }
-  bool HasActivity(TeamIndex i) { return Stage(i).HasActivity(refs_[i].local); }
+  TeamMetrics WindowMetrics(TeamIndex i, size_t w) { return StageOf(i).WindowMetrics(refs_[i].local, w); }
+  TeamMetrics TodayMetrics(TeamIndex i) { return StageOf(i).TodayMetrics(refs_[i].local); }
+  bool HasActivity(TeamIndex i) { return StageOf(i).HasActivity(refs_[i].local); }
   std::vector<drift::DetectorInfo> Detectors(TeamIndex i) const;
   uint64_t TotalOf(Kind kind) const;
   std::vector<drift::AlertState> TakeAlertChanges();
   std::vector<drift::AlertState> OpenAlerts() const;
-  // Keys of the alerts that were firing in stages dropped since the last call (another instance
-  // goes on with them).
+  // Keys of the alerts that were firing in stages dropped since the last call (to retire: the
+  // partition's new reader decides about them).
   std::vector<uint64_t> TakeHandedOver() { return std::exchange(handed_over_, {}); }
   // Summed over the stages, dropped ones included.
   TeamStage::FeedCounters feed_counters() const;
   // (partition, channel, end) of every channel of every stage that has sent.
   std::vector<std::tuple<int, uint32_t, TimeMs>> ChannelEnds() const;
-  TimeMs windows_end() const;
-  int64_t watermark() const;       // the smallest stage's
-  int64_t max_event_time() const;  // the largest stage's
+  TimeMs windows_end() const { return end_ == INT64_MIN ? 0 : slices_.StartOf(end_); }
+  int64_t watermark() const { return channels_.watermark(); }
+  int64_t max_event_time() const { return channels_.max_event_time(); }
   size_t teams_bytes() const;
   size_t histogram_bytes() const;
   size_t timeline_bytes() const;
@@ -80,7 +90,11 @@ class TeamPartitions {
     int partition = -1;  // -1: the stage was dropped
     TeamIndex local = 0;
   };
-  TeamStage& Stage(TeamIndex i) const { return *stages_[static_cast<size_t>(refs_[i].partition)]; }
+  // The stage of team `i`, which must not have been dropped.
+  TeamStage& StageOf(TeamIndex i) const {
+    CCPULSE_CHECK(refs_[i].partition >= 0, "a dropped team is not read");
+    return *stages_[static_cast<size_t>(refs_[i].partition)];
+  }
   TeamStage& MakeStage(int partition);
   // Numbers the teams a stage has added since the last call.
   void AddNewTeams(int partition);
@@ -88,10 +102,15 @@ class TeamPartitions {
   void DeliverUntil(int64_t target_end, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary);
 
   const MetricOptions& options_;
-  const int channels_;
+  const int channel_count_;
+  window::SliceAssigner slices_;
+  // Channel partition * channel_count_ + c: customer engine c on team partition `partition`.
+  window::WatermarkTracker channels_;
   std::vector<std::unique_ptr<TeamStage>> stages_;  // by partition; null: not read here
   std::vector<std::vector<TeamIndex>> global_;     // by partition: local team index -> ours
   std::vector<Ref> refs_;                           // ours -> (partition, local)
+  absl::flat_hash_map<std::string, TeamIndex> index_of_;  // "tenant\x1fteam" -> ours
+  std::string key_buffer_;
   std::vector<TeamIndex> ordered_;
   bool ordered_stale_ = true;
   size_t held_ = 0;        // teams of the stages read here

@@ -28,14 +28,17 @@ size_t TeamState::MemoryBytes() const {
          waiting_since.capacity() * sizeof(waiting_since[0]);
 }
 
-TeamStage::TeamStage(const MetricOptions* options)
+TeamStage::TeamStage(const MetricOptions* options, window::WatermarkTracker* shared_channels,
+                     uint32_t channel_base)
     : options_(*options),
       slices_(options_.slice_ms),
       histogram_pool_(static_cast<int>(options_.windows_ms.size()) + 1),
       // A customer stage delivers what is behind its own watermark later: when all are quiet,
       // the team stage waits for the slowest, not the fastest.
-      channels_(/*allowed_lateness_ms=*/0, options_.idle_partition_ms,
-                window::WatermarkTracker::WhenAllIdle::kHoldAtSmallest) {
+      own_channels_(/*allowed_lateness_ms=*/0, options_.idle_partition_ms,
+                    window::WatermarkTracker::WhenAllIdle::kHoldAtSmallest),
+      channels_(shared_channels != nullptr ? *shared_channels : own_channels_),
+      channel_base_(channel_base) {
   for (int64_t w : options_.windows_ms) window_slices_.push_back(w / options_.slice_ms);
   if (options_.drift.enabled) {
     drift::DriftOptions drift = options_.drift;
@@ -99,20 +102,18 @@ void TeamStage::Feed(int64_t slice, std::span<const Delivered> delivered) {
 }
 
 void TeamStage::AssignChannel(uint32_t channel, int64_t now_ms) {
-  channels_.Assign(static_cast<int>(channel), now_ms);
+  channels_.Assign(ChannelId(channel), now_ms);
   // A customer stage that has sent nothing yet may still be starting (pods start in any
   // order): waited for as long as one that paused, so that its first slices are not late.
   if (channel >= channel_ends_.size() || channel_ends_[channel] == INT64_MIN) {
-    channels_.Hold(static_cast<int>(channel), now_ms, kPauseHoldMs);
+    channels_.Hold(ChannelId(channel), now_ms, kPauseHoldMs);
   }
 }
-
-void TeamStage::RemoveChannel(uint32_t channel) { channels_.Remove(static_cast<int>(channel)); }
 
 std::vector<std::pair<uint32_t, TimeMs>> TeamStage::ChannelEnds() const {
   std::vector<std::pair<uint32_t, TimeMs>> ends;
   for (uint32_t c = 0; c < channel_ends_.size(); ++c) {
-    if (channel_ends_[c] != INT64_MIN && channels_.present(static_cast<int>(c))) {
+    if (channel_ends_[c] != INT64_MIN && channels_.present(ChannelId(c))) {
       ends.emplace_back(c, slices_.StartOf(channel_ends_[c]));
     }
   }
@@ -140,11 +141,11 @@ void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
   // Every record refreshes its channel's idle clock: a customer stage catching up after a
   // restart, sending again what it sent before, is not idle.
   sent = std::max(sent, feed.to_slice);
-  channels_.Observe(static_cast<int>(feed.channel), slices_.StartOf(sent), now_ms);
+  channels_.Observe(ChannelId(feed.channel), slices_.StartOf(sent), now_ms);
   // A customer stage stopping to restart (a rolling update): waited for until it is back, so
   // that nothing it sends then is late; for 10 minutes at most (one that does not come back,
   // scaled in, then idles out).
-  if (feed.pause) channels_.Hold(static_cast<int>(feed.channel), now_ms, kPauseHoldMs);
+  if (feed.pause) channels_.Hold(ChannelId(feed.channel), now_ms, kPauseHoldMs);
 }
 
 int64_t TeamStage::TargetEnd(int64_t now_ms) {
@@ -389,7 +390,9 @@ size_t TeamStage::teams_bytes() const {
 void TeamStage::Save(StateWriter& ar) const {
   ar(histogram_pool_, uint64_t{teams_.size()});
   for (const auto& team : teams_) ar(team->tenant, team->team, *team);
-  ar(timeline_, end_, alert_changes_, channel_ends_, channels_, feed_counters_);
+  ar(timeline_, end_, alert_changes_, channel_ends_);
+  if (!shared_channels()) ar(channels_);  // shared: its owner saves it
+  ar(feed_counters_);
   if (drift_) drift_->Save(ar);
 }
 
@@ -407,9 +410,13 @@ void TeamStage::Load(StateReader& ar, int64_t now_ms) {
     if (index != i) ar.Fail("team " + tenant + "/" + team + " appears twice");
     ar(*teams_[index]);
   }
-  ar(timeline_, end_, alert_changes_, channel_ends_, channels_, feed_counters_);
+  ar(timeline_, end_, alert_changes_, channel_ends_);
+  if (!shared_channels()) {
+    ar(channels_);
+    channels_.Resume(now_ms);
+  }
+  ar(feed_counters_);
   if (drift_) drift_->Load(ar);
-  channels_.Resume(now_ms);
   ordered_.clear();
 }
 

@@ -93,8 +93,12 @@ class TeamStage {
   // Called each time the windows' end reaches a multiple of `every_ms` (event time).
   using BoundaryFn = std::function<void(TimeMs boundary)>;
 
-  // `options` outlives the stage.
-  explicit TeamStage(const MetricOptions* options);
+  // `options` outlives the stage. With `shared_channels` (outliving it too), the watermark over
+  // its channels is kept there, with those of other stages, as channels `channel_base` + c; the
+  // owner then advances that tracker and saves it (Save/Load leave it out), and a channel
+  // idle here is idle for all of them, as in one stage.
+  explicit TeamStage(const MetricOptions* options, window::WatermarkTracker* shared_channels = nullptr,
+                     uint32_t channel_base = 0);
   TeamStage(const TeamStage&) = delete;
   TeamStage& operator=(const TeamStage&) = delete;
 
@@ -123,13 +127,17 @@ class TeamStage {
     uint64_t repeated = 0;
     uint64_t late = 0;
     uint64_t gaps = 0;
+    FeedCounters& operator+=(const FeedCounters& o) {
+      records += o.records;
+      repeated += o.repeated;
+      late += o.late;
+      gaps += o.gaps;
+      return *this;
+    }
   };
   // A channel (a team partition's records from one customer stage) that holds the watermark
   // back until it sends or idles out.
   void AssignChannel(uint32_t channel, int64_t now_ms);
-  // A channel no longer read here (its team partition was revoked): it no longer holds the
-  // watermark back. What it sent is remembered, should the partition come back.
-  void RemoveChannel(uint32_t channel);
   // Queues a record's contributions of slices its channel has not sent before; the channel's
   // watermark moves to the record's end. `now_ms`: wall clock (idle channels only).
   void OnFeed(const TeamFeed& feed, int64_t now_ms);
@@ -204,10 +212,14 @@ class TeamStage {
   std::vector<window::LocalDays> tenant_days_;
   window::Timeline<Delivered> timeline_;
   int64_t end_ = INT64_MIN;  // slices < end_ are applied
-  // Fed by customer stages: per channel (team partition, customer engine), the end of the
-  // slices it has sent (INT64_MIN: none), and their watermark (the slice start of those ends).
+  // Fed by customer stages: per channel (customer engine), the end of the slices it has sent
+  // (INT64_MIN: none), and their watermark (the slice start of those ends), kept here or shared.
   std::vector<int64_t> channel_ends_;
-  window::WatermarkTracker channels_;
+  window::WatermarkTracker own_channels_;
+  window::WatermarkTracker& channels_;
+  const uint32_t channel_base_;
+  bool shared_channels() const { return &channels_ != &own_channels_; }
+  int ChannelId(uint32_t channel) const { return static_cast<int>(channel_base_ + channel); }
   FeedCounters feed_counters_;
   std::unique_ptr<drift::DriftMonitor> drift_;
   std::vector<Contribution> drift_observations_;

@@ -43,7 +43,7 @@ size_t AlertFlow::Resume(const operators::Engine& engine) {
 }
 
 size_t AlertFlow::Take(operators::Engine& engine, std::string* lines) {
-  // A removed team partition's firing alerts go on at its new reader (same keys): not resolved.
+  // A removed team partition's firing alerts are retired, not resolved: its new reader decides.
   std::vector<uint64_t> handed_over = engine.TakeHandedOver();
   if (dispatcher_) dispatcher_->Retire(std::move(handed_over));
   const auto changes = engine.TakeAlertChanges();

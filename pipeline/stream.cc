@@ -253,20 +253,12 @@ void StreamProcessor::Own(int32_t partition) {
 void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now_ms) {
   assigned_once_ = true;
   if (owned_count_ == 0 && fresh_ && !partitions.empty() && options_.checkpoints != nullptr && options_.on_takeover) {
-    if (absl::Status s = options_.on_takeover(*this); !s.ok()) {
+    assigning_ = &partitions;  // Restore drops the checkpoint's partitions that went elsewhere
+    const absl::Status s = options_.on_takeover(*this);
+    assigning_ = nullptr;
+    if (!s.ok()) {
       fatal_ = s;
       return;
-    }
-    // A restored checkpoint's partitions that went elsewhere: no commits, no watermark channels.
-    std::vector<char> assigned(static_cast<size_t>(partition_count_), 0);
-    for (int32_t p : partitions) {
-      if (p < partition_count_) assigned[static_cast<size_t>(p)] = 1;
-    }
-    for (int32_t p = 0; p < partition_count_; ++p) {
-      if (assigned[static_cast<size_t>(p)]) continue;
-      for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
-      applied_next_.erase(p);
-      durable_next_.erase(p);
     }
     now_ms = WallMs();  // the restore took time
   }
@@ -298,7 +290,7 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     CommitApplied(/*sync=*/true);
   }
   // What the partitions' state did since the last tick (an alert that fired) is published
-  // before a team tier drops their teams.
+  // before a team tier drops their teams, and their firing alerts are handed over right after.
   Tick(WallMs());
   for (int32_t p : partitions) {
     for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
@@ -313,6 +305,7 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
       --owned_count_;
     }
   }
+  Tick(WallMs());
   if (lost && options_.on_standby) {
     // A write under way (perhaps still waiting for its forked encoding) ends, or is fenced,
     // before the revoke is acknowledged, so before this instance can be given partitions and
@@ -419,6 +412,21 @@ absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
   checkpoint_sequence_ = checkpoint.sequence;
   last_checkpoint_ms_ = WallMs();
   fresh_ = false;
+  if (assigning_ != nullptr) {
+    // Restored while partitions are assigned: those of the checkpoint that went elsewhere get no
+    // commits and no watermark channels (a team tier drops their teams), before the caller hands
+    // the restored alerts to the dispatcher.
+    std::vector<char> given(static_cast<size_t>(partition_count_), 0);
+    for (int32_t p : *assigning_) {
+      if (p < partition_count_) given[static_cast<size_t>(p)] = 1;
+    }
+    for (int32_t p = 0; p < partition_count_; ++p) {
+      if (given[static_cast<size_t>(p)]) continue;
+      for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
+      applied_next_.erase(p);
+      durable_next_.erase(p);
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -98,8 +98,8 @@ class StreamProcessor {
 
   // Restores a checkpoint into the (fresh) engine: state, and the offsets to continue from.
   // The source must start each partition at the checkpoint's offset and give partitions the
-  // same dense indexes (names are checked). Partitions of the checkpoint the processor is not
-  // given are dropped at the next assignment.
+  // same dense indexes (names are checked). Restored during an assignment (Options::on_takeover),
+  // the checkpoint's partitions the processor is not given are dropped.
   absl::Status Restore(const Checkpoint& checkpoint);
   // Saves the state now and hands it to the writer (once dead letters before its offsets are
   // durable); with `wait`, until it is durable and its offsets committed. False when the writer
@@ -156,6 +156,7 @@ class StreamProcessor {
   int owned_count_ = 0;
   bool assigned_once_ = false;
   bool fresh_ = true;        // no record applied, nothing restored (since start or standing by)
+  const std::vector<int32_t>* assigning_ = nullptr;  // the partitions of a takeover under way
   absl::Status fatal_;       // a failed takeover: Run stops
   // One decoder per format in use; partition_decoders_[p] points at the one of p's topic.
   std::array<std::unique_ptr<schemas::RecordDecoder>, schemas::kRecordFormatCount> decoders_;

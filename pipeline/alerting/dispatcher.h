@@ -11,7 +11,6 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,7 +52,8 @@ class AlertDispatcher {
   // instance stands by; the one taking its partitions over sends them on, same keys). Resolved
   // ones are still re-sent until resolved_resend.
   void Retire();
-  // The same for the alerts of `keys` only (their teams' partition went to another instance).
+  // The same for the alerts of `keys` only (their teams' partition went to another instance,
+  // which decides about them from then on).
   void Retire(std::vector<uint64_t> keys);
   // Alerts firing now, and resolved ones still being re-sent, as a JSON array (for the API).
   std::string ActiveJson() const;
