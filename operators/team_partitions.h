@@ -91,10 +91,12 @@ class TeamPartitions {
     TeamIndex local = 0;
   };
   // The stage of team `i`, which must not have been dropped.
-  TeamStage& StageOf(TeamIndex i) const {
+  size_t SlotOf(TeamIndex i) const {
     CCPULSE_CHECK(refs_[i].partition >= 0, "a dropped team is not read");
-    return *stages_[static_cast<size_t>(refs_[i].partition)];
+    return static_cast<size_t>(refs_[i].partition);
   }
+  TeamStage& StageOf(TeamIndex i) { return *stages_[SlotOf(i)]; }
+  const TeamStage& StageOf(TeamIndex i) const { return *stages_[SlotOf(i)]; }
   TeamStage& MakeStage(int partition);
   // Numbers the teams a stage has added since the last call.
   void AddNewTeams(int partition);

@@ -148,24 +148,15 @@ void TeamStage::OnFeed(const TeamFeed& feed, int64_t now_ms) {
   if (feed.pause) channels_.Hold(ChannelId(feed.channel), now_ms, kPauseHoldMs);
 }
 
-int64_t TeamStage::TargetEnd(int64_t now_ms) {
-  const int64_t wm = channels_.Advance(now_ms);
-  return wm == window::WatermarkTracker::kNoWatermark ? INT64_MIN : slices_.SliceOf(wm);
-}
-
-int64_t TeamStage::FinalEnd() {
-  const int64_t wm = channels_.AdvanceToEnd();
-  return wm == window::WatermarkTracker::kNoWatermark ? INT64_MIN : slices_.SliceOf(wm);
-}
-
 void TeamStage::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {
-  if (const int64_t target = TargetEnd(now_ms); target != INT64_MIN) DeliverUntil(target, every_ms, on_boundary);
+  const int64_t wm = channels_.Advance(now_ms);
+  if (wm != window::WatermarkTracker::kNoWatermark) DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
 }
 
 TimeMs TeamStage::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
-  const int64_t target = FinalEnd();
-  if (target == INT64_MIN) return 0;
-  DeliverUntil(target, every_ms, on_boundary);
+  const int64_t wm = channels_.AdvanceToEnd();
+  if (wm == window::WatermarkTracker::kNoWatermark) return 0;
+  DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
   return windows_end();
 }
 

@@ -141,15 +141,11 @@ class TeamStage {
   // Queues a record's contributions of slices its channel has not sent before; the channel's
   // watermark moves to the record's end. `now_ms`: wall clock (idle channels only).
   void OnFeed(const TeamFeed& feed, int64_t now_ms);
-  // Applies every slice all channels (but idle ones) have passed: DeliverUntil(TargetEnd()).
+  // Applies every slice all channels (but idle ones) have passed. (With shared channels, their
+  // owner advances them and calls DeliverUntil.)
   void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
-  // End of a finite input: applies every slice any channel has passed (FinalEnd()); returns
-  // windows_end().
+  // End of a finite input: applies every slice any channel has passed; returns windows_end().
   TimeMs Finish(int64_t every_ms, const BoundaryFn& on_boundary);
-  // The end of the slices all channels (but idle ones) have passed at `now_ms` (INT64_MIN: none
-  // yet); at the end of a finite input, of those any channel has passed.
-  int64_t TargetEnd(int64_t now_ms);
-  int64_t FinalEnd();
   // The first slice queued and not applied (INT64_MAX: none).
   int64_t first_queued_slice() const { return timeline_.FirstSlice(); }
   const FeedCounters& feed_counters() const { return feed_counters_; }
