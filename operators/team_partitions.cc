@@ -159,14 +159,18 @@ uint64_t TeamPartitions::TotalOf(Kind kind) const {
   return total;
 }
 
+void TeamPartitions::AppendNumbered(size_t p, std::vector<drift::AlertState> alerts,
+                                    std::vector<drift::AlertState>* out) const {
+  for (drift::AlertState& a : alerts) {
+    a.team = global_[p][a.team];
+    out->push_back(std::move(a));
+  }
+}
+
 std::vector<drift::AlertState> TeamPartitions::TakeAlertChanges() {
   std::vector<drift::AlertState> changes;
   for (size_t p = 0; p < stages_.size(); ++p) {
-    if (!stages_[p]) continue;
-    for (drift::AlertState& a : stages_[p]->TakeAlertChanges()) {
-      a.team = global_[p][a.team];
-      changes.push_back(std::move(a));
-    }
+    if (stages_[p]) AppendNumbered(p, stages_[p]->TakeAlertChanges(), &changes);
   }
   // In event-time order across the stages.
   std::stable_sort(changes.begin(), changes.end(),
@@ -177,11 +181,7 @@ std::vector<drift::AlertState> TeamPartitions::TakeAlertChanges() {
 std::vector<drift::AlertState> TeamPartitions::OpenAlerts() const {
   std::vector<drift::AlertState> open;
   for (size_t p = 0; p < stages_.size(); ++p) {
-    if (!stages_[p]) continue;
-    for (drift::AlertState& a : stages_[p]->OpenAlerts()) {
-      a.team = global_[p][a.team];
-      open.push_back(std::move(a));
-    }
+    if (stages_[p]) AppendNumbered(p, stages_[p]->OpenAlerts(), &open);
   }
   return open;
 }

@@ -98,6 +98,8 @@ class TeamPartitions {
   TeamStage& StageOf(TeamIndex i) { return *stages_[SlotOf(i)]; }
   const TeamStage& StageOf(TeamIndex i) const { return *stages_[SlotOf(i)]; }
   TeamStage& MakeStage(int partition);
+  // Appends stage `p`'s alerts to `*out` with their teams numbered as here.
+  void AppendNumbered(size_t p, std::vector<drift::AlertState> alerts, std::vector<drift::AlertState>* out) const;
   // Numbers the teams a stage has added since the last call.
   void AddNewTeams(int partition);
   // Applies every stage's slices up to `target_end`, boundary by boundary.
