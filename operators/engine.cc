@@ -153,11 +153,13 @@ Engine::Memory Engine::MemoryUsage() const {
 
 namespace {
 
-// 2: the customer stage's state, the team stage's, then where the team feed stands. 3: the same
+// 2: the customer stage's state, the team stage's, then where the team feed stands. 4: the same
 // with TeamPartitions (a team stage per team partition) in place of the team stage, written by
 // team engines only (so that a whole or customer engine's state still reads in a build before
-// it). 1 (before the stages) is still read, and 2 but for a team engine's.
-constexpr uint32_t kEngineStateVersion = 3;
+// it). 5: one team partition's stage (SavePartitionState). 1 (before the stages) is still read,
+// and 2 but for a team engine's; 3 (TeamPartitions before its stages moved) is not.
+constexpr uint32_t kEngineStateVersion = 4;
+constexpr uint32_t kPartitionStateVersion = 5;
 
 // The options the saved state depends on: restoring under others would mix incompatible
 // aggregates. (Thresholds, targets and drift tuning may change across a restart.)
@@ -179,6 +181,13 @@ std::string StateOptions(const MetricOptions& o, const Engine::Split& split) {
                                                                         split.team_partitions)
           : split.role == Engine::Split::Role::kTeams ? fmt::format(" team_stage channels={}", split.channels)
                                                        : std::string());
+}
+
+absl::Status OptionsMismatch(std::string_view saved, std::string_view now) {
+  return absl::FailedPreconditionError(fmt::format(
+      "the checkpoint was taken with other metric options ({}) than the config gives ({}); "
+      "restore the old options, or move the checkpoints away to start from empty state",
+      saved, now));
 }
 
 }  // namespace
@@ -203,6 +212,9 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   uint32_t version = 0;
   std::string saved_options;
   ar(version, saved_options);
+  if (ar.ok() && version == kPartitionStateVersion) {
+    return absl::FailedPreconditionError("engine state version 5 is one team partition's, not an engine's");
+  }
   if (ar.ok() && (version == 0 || version > kEngineStateVersion)) {
     return absl::InvalidArgumentError(
         fmt::format("engine state version {} is not one this build reads (1 to {})", version, kEngineStateVersion));
@@ -210,20 +222,18 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   if (version == 1 && split_.role != Split::Role::kWhole) {
     return absl::FailedPreconditionError("engine state version 1 is a whole engine's, not a stage's");
   }
-  if (ar.ok() && version == 3 && !tier_) {
-    return absl::FailedPreconditionError("engine state version 3 is a team engine's, not a whole or customer engine's");
-  }
-  if (version == 2 && tier_) {
+  if (ar.ok() && version >= 3 && !tier_) {
     return absl::FailedPreconditionError(
-        "engine state version 2 of the team tier keeps one team stage for all its partitions, which this build "
-        "keeps one per partition; start the team tier without its checkpoints (its teams start from empty "
-        "windows and baselines)");
+        fmt::format("engine state version {} is a team engine's, not a whole or customer engine's", version));
+  }
+  if ((version == 2 || version == 3) && tier_) {
+    return absl::FailedPreconditionError(fmt::format(
+        "engine state version {} of the team tier is an earlier build's, which this build does not read; start "
+        "the team tier without its checkpoints (its teams start from empty windows and baselines)",
+        version));
   }
   if (ar.ok() && saved_options != StateOptions(options_, split_)) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the checkpoint was taken with other metric options ({}) than the config gives ({}); "
-        "restore the old options, or move the checkpoints away to start from empty state",
-        saved_options, StateOptions(options_, split_)));
+    return OptionsMismatch(saved_options, StateOptions(options_, split_));
   }
   if (version == 1) {
     RestoreVersion1(ar, now_ms);
@@ -250,6 +260,38 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
     }
   }
   if (!ar.ok()) return absl::DataLossError(ar.error());
+  return absl::OkStatus();
+}
+
+void Engine::SavePartitionState(int partition, std::string* out) const {
+  CCPULSE_CHECK(tier_ != nullptr, "only a team engine saves a team partition");
+  StateWriter ar(out);
+  ar(kPartitionStateVersion, StateOptions(options_, split_));
+  tier_->SavePartition(partition, ar);
+}
+
+absl::Status Engine::RestorePartitionState(int partition, std::string_view state, int64_t now_ms) {
+  if (!tier_) return absl::FailedPreconditionError("only a team engine restores a team partition");
+  StateReader ar(state);
+  uint32_t version = 0;
+  std::string saved_options;
+  ar(version, saved_options);
+  if (ar.ok() && version != kPartitionStateVersion) {
+    return absl::FailedPreconditionError(
+        fmt::format("engine state version {} is not a team partition's ({})", version, kPartitionStateVersion));
+  }
+  if (ar.ok() && saved_options != StateOptions(options_, split_)) {
+    return OptionsMismatch(saved_options, StateOptions(options_, split_));
+  }
+  const bool read_before = tier_->reads(partition);
+  if (ar.ok()) tier_->LoadPartition(partition, ar, now_ms);
+  if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
+  if (!ar.ok()) {
+    // A stage that failed part-way must not stay: drop what LoadPartition kept.
+    // (Its alerts, handed over here, are then retired right after they were restored.)
+    if (!read_before && tier_->reads(partition)) tier_->Remove(partition);
+    return absl::DataLossError(ar.error());
+  }
   return absl::OkStatus();
 }
 

@@ -101,6 +101,12 @@ class Engine {
   // `now_ms` (wall clock) restarts the idle clocks of the restored partitions.
   void SaveState(std::string* out) const;
   absl::Status RestoreState(std::string_view state, int64_t now_ms);
+  // kTeams: the state of one team partition read here, what moves with it to another instance;
+  // restored into an engine that does not read it yet (before its records, which continue
+  // where the state left off). Other team partitions may be read and restored already.
+  bool reads_partition(int partition) const { return tier_ != nullptr && tier_->reads(partition); }
+  void SavePartitionState(int partition, std::string* out) const;
+  absl::Status RestorePartitionState(int partition, std::string_view state, int64_t now_ms);
 
   // Drift alerts that fired, escalated or resolved since the last call, in event-time order.
   std::vector<drift::AlertState> TakeAlertChanges() {
@@ -111,6 +117,11 @@ class Engine {
   // kTeams: keys of the alerts that were firing for the teams of partitions removed since the
   // last call (to retire, not resolve: the partition's new reader decides about them).
   std::vector<uint64_t> TakeHandedOver() { return tier_ ? tier_->TakeHandedOver() : std::vector<uint64_t>{}; }
+  // kTeams: alerts firing in the team partitions restored since the last call (to hand to the
+  // dispatcher: they go on firing here).
+  std::vector<drift::AlertState> TakeRestoredAlerts() {
+    return tier_ ? tier_->TakeRestored() : std::vector<drift::AlertState>{};
+  }
   // Every drift detector of team `i` (none with drift detection off).
   std::vector<drift::DetectorInfo> Detectors(TeamIndex i) const {
     if (tier_) return tier_->Detectors(i);
@@ -137,8 +148,12 @@ class Engine {
   uint64_t teams_version() const { return tier_ ? tier_->version() : teams_.team_count(); }
   // Team indexes ordered by (tenant, team): the output order, independent of arrival order.
   const std::vector<TeamIndex>& TeamsInOrder() { return tier_ ? tier_->TeamsInOrder() : teams_.TeamsInOrder(); }
-  // End of the windows: every contribution before this time is in them.
+  // End of the windows: every contribution before this time is in them (kTeams: in the
+  // furthest team partition's; one restored from behind catches up).
   TimeMs windows_end() const { return tier_ ? tier_->windows_end() : teams_.windows_end(); }
+  // Inside a boundary callback: team `i` is at that boundary (kTeams: its partition's stage has
+  // just reached it; one ahead or behind reaches it at another time). Otherwise every team.
+  bool InBoundary(TeamIndex i) const { return !tier_ || tier_->InBoundary(i); }
   int64_t watermark() const { return tier_ ? tier_->watermark() : customers_.watermark(); }
   int64_t max_event_time() const { return tier_ ? tier_->max_event_time() : customers_.max_event_time(); }
 

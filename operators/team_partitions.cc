@@ -21,6 +21,8 @@ TeamStage& TeamPartitions::MakeStage(int partition) {
   if (p >= stages_.size()) {
     stages_.resize(p + 1);
     global_.resize(p + 1);
+    at_boundary_.resize(p + 1, 0);
+    limit_.resize(p + 1, INT64_MIN);
   }
   CCPULSE_CHECK(stages_[p] == nullptr, "a partition's stage is made once while it is read");
   stages_[p] = std::make_unique<TeamStage>(&options_, &channels_, static_cast<uint32_t>(partition * channel_count_));
@@ -89,34 +91,67 @@ void TeamPartitions::AddNewTeams(int partition) {
 
 void TeamPartitions::Advance(int64_t now_ms, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
   const int64_t wm = channels_.Advance(now_ms);
-  if (wm != window::WatermarkTracker::kNoWatermark) DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
+  if (wm != window::WatermarkTracker::kNoWatermark) DeliverUntil(slices_.SliceOf(wm), now_ms, every_ms, on_boundary);
 }
 
 TimeMs TeamPartitions::Finish(int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
   const int64_t wm = channels_.AdvanceToEnd();
-  if (wm != window::WatermarkTracker::kNoWatermark) DeliverUntil(slices_.SliceOf(wm), every_ms, on_boundary);
+  if (wm != window::WatermarkTracker::kNoWatermark) {
+    DeliverUntil(slices_.SliceOf(wm), std::nullopt, every_ms, on_boundary);
+  }
   return windows_end();
 }
 
-void TeamPartitions::DeliverUntil(int64_t target_end, int64_t every_ms, const TeamStage::BoundaryFn& on_boundary) {
+void TeamPartitions::DeliverUntil(int64_t target_end, std::optional<int64_t> now_ms, int64_t every_ms,
+                                  const TeamStage::BoundaryFn& on_boundary) {
   if (end_ == INT64_MIN) {
+    // Nothing applied or restored yet: the windows start at the first slice queued.
     int64_t first = INT64_MAX;
     for (const auto& stage : stages_) {
       if (stage) first = std::min(first, stage->first_queued_slice());
     }
     if (first == INT64_MAX) return;
     end_ = std::min(first, target_end);
-    for (const auto& stage : stages_) {
-      if (stage) stage->StartAt(end_);
-    }
   }
-  const int64_t every_slices = std::max<int64_t>(1, every_ms / options_.slice_ms);
-  while (end_ < target_end) {
-    end_ = std::min(target_end, (end_ / every_slices + 1) * every_slices);
-    for (const auto& stage : stages_) {
-      if (stage) stage->DeliverUntil(end_, every_ms, nullptr);
+  // Where each stage may go: the shared target, and no further than its own live channels.
+  bool any = false;
+  for (size_t p = 0; p < stages_.size(); ++p) {
+    limit_[p] = INT64_MIN;
+    TeamStage* stage = stages_[p].get();
+    if (stage == nullptr) continue;
+    // Restored before anything was applied: from its first slice queued, or where the others are.
+    if (stage->end_slice() == INT64_MIN) stage->StartAt(std::min(end_, stage->first_queued_slice()));
+    if (stage->end_slice() >= target_end) continue;
+    int64_t limit = target_end;
+    if (now_ms) {
+      const int64_t live = channels_.LiveMinimum(static_cast<int>(p) * channel_count_, channel_count_, *now_ms);
+      if (live == window::WatermarkTracker::kNoWatermark) continue;
+      if (live != INT64_MAX) limit = std::min(limit, slices_.SliceOf(live));
     }
-    if (on_boundary && end_ % every_slices == 0) on_boundary(slices_.StartOf(end_));
+    if (stage->end_slice() >= limit) continue;
+    limit_[p] = limit;
+    any = true;
+  }
+  if (!any) return;
+  const int64_t every_slices = std::max<int64_t>(1, every_ms / options_.slice_ms);
+  for (;;) {
+    // The next step: the nearest boundary or limit of any stage that may move.
+    int64_t next = INT64_MAX;
+    for (size_t p = 0; p < stages_.size(); ++p) {
+      const int64_t end = stages_[p] ? stages_[p]->end_slice() : 0;
+      if (stages_[p] && end < limit_[p]) next = std::min({next, limit_[p], (end / every_slices + 1) * every_slices});
+    }
+    if (next == INT64_MAX) break;
+    bool reached = false;
+    for (size_t p = 0; p < stages_.size(); ++p) {
+      if (!stages_[p] || stages_[p]->end_slice() >= next || limit_[p] < next) continue;
+      stages_[p]->DeliverUntil(next, every_ms, nullptr);
+      at_boundary_[p] = 1;
+      reached = true;
+    }
+    end_ = std::max(end_, next);
+    if (reached && next % every_slices == 0 && on_boundary) on_boundary(slices_.StartOf(next));
+    std::fill(at_boundary_.begin(), at_boundary_.end(), 0);
   }
 }
 
@@ -227,32 +262,49 @@ size_t TeamPartitions::timeline_bytes() const {
   return bytes;
 }
 
+void TeamPartitions::SavePartition(int partition, StateWriter& ar) const {
+  CCPULSE_CHECK(reads(partition), "a partition's stage is saved while it is read here");
+  stages_[static_cast<size_t>(partition)]->Save(ar);
+}
+
+void TeamPartitions::LoadPartition(int partition, StateReader& ar, int64_t now_ms) {
+  if (partition < 0 || partition >= 1 << 20 || reads(partition)) {
+    ar.Fail("team partition " + std::to_string(partition) + " is read here already or out of range");
+    return;
+  }
+  const auto p = static_cast<size_t>(partition);
+  TeamStage& stage = MakeStage(partition);
+  stage.Load(ar, now_ms);  // its channels' ends go to the shared tracker, as seen now
+  if (!ar.ok()) {
+    for (int c = 0; c < channel_count_; ++c) channels_.Remove(partition * channel_count_ + c);
+    stages_[p].reset();
+    return;
+  }
+  if (stage.end_slice() != INT64_MIN) end_ = std::max(end_, stage.end_slice());
+  Assign(partition, now_ms);  // a channel that has sent nothing yet holds it back, as before the save
+  AddNewTeams(partition);
+  AppendNumbered(p, stage.OpenAlerts(), &restored_);
+}
+
 void TeamPartitions::Save(StateWriter& ar) const {
   uint64_t count = 0;
   for (const auto& stage : stages_) count += stage != nullptr;
-  ar(end_, dropped_counters_, channels_, count);
+  ar(dropped_counters_, count);
   for (size_t p = 0; p < stages_.size(); ++p) {
     if (!stages_[p]) continue;
     ar(static_cast<uint32_t>(p));
-    stages_[p]->Save(ar);
+    SavePartition(static_cast<int>(p), ar);
   }
 }
 
 void TeamPartitions::Load(StateReader& ar, int64_t now_ms) {
   CCPULSE_CHECK(refs_.empty() && end_ == INT64_MIN, "a team tier is loaded before it is fed");
   uint64_t count = 0;
-  ar(end_, dropped_counters_, channels_, count);
-  channels_.Resume(now_ms);
+  ar(dropped_counters_, count);
   for (uint64_t i = 0; i < count && ar.ok(); ++i) {
     uint32_t partition = 0;
     ar(partition);
-    if (!ar.ok()) break;
-    if (partition >= 1u << 20 || (partition < stages_.size() && stages_[partition] != nullptr)) {
-      ar.Fail("team partition " + std::to_string(partition) + " appears twice or is out of range");
-      break;
-    }
-    MakeStage(static_cast<int>(partition)).Load(ar, now_ms);
-    AddNewTeams(static_cast<int>(partition));
+    if (ar.ok()) LoadPartition(static_cast<int>(std::min<uint32_t>(partition, 1u << 20)), ar, now_ms);
   }
 }
 

@@ -405,6 +405,11 @@ void TeamStage::Load(StateReader& ar, int64_t now_ms) {
   if (!shared_channels()) {
     ar(channels_);
     channels_.Resume(now_ms);
+  } else {
+    // The shared tracker is its owner's: the channels count as having sent up to their ends now.
+    for (uint32_t c = 0; ar.ok() && c < channel_ends_.size(); ++c) {
+      if (channel_ends_[c] != INT64_MIN) channels_.Observe(ChannelId(c), slices_.StartOf(channel_ends_[c]), now_ms);
+    }
   }
   ar(feed_counters_);
   if (drift_) drift_->Load(ar);

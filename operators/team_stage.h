@@ -95,8 +95,8 @@ class TeamStage {
 
   // `options` outlives the stage. With `shared_channels` (outliving it too), the watermark over
   // its channels is kept there, with those of other stages, as channels `channel_base` + c; the
-  // owner then advances that tracker and saves it (Save/Load leave it out), and a channel
-  // idle here is idle for all of them, as in one stage.
+  // owner then advances that tracker (Save leaves it out; Load marks the channels as having
+  // sent up to their ends), and a channel idle here is idle for all of them, as in one stage.
   explicit TeamStage(const MetricOptions* options, window::WatermarkTracker* shared_channels = nullptr,
                      uint32_t channel_base = 0);
   TeamStage(const TeamStage&) = delete;

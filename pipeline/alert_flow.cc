@@ -33,17 +33,23 @@ void AlertFlow::ApplyRoster(operators::Engine& engine) const {
 
 size_t AlertFlow::Resume(const operators::Engine& engine) {
   const auto open = engine.OpenAlerts();
+  SubmitRestored(engine, open);
+  return open.size();
+}
+
+void AlertFlow::SubmitRestored(const operators::Engine& engine, const std::vector<operators::drift::AlertState>& open) {
   for (const operators::drift::AlertState& state : open) {
     const operators::TeamState& team = engine.team(state.team);
     alerting::AlertRecord record = alerting::Describe(state, team.tenant, team.team, roster_, config_.alerting);
     record.restored = true;
     if (dispatcher_) dispatcher_->Submit(std::move(record));
   }
-  return open.size();
 }
 
 size_t AlertFlow::Take(operators::Engine& engine, std::string* lines) {
-  // A removed team partition's firing alerts are retired, not resolved: its new reader decides.
+  // A restored team partition's firing alerts go on here (as after a restart); a removed one's
+  // are retired, not resolved: its new reader decides.
+  SubmitRestored(engine, engine.TakeRestoredAlerts());
   std::vector<uint64_t> handed_over = engine.TakeHandedOver();
   if (dispatcher_) dispatcher_->Retire(std::move(handed_over));
   const auto changes = engine.TakeAlertChanges();

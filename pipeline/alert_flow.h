@@ -31,6 +31,8 @@ class AlertFlow {
   // does not outlive the process), marked restored. Returns how many.
   size_t Resume(const operators::Engine& engine);
 
+  // (Take also hands over those of team partitions restored since the last call.)
+
   // Called with every alert change (the demo prints them).
   void SetObserver(std::function<void(const alerting::AlertRecord&)> observer) { observer_ = std::move(observer); }
 
@@ -43,6 +45,8 @@ class AlertFlow {
   size_t Unrostered(operators::Engine& engine) const;
 
  private:
+  void SubmitRestored(const operators::Engine& engine, const std::vector<operators::drift::AlertState>& open);
+
   Config config_;
   alerting::Roster roster_;
   std::unique_ptr<alerting::AlertDispatcher> dispatcher_;

@@ -375,11 +375,11 @@ CheckpointWriter::~CheckpointWriter() {
   thread_.join();
 }
 
-void CheckpointWriter::Submit(uint64_t sequence, EncodedCheckpoint encoded) {
+void CheckpointWriter::Submit(uint64_t sequence, std::vector<Part> parts) {
   {
     std::lock_guard lock(mu_);
     sequence_ = sequence;
-    encoded_ = std::move(encoded);
+    parts_ = std::move(parts);
     result_.reset();
     busy_ = true;
   }
@@ -402,27 +402,97 @@ void CheckpointWriter::Run() {
     changed_.wait(lock, [this] { return busy_ || stop_; });
     if (!busy_) return;  // stopping with nothing in flight
     const uint64_t sequence = sequence_;
-    EncodedCheckpoint encoded = std::exchange(encoded_, {});
+    std::vector<Part> parts = std::exchange(parts_, {});
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::string_view> sealed;
-    if (auto* forked = std::get_if<ForkedEncoding>(&encoded)) {
-      sealed = forked->Collect();  // sealed by the child
-    } else {
-      auto& bytes = std::get<std::string>(encoded);
-      SealCheckpoint(&bytes);
-      sealed = bytes;
+    Result result;
+    result.sequence = sequence;
+    for (Part& part : parts) {
+      absl::StatusOr<std::string_view> sealed;
+      if (auto* forked = std::get_if<ForkedEncoding>(&part.encoded)) {
+        sealed = forked->Collect();  // sealed by the child
+      } else {
+        auto& bytes = std::get<std::string>(part.encoded);
+        SealCheckpoint(&bytes);
+        sealed = bytes;
+      }
+      CheckpointStore* store = part.store != nullptr ? part.store : store_;
+      absl::Status status = sealed.ok() ? store->Write(sequence, *sealed) : sealed.status();
+      if (result.status.ok()) result.status = std::move(status);
+      result.bytes += sealed.ok() ? sealed->size() : 0;
     }
-    Result result{.sequence = sequence, .status = sealed.ok() ? store_->Write(sequence, *sealed) : sealed.status()};
-    result.bytes = sealed.ok() ? sealed->size() : 0;
     result.write_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    encoded = {};  // frees the buffer or memory file before taking the lock the worker polls
+    parts.clear();  // frees the buffers or memory files before taking the lock the worker polls
     lock.lock();
     result_ = std::move(result);
     busy_ = false;
     changed_.notify_all();
   }
+}
+
+CheckpointStore* PartitionCheckpoints::Open(const std::string& partition, Entry& entry) {
+  if (entry.store == nullptr) {
+    absl::StatusOr<std::unique_ptr<CheckpointStore>> made = make_(partition);
+    if (!made.ok()) {
+      entry.loaded = made.status();
+      return nullptr;
+    }
+    entry.store = std::move(*made);
+  }
+  // Claimed at every assignment: a reader that lost the partition and still writes is fenced.
+  if (absl::Status s = entry.store->Claim(); !s.ok()) {
+    entry.loaded = s;
+    return nullptr;
+  }
+  return entry.store.get();
+}
+
+std::vector<std::pair<std::string, int64_t>> PartitionCheckpoints::Load(const std::vector<std::string>& partitions,
+                                                                        std::FILE* log) {
+  std::vector<std::pair<std::string, int64_t>> positions;
+  std::lock_guard lock(mu_);
+  for (const std::string& partition : partitions) {
+    Entry& entry = entries_[partition];
+    entry.loaded = std::nullopt;
+    CheckpointStore* store = Open(partition, entry);
+    if (store == nullptr) continue;
+    std::vector<std::string> problems;
+    entry.loaded = store->LoadNewest(&problems);
+    for (const std::string& problem : problems) {
+      std::fprintf(log, "ccpulse: %s: %s; skipping it for an older checkpoint\n", partition.c_str(), problem.c_str());
+    }
+    if (entry.loaded.ok() && entry.loaded->has_value()) {
+      const Checkpoint& checkpoint = **entry.loaded;
+      if (checkpoint.partitions.size() == 1 && checkpoint.partitions[0].first == partition) {
+        positions.push_back(checkpoint.partitions[0]);
+      }  // otherwise the worker's restore names the problem
+    }
+  }
+  return positions;
+}
+
+absl::StatusOr<std::optional<Checkpoint>> PartitionCheckpoints::Take(const std::string& partition) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(partition);
+  if (it == entries_.end()) return std::nullopt;
+  return std::exchange(it->second.loaded, std::nullopt);
+}
+
+absl::StatusOr<CheckpointStore*> PartitionCheckpoints::StoreOf(const std::string& partition) {
+  std::lock_guard lock(mu_);
+  Entry& entry = entries_[partition];
+  if (entry.store != nullptr) return entry.store.get();
+  if (CheckpointStore* store = Open(partition, entry)) return store;
+  absl::Status why = entry.loaded.status();
+  entry.loaded = std::nullopt;
+  return why;
+}
+
+std::string PartitionCheckpoints::Describe(const std::string& partition) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(partition);
+  return it == entries_.end() || it->second.store == nullptr ? partition : it->second.store->Describe();
 }
 
 }  // namespace ccpulse

@@ -8,7 +8,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -132,6 +135,7 @@ struct CheckpointStats {
 // The background writer: one checkpoint in flight at a time.
 class CheckpointWriter {
  public:
+  // `store`: where Submit(sequence, encoded) writes (null: parts only).
   explicit CheckpointWriter(CheckpointStore* store);
   ~CheckpointWriter();
   CheckpointWriter(const CheckpointWriter&) = delete;
@@ -146,7 +150,18 @@ class CheckpointWriter {
   };
 
   // Hands a checkpoint over (worker thread), once the previous one's result has been taken.
-  void Submit(uint64_t sequence, EncodedCheckpoint encoded);
+  void Submit(uint64_t sequence, EncodedCheckpoint encoded) {
+    std::vector<Part> parts;
+    parts.push_back({store_, std::move(encoded)});
+    Submit(sequence, std::move(parts));
+  }
+  // A checkpoint in parts, each to its own store (the team tier's, one per input partition):
+  // written in turn; the result is the first failure, after the others were tried.
+  struct Part {
+    CheckpointStore* store = nullptr;
+    EncodedCheckpoint encoded;
+  };
+  void Submit(uint64_t sequence, std::vector<Part> parts);
   // The result of the write submitted last, once it has ended (then once only).
   std::optional<Result> TakeResult();
   // Waits until nothing is in flight (up to timeout_ms); false on timeout.
@@ -163,9 +178,44 @@ class CheckpointWriter {
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  EncodedCheckpoint encoded_ ABSL_GUARDED_BY(mu_);
+  std::vector<Part> parts_ ABSL_GUARDED_BY(mu_);
   std::optional<Result> result_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
+};
+
+// The team tier's checkpoints (DESIGN §6: state moves with its partition): one series per input
+// partition, in a store of its own named after the partition, so that whichever instance reads
+// the partition next restores it there. Each checkpoint holds that partition alone (its name and
+// next offset, and Engine::SavePartitionState). Stores are made on first use and kept.
+class PartitionCheckpoints {
+ public:
+  using MakeStore = std::function<absl::StatusOr<std::unique_ptr<CheckpointStore>>(const std::string& partition)>;
+  explicit PartitionCheckpoints(MakeStore make) : make_(std::move(make)) {}
+
+  // Fetch thread, when partitions ("topic[3]") are assigned: claims each one's store (fencing
+  // an earlier reader still writing there) and loads its newest checkpoint that reads back.
+  // Returns the offsets to resume them at; a checkpoint skipped for an older one is reported to
+  // `log`.
+  std::vector<std::pair<std::string, int64_t>> Load(const std::vector<std::string>& partitions, std::FILE* log);
+  // Worker thread, at the assignment: what Load found for `partition` (nullopt: nothing, start
+  // it empty), or why it could not; once.
+  absl::StatusOr<std::optional<Checkpoint>> Take(const std::string& partition);
+  // Where `partition`'s checkpoints go (made and claimed now if Load has not seen it), or why
+  // there is none.
+  absl::StatusOr<CheckpointStore*> StoreOf(const std::string& partition);
+  std::string Describe(const std::string& partition);
+
+ private:
+  struct Entry {
+    std::unique_ptr<CheckpointStore> store;
+    absl::StatusOr<std::optional<Checkpoint>> loaded = std::nullopt;
+  };
+  // The entry's store, made and claimed (fails the entry's load otherwise).
+  CheckpointStore* Open(const std::string& partition, Entry& entry);
+
+  MakeStore make_;
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
 };
 
 }  // namespace ccpulse

@@ -503,6 +503,11 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
         r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
                "the team tier reads the team topic: kafka.repartition belongs to the customer tier");
       }
+      if (config.checkpoint.standby) {
+        r.Fail(root["checkpoint"]["standby"], "checkpoint.standby",
+               "the team tier needs no standbys: each team partition's checkpoints move with it to whichever team "
+               "instance the group gives it");
+      }
     } else if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kCustomers && !config.checkpoint.enabled()) {
       r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
              "the customer tier needs checkpoints (a checkpoint section): a restart without one would send the "

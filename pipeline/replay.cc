@@ -143,8 +143,8 @@ int RunReplay(const ReplayOptions& options, std::FILE* out, std::FILE* err) {
   int64_t first_event_ms = INT64_MIN;
   std::string buffer;
   buffer.reserve(kFlushBytes * 2);
-  const auto on_boundary = [&](operators::TimeMs) {
-    AppendBoundaryRecords(engine, /*final=*/false, &buffer);
+  const auto on_boundary = [&](operators::TimeMs at) {
+    AppendBoundaryRecords(engine, /*final=*/false, &buffer, at);
     if (buffer.size() >= kFlushBytes) Flush(&buffer, out);
   };
   const int rc = ForEachRecord(options, err, [&](size_t f, const LineReader::Line& line,

@@ -88,11 +88,12 @@ void AppendWindowRecord(operators::TimeMs time, const operators::TeamState& team
   out->push_back('\n');
 }
 
-void AppendBoundaryRecords(operators::Engine& engine, bool final, std::string* out) {
-  const operators::TimeMs at = engine.windows_end();
+void AppendBoundaryRecords(operators::Engine& engine, bool final, std::string* out,
+                           std::optional<operators::TimeMs> boundary) {
+  const operators::TimeMs at = boundary.value_or(engine.windows_end());
   const auto& windows = engine.options().windows_ms;
   for (operators::TeamIndex i : engine.TeamsInOrder()) {
-    if (!engine.HasActivity(i)) continue;
+    if ((boundary && !engine.InBoundary(i)) || !engine.HasActivity(i)) continue;
     for (size_t w = 0; w < windows.size(); ++w) {
       AppendWindowRecord(at, engine.team(i), operators::DurationLabel(windows[w]),
                          engine.WindowMetrics(i, w), final, out);

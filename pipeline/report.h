@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "operators/engine.h"
@@ -22,8 +23,11 @@ void AppendWindowRecord(operators::TimeMs time, const operators::TeamState& team
                         std::string_view window, const operators::TeamMetrics& m, bool final,
                         std::string* out);
 
-// Appends the records of every active team and every window at the engine's current end.
-void AppendBoundaryRecords(operators::Engine& engine, bool final, std::string* out);
+// Appends the records of every active team and every window at the engine's current end;
+// with `boundary` (inside a boundary callback), of the teams at that boundary
+// (Engine::InBoundary), stamped with it.
+void AppendBoundaryRecords(operators::Engine& engine, bool final, std::string* out,
+                           std::optional<operators::TimeMs> boundary = std::nullopt);
 
 // Counts of records that never reached the engine, by reason.
 struct InputCounts {

@@ -252,7 +252,17 @@ void StreamProcessor::Own(int32_t partition) {
 
 void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now_ms) {
   assigned_once_ = true;
-  if (owned_count_ == 0 && fresh_ && !partitions.empty() && options_.checkpoints != nullptr && options_.on_takeover) {
+  if (options_.partition_checkpoints != nullptr && options_.checkpoints != nullptr) {
+    // Each partition's state comes with it, before its channels are assigned and its records read.
+    for (int32_t p : partitions) {
+      if (static_cast<size_t>(p) < owned_.size() && owned_[static_cast<size_t>(p)]) continue;
+      if (absl::Status s = RestorePartition(p, now_ms); !s.ok()) {
+        fatal_ = s;
+        return;
+      }
+    }
+    now_ms = WallMs();  // the restores took time
+  } else if (owned_count_ == 0 && fresh_ && !partitions.empty() && options_.checkpoints != nullptr && options_.on_takeover) {
     assigning_ = &partitions;  // Restore drops the checkpoint's partitions that went elsewhere
     const absl::Status s = options_.on_takeover(*this);
     assigning_ = nullptr;
@@ -380,6 +390,43 @@ void StreamProcessor::Tick(int64_t now_ms) {
   pending_latency_ts_.clear();
 }
 
+absl::Status StreamProcessor::RestorePartition(int32_t partition, int64_t now_ms) {
+  const std::string name = source_->PartitionName(partition);
+  absl::StatusOr<std::optional<Checkpoint>> loaded = options_.partition_checkpoints->Take(name);
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(), fmt::format("cannot load the checkpoints of {}: {}", name,
+                                                            std::string(loaded.status().message())));
+  }
+  if (!loaded->has_value()) return absl::OkStatus();  // none yet: empty, from the committed offset
+  const Checkpoint& checkpoint = **loaded;
+  const auto start = std::chrono::steady_clock::now();
+  if (checkpoint.partitions.size() != 1 || checkpoint.partitions[0].first != name) {
+    return absl::FailedPreconditionError(fmt::format("checkpoint {} in {} is not {}'s alone", checkpoint.sequence,
+                                                     options_.partition_checkpoints->Describe(name), name));
+  }
+  if (absl::Status s = engine_->RestorePartitionState(partition, checkpoint.engine_state, now_ms); !s.ok()) {
+    return absl::Status(s.code(), fmt::format("cannot restore {} from checkpoint {} in {}: {}", name,
+                                              checkpoint.sequence, options_.partition_checkpoints->Describe(name),
+                                              std::string(s.message())));
+  }
+  const int64_t next = checkpoint.partitions[0].second;
+  if (next >= 0) {
+    applied_next_[partition] = next;
+    durable_next_[partition] = next;
+  }
+  // Later checkpoints of the partition must sort after this one, whoever wrote it.
+  checkpoint_sequence_ = std::max(checkpoint_sequence_, checkpoint.sequence);
+  fresh_ = false;
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "ccpulse: restored %s from checkpoint %llu in %s (%.1f kB of state) in %.0f ms; %zu teams "
+                       "held now; resuming at offset %lld\n",
+               name.c_str(), static_cast<unsigned long long>(checkpoint.sequence),
+               options_.partition_checkpoints->Describe(name).c_str(),
+               static_cast<double>(checkpoint.engine_state.size()) / 1e3, ms, engine_->teams_held(),
+               static_cast<long long>(next));
+  return absl::OkStatus();
+}
+
 absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
   // The watermark's channels are numbered by the origins: another list would mix them up.
   if (checkpoint.origins != options_.origins) {
@@ -462,25 +509,51 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   SavedCheckpoint saved;
   saved.sequence = header.sequence;
   if (options_.team_feed != nullptr) saved.feed_sent = options_.team_feed->sent();
-  for (int32_t p = 0; p < partition_count_; ++p) {
-    auto it = applied_next_.find(p);
-    const int64_t next = it == applied_next_.end() ? -1 : it->second;
-    header.partitions.emplace_back(source_->PartitionName(p), next);
-    if (next >= 0) saved.offsets[p] = next;
-  }
   const size_t reserve = checkpoint_stats_.last_bytes + checkpoint_stats_.last_bytes / 8;
-  if (options_.fork_snapshots) {
-    auto forked = ForkedEncoding::Start(header, *engine_, reserve);
-    if (forked.ok()) {
-      saved.encoded = *std::move(forked);
-    } else if (!fork_failure_reported_) {
-      fork_failure_reported_ = true;
-      std::fprintf(stderr, "ccpulse: %s; the worker encodes the checkpoints that cannot fork (it pauses for them)\n",
-                   std::string(forked.status().message()).c_str());
+  bool is_forked = false;
+  if (options_.partition_checkpoints != nullptr) {
+    // One part per partition read here, each to its own store.
+    for (int32_t p = 0; p < partition_count_; ++p) {
+      if (static_cast<size_t>(p) >= owned_.size() || !owned_[static_cast<size_t>(p)] || !engine_->reads_partition(p)) {
+        continue;
+      }
+      Checkpoint part = header;
+      const std::string name = source_->PartitionName(p);
+      absl::StatusOr<CheckpointStore*> store = options_.partition_checkpoints->StoreOf(name);
+      if (!store.ok()) {
+        std::fprintf(stderr, "ccpulse: no checkpoint of %s: %s\n", name.c_str(), std::string(store.status().message()).c_str());
+        ++checkpoint_stats_.failed;
+        continue;
+      }
+      auto it = applied_next_.find(p);
+      const int64_t next = it == applied_next_.end() ? -1 : it->second;
+      part.partitions = {{name, next}};
+      engine_->SavePartitionState(p, &part.engine_state);
+      saved.parts.push_back({*store, EncodeCheckpoint(part, nullptr, 0, /*seal=*/false)});
+      if (next >= 0) saved.offsets[p] = next;
     }
+  } else {
+    for (int32_t p = 0; p < partition_count_; ++p) {
+      auto it = applied_next_.find(p);
+      const int64_t next = it == applied_next_.end() ? -1 : it->second;
+      header.partitions.emplace_back(source_->PartitionName(p), next);
+      if (next >= 0) saved.offsets[p] = next;
+    }
+    EncodedCheckpoint encoded;
+    if (options_.fork_snapshots) {
+      auto forked = ForkedEncoding::Start(header, *engine_, reserve);
+      if (forked.ok()) {
+        encoded = *std::move(forked);
+        is_forked = true;
+      } else if (!fork_failure_reported_) {
+        fork_failure_reported_ = true;
+        std::fprintf(stderr, "ccpulse: %s; the worker encodes the checkpoints that cannot fork (it pauses for them)\n",
+                     std::string(forked.status().message()).c_str());
+      }
+    }
+    if (!is_forked) encoded = EncodeCheckpoint(header, engine_.get(), reserve, /*seal=*/false);
+    saved.parts.push_back({nullptr, std::move(encoded)});
   }
-  const bool is_forked = std::holds_alternative<ForkedEncoding>(saved.encoded);
-  if (!is_forked) saved.encoded = EncodeCheckpoint(header, engine_.get(), reserve, /*seal=*/false);
   const double pause_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CheckpointStats& s = checkpoint_stats_;
@@ -517,7 +590,12 @@ void StreamProcessor::AdvanceCheckpoints() {
                      std::string(result->status.message()).c_str());
         // Fenced: another instance writes under this name now; this one must not go on owning
         // partitions (one standing by already has nothing to write).
-        if (result->status.code() == absl::StatusCode::kAborted && owned_count_ > 0) fatal_ = result->status;
+        // (A team partition's new reader fences its store alone: this instance hears of the
+        // revoke soon, and goes on with the others.)
+        if (result->status.code() == absl::StatusCode::kAborted && owned_count_ > 0 &&
+            options_.partition_checkpoints == nullptr) {
+          fatal_ = result->status;
+        }
       }
       writing_.reset();
     }
@@ -532,7 +610,7 @@ void StreamProcessor::AdvanceCheckpoints() {
     }
     // Nor before the team feed records sent before it: a restore sends only what follows.
     if (options_.team_feed != nullptr && options_.team_feed->durable_prefix() < saved_->feed_sent) return;
-    writer->Submit(saved_->sequence, std::move(saved_->encoded));
+    writer->Submit(saved_->sequence, std::move(saved_->parts));
     writing_ = std::move(saved_);
     saved_.reset();
   }

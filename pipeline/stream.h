@@ -62,6 +62,11 @@ class StreamProcessor {
     // revoke and at shutdown, and offsets are committed only once a checkpoint covers them.
     CheckpointWriter* checkpoints = nullptr;
     int64_t checkpoint_interval_ms = 10000;
+    // The team tier (split.role kTeams) with `checkpoints`: each input partition's state in its
+    // own checkpoints, written in parts by `checkpoints` (a write to a store fenced by the
+    // partition's new reader fails alone) and restored when the partition is assigned, so that
+    // it moves with the partition. on_takeover and on_standby are then unused.
+    PartitionCheckpoints* partition_checkpoints = nullptr;
     // Encode checkpoints in a forked copy of the process (ForkedEncoding) so the worker pauses
     // for the fork only; false, or when fork fails: the worker encodes them itself.
     bool fork_snapshots = true;
@@ -145,6 +150,8 @@ class StreamProcessor {
   // kTeams: applies one record of the team feed.
   void ProcessTeamFeed(const SourceRecord& record, int64_t now_ms);
   void Revoke(const std::vector<int32_t>& partitions, bool lost);
+  // Options::partition_checkpoints: restores what was loaded for a partition being assigned.
+  absl::Status RestorePartition(int32_t partition, int64_t now_ms);
 
   Options options_;
   RecordSource* source_;
@@ -180,7 +187,7 @@ class StreamProcessor {
   // the offsets of the newest durable one (what may be committed).
   struct SavedCheckpoint {
     uint64_t sequence = 0;
-    EncodedCheckpoint encoded;
+    std::vector<CheckpointWriter::Part> parts;
     absl::flat_hash_map<int32_t, int64_t> offsets;
     uint64_t feed_sent = 0;  // team feed records sent before it
   };

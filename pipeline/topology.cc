@@ -186,7 +186,27 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     absl::Status status;                   // of the load
     double load_ms = 0;
   } resumed;
-  if (config.checkpoint.enabled()) {
+  std::unique_ptr<PartitionCheckpoints> partition_checkpoints;
+  if (config.checkpoint.enabled() && team_stage == TeamStageRole::kTeams) {
+    // The team tier: a series of checkpoints per team partition, named after it (in the group,
+    // which every team instance shares), restored wherever the partition is assigned.
+    partition_checkpoints = std::make_unique<PartitionCheckpoints>(
+        [&config, producer_options](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+          if (!config.checkpoint.dir.empty()) {
+            return MakeDirectoryStore(fmt::format("{}/{}", config.checkpoint.dir, partition), config.checkpoint.keep);
+          }
+          return kafka::MakeTopicCheckpointStore(producer_options, config.checkpoint.kafka_topic,
+                                                 fmt::format("{}/{}", config.kafka.group, partition));
+        });
+    source_options.resume = [&partition_checkpoints, &ready, &resuming, err](const std::vector<std::string>& assigned,
+                                                                            bool) {
+      resuming = true;  // unready until loaded (the worker restores them before their records)
+      ready = false;
+      auto positions = partition_checkpoints->Load(assigned, err);
+      resuming = false;
+      return positions;
+    };
+  } else if (config.checkpoint.enabled()) {
     if (!config.checkpoint.dir.empty()) {
       checkpoint_store = MakeDirectoryStore(config.checkpoint.dir, config.checkpoint.keep);
     } else {
@@ -201,9 +221,10 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     // Each instance its own checkpoints: restored at start only (a later assignment continues
     // from the committed offsets with the state in memory). Standbys: at every takeover.
     source_options.resume = [&resumed, &checkpoint_store, &ready, &resuming, err,
-                             standby = config.checkpoint.standby, started = false]() mutable {
+                             standby = config.checkpoint.standby,
+                             started = false](const std::vector<std::string>&, bool held_none) mutable {
       std::vector<std::pair<std::string, int64_t>> positions;
-      if (started && !standby) return positions;
+      if (!held_none || (started && !standby)) return positions;
       started = true;
       resuming = true;  // unready until the worker has restored it
       ready = false;
@@ -357,7 +378,9 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   // The worker stops on `stop` (seen at each tick) or when the repartition stage cannot go on.
   std::atomic<bool> halt{false};
   std::unique_ptr<CheckpointWriter> checkpoint_writer;
-  if (checkpoint_store) checkpoint_writer = std::make_unique<CheckpointWriter>(checkpoint_store.get());
+  if (checkpoint_store || partition_checkpoints) {
+    checkpoint_writer = std::make_unique<CheckpointWriter>(checkpoint_store.get());
+  }
   operators::SnapshotBuilder builder;
   int64_t last_self_update = 0;
   std::string buffer;
@@ -368,6 +391,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.topic_formats = config.kafka.formats;
   options.team_map = config.team_map;
   options.checkpoints = checkpoint_writer.get();
+  options.partition_checkpoints = partition_checkpoints.get();
   options.checkpoint_interval_ms = config.checkpoint.interval_ms;
   options.fork_snapshots = config.checkpoint.fork_snapshots;
   if (repartitioner) options.origins = repartitioner->origins();
@@ -422,10 +446,10 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   };
   StreamProcessor processor(
       options, source->get(), dead_letters->get(),
-      [&](operators::Engine& engine, operators::TimeMs) {
+      [&](operators::Engine& engine, operators::TimeMs at) {
         if (output == nullptr) return;
         buffer.clear();
-        AppendBoundaryRecords(engine, /*final=*/false, &buffer);
+        AppendBoundaryRecords(engine, /*final=*/false, &buffer, at);
         std::fwrite(buffer.data(), 1, buffer.size(), output);
         std::fflush(output);
       },

@@ -192,7 +192,7 @@ std::string KafkaSource::PartitionName(int32_t partition) const {
 void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions_opaque);
   rd_kafka_t* rk = consumer_.get();
-  // Holding nothing, the consumer resumes from a checkpoint: its partitions are indexed first.
+  // Resuming from checkpoints: their partitions are indexed first.
   std::map<std::string, int64_t> start_offsets;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && parts->cnt > 0 && options_.resume) {
     bool holds_none;
@@ -200,13 +200,15 @@ void KafkaSource::OnRebalance(int err, void* partitions_opaque) {
       absl::MutexLock lock(&assigned_mu_);
       holds_none = assigned_.empty();
     }
-    if (holds_none) {
-      for (auto& [name, next] : options_.resume()) {
-        const std::optional<TopicPartition> parsed = ParsePartitionName(name);
-        if (!parsed) continue;  // refused by the restore
-        IndexOf(parsed->topic, parsed->partition);
-        if (next >= 0) start_offsets.emplace(std::move(name), next);
-      }
+    std::vector<std::string> assigned;
+    for (int i = 0; i < parts->cnt; ++i) {
+      assigned.push_back(fmt::format("{}[{}]", parts->elems[i].topic, parts->elems[i].partition));
+    }
+    for (auto& [name, next] : options_.resume(assigned, holds_none)) {
+      const std::optional<TopicPartition> parsed = ParsePartitionName(name);
+      if (!parsed) continue;  // refused by the restore
+      IndexOf(parsed->topic, parsed->partition);
+      if (next >= 0) start_offsets.emplace(std::move(name), next);
     }
   }
   SourceBatch change;

@@ -47,12 +47,15 @@ struct SourceOptions {
   Properties properties;             // consumer properties (after the shared ones)
   size_t max_queued_bytes = 64 << 20;  // pause fetching above this, resume below half
   int batch_size = 2000;
-  // Called on the fetch thread when partitions are assigned to a consumer that holds none (at
-  // start, or a standby taking over), before they are indexed: the positions of the checkpoint
-  // to resume from ("topic[3]" -> next offset; -1: nothing applied yet), in its dense-index
-  // order. Those partitions take the first free dense indexes in that order, and the assigned
-  // ones among them start at those offsets instead of the committed ones.
-  std::function<std::vector<std::pair<std::string, int64_t>>()> resume;
+  // Called on the fetch thread when partitions are assigned, before they are indexed, with
+  // their names ("topic[3]") and whether the consumer held none before (at start, or a standby
+  // taking over): the positions of the checkpoints to resume from ("topic[3]" -> next offset;
+  // -1: nothing applied yet), in their dense-index order. Those partitions take the first free
+  // dense indexes in that order, and the assigned ones among them start at those offsets
+  // instead of the committed ones.
+  std::function<std::vector<std::pair<std::string, int64_t>>(const std::vector<std::string>& assigned,
+                                                             bool held_none)>
+      resume;
   bool read_origin = false;  // fill SourceRecord::origin from the ccpulse-origin header
 };
 

@@ -72,6 +72,16 @@ int64_t WatermarkTracker::Advance(int64_t now_ms) {
   return watermark_;
 }
 
+int64_t WatermarkTracker::LiveMinimum(int first, int count, int64_t now_ms) const {
+  int64_t live_min = std::numeric_limits<int64_t>::max();
+  for (int i = std::max(first, 0); i < first + count && static_cast<size_t>(i) < partitions_.size(); ++i) {
+    const Partition& p = partitions_[i];
+    if (!p.present || now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
+    live_min = std::min(live_min, p.max_time_ms);  // kNoWatermark (silent so far) is the smallest
+  }
+  return live_min;
+}
+
 int64_t WatermarkTracker::AdvanceToEnd() {
   if (max_event_time_ != kNoWatermark) watermark_ = std::max(watermark_, max_event_time_);
   return watermark_;

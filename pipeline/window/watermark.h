@@ -54,6 +54,11 @@ class WatermarkTracker {
   // End of input: the watermark jumps to the largest event time seen (DESIGN §3, replay).
   int64_t AdvanceToEnd();
 
+  // Over partitions first .. first + count - 1 that are present and not idle at `now_ms`: the
+  // smallest max event time; kNoWatermark when one of them has sent nothing yet (it holds them
+  // back); INT64_MAX when none is (they are carried along by the others). Not monotonic.
+  int64_t LiveMinimum(int first, int count, int64_t now_ms) const;
+
   template <typename Ar>
   void Persist(Ar& ar) {
     ar(partitions_, watermark_, max_event_time_);
