@@ -26,8 +26,10 @@ Tests:
   team_stage       the team-keyed scale-out: two instances of the customer tier (kafka.team_stage role
                    customers) send their slices to a team topic that an instance of the team tier
                    reads; a customer instance is killed at 4 seeded points and the team instance
-                   at 2; the team tier's window records and alerts equal the replay exactly, per
-                   whole team (quantiles, backlog and drift included), though no instance saw
+                   at 2, then a second team instance joins mid-stream and takes a team partition,
+                   restoring its state from the partition's checkpoints; the team tier's window
+                   records and alerts (both team instances together) equal the replay exactly,
+                   per whole team (quantiles, backlog and drift included), though no instance saw
                    every event of a team.
   two_instances_repartitioned
                    the same with the input keyed by event id (a customer's contacts spread over
@@ -529,7 +531,12 @@ def test_team_stage(binary, broker, work):
                           team_stage=["role: customers", f"topic: {teams_topic}", f"partitions: {team_partitions}",
                                       f"channel: {i}"]) for i in range(2)]
     team_config = ["role: teams", f"topic: {teams_topic}", f"partitions: {team_partitions}", "channels: 2"]
-    team = Instance(binary, work, f"{name}-t", broker.bootstrap, topic, f"{group}-teams", team_stage=team_config)
+    # The team instances keep their checkpoints in the checkpoint topic, one series per team
+    # partition, so that a partition's state follows it to the other team instance.
+    def team_instance(suffix):
+        return Instance(binary, work, f"{name}-{suffix}", broker.bootstrap, topic, f"{group}-teams",
+                        checkpoint_topic="ccpulse-checkpoints", team_stage=team_config)
+    team, team2 = team_instance("t"), team_instance("t2")
     instances = customers + [team]
     try:
         for inst in customers:
@@ -542,6 +549,22 @@ def test_team_stage(binary, broker, work):
         victim = customers[rng.randrange(2)]
         half = len(lines) // 2
         produce_with_kills(broker, topic, lines[:half], [victim] * 4 + [team] * 2, rng, name, chunks=16)
+        # A second team instance joins mid-stream and the group gives it a team partition: the
+        # first one checkpoints that partition and drops its teams at the revoke, and the second
+        # restores the partition's state and goes on from there.
+        teams_before = exported_teams(team.metrics_text())
+        instances.append(team2)
+        team2.start()
+        wait_for(lambda: len(team.owned_partitions()) == 1 and len(team2.owned_partitions()) == 1, 90,
+                 "the two team instances to share the team partitions")
+        def reported_after():
+            now = exported_teams(team.metrics_text())
+            return (now,) if now < teams_before else None
+        teams_after, = wait_for(reported_after, 30, f"{team.name} to drop the teams of the partition it gave up")
+        check(teams_after, f"{name}: {team.name} reports no team after giving up one of two partitions")
+        moved = team2.owned_partitions()
+        log(f"{name}: {team2.name} took {sorted(moved)}; {team.name} reports {len(teams_after)} of its "
+            f"{len(teams_before)} teams")
         # A clean stop longer than idle_partition (a slow rolling update) while the rest of the
         # stream arrives: the other customer instance goes on, this one's input waits. Its last
         # record asks the team tier to wait for it, so nothing it sends once back is late
@@ -558,43 +581,36 @@ def test_team_stage(binary, broker, work):
         for inst in customers:
             inst.stop()
         wait_caught_up(broker, f"{group}-teams", team_partitions, 180)
-        text = team.metrics_text()
-        repeated = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="repeated"}')
-        late = kt.metric_value(text, "ccpulse_team_feed_dropped_total", '{reason="late"}')
-        gaps = kt.metric_value(text, "ccpulse_team_feed_records_total", '{result="after_a_gap"}')
-        ends = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+        texts = [inst.metrics_text() for inst in (team, team2)]
+        repeated = sum(kt.metric_value(t, "ccpulse_team_feed_dropped_total", '{reason="repeated"}') for t in texts)
+        late = sum(kt.metric_value(t, "ccpulse_team_feed_dropped_total", '{reason="late"}') for t in texts)
+        gaps = sum(kt.metric_value(t, "ccpulse_team_feed_records_total", '{result="after_a_gap"}') for t in texts)
+        ends = [float(line.rsplit(" ", 1)[1]) for t in texts for line in t.splitlines()
                 if line.startswith("ccpulse_team_feed_channel_end_seconds{")]
-        # A second team instance joins and the group gives it a team partition: the first one
-        # drops that partition's teams at the revoke (before, it kept reporting them, frozen).
-        teams_before = exported_teams(text)
-        team2 = Instance(binary, work, f"{name}-t2", broker.bootstrap, topic, f"{group}-teams", team_stage=team_config)
-        instances.append(team2)
-        team2.start()
-        wait_for(lambda: len(team.owned_partitions()) == 1 and len(team2.owned_partitions()) == 1, 90,
-                 "the two team instances to share the team partitions")
-        def reported_after():
-            now = exported_teams(team.metrics_text())
-            return (now,) if now < teams_before else None
-        teams_after, = wait_for(reported_after, 30, f"{team.name} to drop the teams of the partition it gave up")
-        check(teams_after, f"{name}: {team.name} reports no team after giving up one of two partitions")
     finally:
         for inst in instances:
             if inst.proc is not None:
                 inst.stop()
-    log(f"{name}: after a second team instance took a team partition, {team.name} reports "
-        f"{len(teams_after)} of its {len(teams_before)} teams")
-    restores = {inst.name: inst.log_text().count("restored checkpoint") for inst in (victim, team)}
-    check(restores[victim.name] >= 3 and restores[team.name] >= 1, f"{name}: restores {restores}")
+    # Team partition restores: each of the first instance's lives after the first (a kill), and
+    # the second instance's of the partition it took.
+    restores = {inst.name: inst.log_text().count(f"restored {teams_topic}[") for inst in (team, team2)}
+    restores[victim.name] = victim.log_text().count("restored checkpoint")
+    check(restores[victim.name] >= 3 and restores[team.name] >= 2 * team_partitions and restores[team2.name] == 1,
+          f"{name}: restores {restores}")
+    check(f"restored {sorted(moved)[0]} from checkpoint" in team2.log_text(),
+          f"{name}: {team2.name} did not restore {sorted(moved)[0]}:\n{team2.log_text()[-2000:]}")
     check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")
     check(late == 0 and gaps == 0, f"{name}: the team tier dropped {late:.0f} late contributions, {gaps:.0f} records "
                                    "came after a gap")
     # Every customer instance on every team partition has sent up to the end of the stream.
     check(len(ends) == 2 * team_partitions and min(ends) >= parse(reach),
           f"{name}: channel ends {ends}, expected {2 * team_partitions} reaching {reach}")
-    windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs), replay, reach)
-    log(f"{name}: {victim.name} killed 4 times and stopped once, {team.name} killed twice ({restores}); the team "
-        f"tier's {windows} window "
-        f"records at {boundaries} boundaries and {alerts} alert changes equal the uninterrupted replay, per whole team")
+    # Both team instances together: the moved partition's teams from the first until the move,
+    # from the second after it.
+    windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs + team2.outputs), replay, reach)
+    log(f"{name}: {victim.name} killed 4 times and stopped once, {team.name} killed twice, {sorted(moved)} moved to "
+        f"{team2.name} mid-stream ({restores}); the team tier's {windows} window records at {boundaries} boundaries "
+        f"and {alerts} alert changes equal the uninterrupted replay, per whole team")
 
 
 TESTS = {
