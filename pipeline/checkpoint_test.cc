@@ -552,6 +552,85 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   EXPECT_EQ(third.engine().teams_held(), 0u);
   EXPECT_FALSE(revoked.alerts.empty());
   for (const std::string& a : revoked.alerts) EXPECT_TRUE(whole.alerts.contains(a)) << a;
+
+  // Checkpoints per team partition: partition 1 moves from team instance A to team instance B
+  // with its state, mid-stream (its checkpoint written at the revoke, loaded at the assignment;
+  // here a directory store per partition, on a real broker the topic store in crash_test.py
+  // team_stage). Together they report every window record the whole instance does, once.
+  TempDir moved_dir;
+  PartitionCheckpoints partition_checkpoints(
+      [&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+        return MakeDirectoryStore(moved_dir.path() + "/" + partition);
+      });
+  CheckpointWriter parts_writer(nullptr);
+  StreamProcessor::Options moving = TestOptions();
+  moving.split.role = operators::Engine::Split::Role::kTeams;
+  moving.split.channels = 1;
+  moving.checkpoints = &parts_writer;
+  moving.partition_checkpoints = &partition_checkpoints;
+  std::map<std::string, int> lines;  // window record -> times reported (A and B)
+  const auto record_lines = [&](operators::Engine& engine, operators::TimeMs at) {
+    std::string text;
+    AppendBoundaryRecords(engine, /*final=*/false, &text, at);
+    for (size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+      ++lines[text.substr(start, end - start)];
+    }
+  };
+  Observed moved;
+  const auto take_alerts = [&](operators::Engine& engine, const StreamProcessor&) {
+    TakeAlerts(engine, &moved);
+    return int64_t{0};
+  };
+  std::vector<std::vector<SourceRecord>> halves(4);  // partition 0's halves, then partition 1's
+  std::vector<std::vector<std::string>> clean = feed.records;  // without the damaged record
+  for (int32_t p = 0; p < kTeamPartitions; ++p) {
+    std::erase_if(clean[p], [](const std::string& r) { return r.starts_with("\x01"); });
+    for (size_t i = 0; i < clean[p].size(); ++i) {
+      halves[static_cast<size_t>(2 * p) + (i >= clean[p].size() / 2)].push_back({{}, clean[p][i], p, static_cast<int64_t>(i)});
+    }
+  }
+  // The drifting team's partition moves (its alerts too); the other stays with A.
+  const int32_t mv = operators::TeamPartition(sim.tenant, simulator.team_names()[1], kTeamPartitions), st = 1 - mv;
+  const auto half = [&](int32_t p, int part) { return ScriptedSource::Records(halves[static_cast<size_t>(2 * p + part)]); };
+  const int64_t moved_at = static_cast<int64_t>(halves[static_cast<size_t>(2 * mv)].size());
+  ScriptedSource a_source({ScriptedSource::Assigned({0, 1}), half(st, 0), half(mv, 0), ScriptedSource::Revoked({mv}),
+                           half(st, 1)});
+  StreamProcessor a(moving, &a_source, &dead_letters, record_lines, take_alerts);
+  for (int i = 0; i < 4; ++i) a.Step(0);  // up to the revoke, which checkpoints both partitions
+  EXPECT_EQ(a.checkpoint_stats().durable, 1u);
+  EXPECT_EQ(a.checkpoint_stats().failed, 0u);
+  // B is given the partition: its newest checkpoint is loaded (the fetch thread's part), B
+  // restores it and reads on from where A stopped.
+  const std::string mv_name = EventsPartitionName(mv);
+  const auto positions = partition_checkpoints.Load({mv_name}, stderr);
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0], std::make_pair(mv_name, moved_at));
+  ScriptedSource b_moved({ScriptedSource::Assigned({mv}), half(mv, 1)});
+  StreamProcessor b(moving, &b_moved, &dead_letters, record_lines, take_alerts);
+  b.Step(0);
+  ASSERT_GT(b.engine().teams_held(), 0u) << "B restored the partition's teams";
+  EXPECT_EQ(b.engine().teams_held() + a.engine().teams_held(), static_cast<size_t>(sim.teams));
+  b.Step(0);
+  a.Step(0);  // partition 0's second half
+  for (StreamProcessor* p : {&a, &b}) {
+    p->engine().Finish(operators::kMinuteMs, [&](operators::TimeMs at) { record_lines(p->engine(), at); });
+    TakeAlerts(p->engine(), &moved);
+    EXPECT_EQ(p->engine().feed_counters().late, 0u);
+    EXPECT_EQ(p->engine().feed_counters().gaps, 0u);
+  }
+  size_t compared = 0;
+  for (const auto& [at, text] : whole.boundaries) {
+    for (size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+      auto it = lines.find(text.substr(start, end - start));
+      ASSERT_NE(it, lines.end()) << "boundary " << at << ": " << text.substr(start, end - start);
+      EXPECT_EQ(it->second, 1) << "reported by both: " << it->first;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 1000u);
+  // Alert changes: A's before the move (some again in B, restored with its checkpoint) and B's
+  // after it are the whole instance's.
+  EXPECT_EQ(moved.alerts, whole.alerts);
 }
 
 // Records of two partitions, then partition 1 is revoked: its offsets are committed by the
