@@ -455,10 +455,12 @@ std::vector<std::pair<std::string, int64_t>> PartitionCheckpoints::Load(const st
   for (const std::string& partition : partitions) {
     Entry& entry = entries_[partition];
     entry.loaded = std::nullopt;
+    const auto start = std::chrono::steady_clock::now();
     CheckpointStore* store = Open(partition, entry);
     if (store == nullptr) continue;
     std::vector<std::string> problems;
     entry.loaded = store->LoadNewest(&problems);
+    entry.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     for (const std::string& problem : problems) {
       std::fprintf(log, "ccpulse: %s: %s; skipping it for an older checkpoint\n", partition.c_str(), problem.c_str());
     }
@@ -493,6 +495,12 @@ std::string PartitionCheckpoints::Describe(const std::string& partition) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(partition);
   return it == entries_.end() || it->second.store == nullptr ? partition : it->second.store->Describe();
+}
+
+double PartitionCheckpoints::load_ms(const std::string& partition) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(partition);
+  return it == entries_.end() ? 0 : it->second.load_ms;
 }
 
 }  // namespace ccpulse

@@ -203,12 +203,15 @@ class PartitionCheckpoints {
   // Where `partition`'s checkpoints go (made and claimed now if Load has not seen it), or why
   // there is none.
   absl::StatusOr<CheckpointStore*> StoreOf(const std::string& partition);
+  // The store's description, and how long the last Load of `partition` took (ms).
   std::string Describe(const std::string& partition);
+  double load_ms(const std::string& partition);
 
  private:
   struct Entry {
     std::unique_ptr<CheckpointStore> store;
     absl::StatusOr<std::optional<Checkpoint>> loaded = std::nullopt;
+    double load_ms = 0;  // claim and load, at the last assignment
   };
   // The entry's store, made and claimed (fails the entry's load otherwise).
   CheckpointStore* Open(const std::string& partition, Entry& entry);

@@ -418,12 +418,12 @@ absl::Status StreamProcessor::RestorePartition(int32_t partition, int64_t now_ms
   checkpoint_sequence_ = std::max(checkpoint_sequence_, checkpoint.sequence);
   fresh_ = false;
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "ccpulse: restored %s from checkpoint %llu in %s (%.1f kB of state) in %.0f ms; %zu teams "
-                       "held now; resuming at offset %lld\n",
+  std::fprintf(stderr, "ccpulse: restored %s from checkpoint %llu in %s (%.1f kB of state): claimed and read in "
+                       "%.0f ms, restored in %.1f ms; %zu teams held now; resuming at offset %lld\n",
                name.c_str(), static_cast<unsigned long long>(checkpoint.sequence),
                options_.partition_checkpoints->Describe(name).c_str(),
-               static_cast<double>(checkpoint.engine_state.size()) / 1e3, ms, engine_->teams_held(),
-               static_cast<long long>(next));
+               static_cast<double>(checkpoint.engine_state.size()) / 1e3,
+               options_.partition_checkpoints->load_ms(name), ms, engine_->teams_held(), static_cast<long long>(next));
   return absl::OkStatus();
 }
 
