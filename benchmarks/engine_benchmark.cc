@@ -1,6 +1,6 @@
 // Decode alone, decode + every operator, and the two tiers of kafka.team_stage, over a seeded
 // synthetic stream of 10,000 teams and 1,000,000 customers; also reports bytes per tracked
-// customer and per team.
+// customer and per team, and the team tier's state per team partition (saved and restored).
 //
 //   build/release/benchmarks/engine_benchmark --benchmark_repetitions=5
 //     (add --benchmark_report_aggregates_only=true for medians only)
@@ -132,6 +132,73 @@ void BM_TwoTiers(benchmark::State& state) {
   state.counters["feed_bytes_per_event"] = static_cast<double>(feed_bytes) / static_cast<double>(records.size());
 }
 BENCHMARK(BM_TwoTiers)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+constexpr int kMovingPartitions = 16;
+
+// A team engine that has read the whole stream over 16 team partitions (built once).
+Engine& TeamTier() {
+  static Engine* teams = [] {
+    Engine::Split team_split;
+    team_split.role = Engine::Split::Role::kTeams;
+    team_split.channels = 1;
+    auto* engine = new Engine(MetricOptions{}, team_split);
+    for (int p = 0; p < kMovingPartitions; ++p) engine->AssignPartition(p, 0);
+    Engine::Split split;
+    split.role = Engine::Split::Role::kCustomers;
+    split.team_partitions = kMovingPartitions;
+    split.send = [&](int partition, std::string_view record) {
+      if (!engine->OnTeamFeed(record, partition, 0).ok()) std::abort();
+    };
+    Engine customers(MetricOptions{}, split);
+    Apply(Stream(), customers, [&](size_t) { engine->Advance(0, ccpulse::schemas::kMinuteMs, nullptr); });
+    return engine;
+  }();
+  return *teams;
+}
+
+// What moves with a team partition (issue 6 item 3): its checkpoint state, saved (at the revoke)
+// and restored (at the new owner's assignment), all 16 partitions in turn; per team and per
+// partition.
+void BM_TeamPartitionSave(benchmark::State& state) {
+  Engine& teams = TeamTier();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    bytes = 0;
+    for (int p = 0; p < kMovingPartitions; ++p) {
+      std::string out;
+      teams.SavePartitionState(p, &out);
+      bytes += out.size();
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(teams.teams_held()));  // teams/s
+  state.counters["bytes_per_partition"] = static_cast<double>(bytes) / kMovingPartitions;
+  state.counters["bytes_per_team"] = static_cast<double>(bytes) / static_cast<double>(teams.teams_held());
+}
+BENCHMARK(BM_TeamPartitionSave)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+
+void BM_TeamPartitionRestore(benchmark::State& state) {
+  Engine& teams = TeamTier();
+  std::vector<std::string> saved(kMovingPartitions);
+  for (int p = 0; p < kMovingPartitions; ++p) teams.SavePartitionState(p, &saved[static_cast<size_t>(p)]);
+  Engine::Split team_split;
+  team_split.role = Engine::Split::Role::kTeams;
+  team_split.channels = 1;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto fresh = std::make_unique<Engine>(MetricOptions{}, team_split);
+    state.ResumeTiming();
+    for (int p = 0; p < kMovingPartitions; ++p) {
+      if (!fresh->RestorePartitionState(p, saved[static_cast<size_t>(p)], 0).ok()) std::abort();
+    }
+    state.PauseTiming();
+    if (fresh->teams_held() != teams.teams_held()) std::abort();
+    fresh.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(teams.teams_held()));  // teams/s
+}
+BENCHMARK(BM_TeamPartitionRestore)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 
 }  // namespace
 

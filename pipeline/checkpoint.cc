@@ -451,25 +451,34 @@ CheckpointStore* PartitionCheckpoints::Open(const std::string& partition, Entry&
 std::vector<std::pair<std::string, int64_t>> PartitionCheckpoints::Load(const std::vector<std::string>& partitions,
                                                                         std::FILE* log) {
   std::vector<std::pair<std::string, int64_t>> positions;
-  std::lock_guard lock(mu_);
   for (const std::string& partition : partitions) {
-    Entry& entry = entries_[partition];
-    entry.loaded = std::nullopt;
-    const auto start = std::chrono::steady_clock::now();
-    CheckpointStore* store = Open(partition, entry);
-    if (store == nullptr) continue;
-    std::vector<std::string> problems;
-    entry.loaded = store->LoadNewest(&problems);
-    entry.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    for (const std::string& problem : problems) {
-      std::fprintf(log, "ccpulse: %s: %s; skipping it for an older checkpoint\n", partition.c_str(), problem.c_str());
+    // The claim and the read (seconds, on a broker) without the lock: the worker may look up
+    // the stores of the partitions it reads meanwhile. Entries are never erased, and a
+    // partition being assigned is not one the worker checkpoints.
+    Entry* entry = nullptr;
+    Entry loaded;
+    {
+      std::lock_guard lock(mu_);
+      entry = &entries_[partition];
+      loaded.store = std::move(entry->store);
     }
-    if (entry.loaded.ok() && entry.loaded->has_value()) {
-      const Checkpoint& checkpoint = **entry.loaded;
+    const auto start = std::chrono::steady_clock::now();
+    if (CheckpointStore* store = Open(partition, loaded)) {
+      std::vector<std::string> problems;
+      loaded.loaded = store->LoadNewest(&problems);
+      for (const std::string& problem : problems) {
+        std::fprintf(log, "ccpulse: %s: %s; skipping it for an older checkpoint\n", partition.c_str(), problem.c_str());
+      }
+    }
+    loaded.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (loaded.loaded.ok() && loaded.loaded->has_value()) {
+      const Checkpoint& checkpoint = **loaded.loaded;
       if (checkpoint.partitions.size() == 1 && checkpoint.partitions[0].first == partition) {
         positions.push_back(checkpoint.partitions[0]);
       }  // otherwise the worker's restore names the problem
     }
+    std::lock_guard lock(mu_);
+    *entry = std::move(loaded);
   }
   return positions;
 }
