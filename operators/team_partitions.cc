@@ -55,6 +55,12 @@ void TeamPartitions::Remove(int partition) {
   global_[p].clear();
   stages_[p].reset();
   ordered_stale_ = true;
+  // A partition assigned later starts where the stages left here are (if any are).
+  int64_t furthest = INT64_MIN;
+  for (const auto& s : stages_) {
+    if (s) furthest = std::max(furthest, s->end_slice());
+  }
+  if (furthest != INT64_MIN) end_ = furthest;
 }
 
 void TeamPartitions::OnFeed(const TeamFeed& feed, int partition, int64_t now_ms) {
@@ -181,7 +187,7 @@ const std::vector<TeamIndex>& TeamPartitions::TeamsInOrder() {
 std::vector<drift::DetectorInfo> TeamPartitions::Detectors(TeamIndex i) const {
   const drift::DriftMonitor* drift = StageOf(i).drift();
   if (drift == nullptr) return {};
-  std::vector<drift::DetectorInfo> detectors = drift->Detectors(refs_[i].local, windows_end());
+  std::vector<drift::DetectorInfo> detectors = drift->Detectors(refs_[i].local, StageOf(i).windows_end());
   for (drift::DetectorInfo& d : detectors) d.team = i;
   return detectors;
 }

@@ -418,7 +418,8 @@ void CheckpointWriter::Run() {
       }
       CheckpointStore* store = part.store != nullptr ? part.store : store_;
       absl::Status status = sealed.ok() ? store->Write(sequence, *sealed) : sealed.status();
-      if (result.status.ok()) result.status = std::move(status);
+      if (result.status.ok()) result.status = status;
+      result.parts.push_back(std::move(status));
       result.bytes += sealed.ok() ? sealed->size() : 0;
     }
     result.write_ms =
@@ -431,54 +432,57 @@ void CheckpointWriter::Run() {
   }
 }
 
-CheckpointStore* PartitionCheckpoints::Open(const std::string& partition, Entry& entry) {
-  if (entry.store == nullptr) {
-    absl::StatusOr<std::unique_ptr<CheckpointStore>> made = make_(partition);
-    if (!made.ok()) {
-      entry.loaded = made.status();
-      return nullptr;
-    }
-    entry.store = std::move(*made);
-  }
-  // Claimed at every assignment: a reader that lost the partition and still writes is fenced.
-  if (absl::Status s = entry.store->Claim(); !s.ok()) {
-    entry.loaded = s;
-    return nullptr;
-  }
-  return entry.store.get();
-}
-
 std::vector<std::pair<std::string, int64_t>> PartitionCheckpoints::Load(const std::vector<std::string>& partitions,
                                                                         std::FILE* log) {
   std::vector<std::pair<std::string, int64_t>> positions;
   for (const std::string& partition : partitions) {
-    // The claim and the read (seconds, on a broker) without the lock: the worker may look up
-    // the stores of the partitions it reads meanwhile. Entries are never erased, and a
-    // partition being assigned is not one the worker checkpoints.
+    // The claim and the read (seconds, on a broker) without the lock, so that the worker can
+    // look up the stores of the partitions it reads meanwhile; the entry is marked loading, so
+    // that nothing else uses or replaces its store (entries are never erased).
     Entry* entry = nullptr;
-    Entry loaded;
+    CheckpointStore* store = nullptr;
     {
       std::lock_guard lock(mu_);
       entry = &entries_[partition];
-      loaded.store = std::move(entry->store);
+      entry->loading = true;
+      store = entry->store.get();
     }
     const auto start = std::chrono::steady_clock::now();
-    if (CheckpointStore* store = Open(partition, loaded)) {
-      std::vector<std::string> problems;
-      loaded.loaded = store->LoadNewest(&problems);
-      for (const std::string& problem : problems) {
-        std::fprintf(log, "ccpulse: %s: %s; skipping it for an older checkpoint\n", partition.c_str(), problem.c_str());
+    std::unique_ptr<CheckpointStore> made;
+    absl::StatusOr<std::optional<Checkpoint>> loaded = std::nullopt;
+    if (store == nullptr) {
+      absl::StatusOr<std::unique_ptr<CheckpointStore>> opened = make_(partition);
+      if (opened.ok()) {
+        made = std::move(*opened);
+        store = made.get();
+      } else {
+        loaded = opened.status();
       }
     }
-    loaded.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (loaded.loaded.ok() && loaded.loaded->has_value()) {
-      const Checkpoint& checkpoint = **loaded.loaded;
+    // Claimed at every assignment: a reader that lost the partition and still writes is fenced.
+    if (store != nullptr) {
+      if (absl::Status s = store->Claim(); !s.ok()) {
+        loaded = s;
+      } else {
+        std::vector<std::string> problems;
+        loaded = store->LoadNewest(&problems);
+        for (const std::string& problem : problems) {
+          std::fprintf(log, "ccpulse: %s: %s; skipping it for an older checkpoint\n", partition.c_str(),
+                       problem.c_str());
+        }
+      }
+    }
+    if (loaded.ok() && loaded->has_value()) {
+      const Checkpoint& checkpoint = **loaded;
       if (checkpoint.partitions.size() == 1 && checkpoint.partitions[0].first == partition) {
         positions.push_back(checkpoint.partitions[0]);
       }  // otherwise the worker's restore names the problem
     }
     std::lock_guard lock(mu_);
-    *entry = std::move(loaded);
+    if (made) entry->store = std::move(made);
+    entry->loaded = std::move(loaded);
+    entry->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    entry->loading = false;
   }
   return positions;
 }
@@ -493,11 +497,14 @@ absl::StatusOr<std::optional<Checkpoint>> PartitionCheckpoints::Take(const std::
 absl::StatusOr<CheckpointStore*> PartitionCheckpoints::StoreOf(const std::string& partition) {
   std::lock_guard lock(mu_);
   Entry& entry = entries_[partition];
+  if (entry.loading) return absl::UnavailableError("its checkpoints are being claimed for a new assignment");
   if (entry.store != nullptr) return entry.store.get();
-  if (CheckpointStore* store = Open(partition, entry)) return store;
-  absl::Status why = entry.loaded.status();
-  entry.loaded = std::nullopt;
-  return why;
+  // Not loaded at an assignment (a source without one): made and claimed here.
+  absl::StatusOr<std::unique_ptr<CheckpointStore>> made = make_(partition);
+  if (!made.ok()) return made.status();
+  if (absl::Status s = (*made)->Claim(); !s.ok()) return s;
+  entry.store = std::move(*made);
+  return entry.store.get();
 }
 
 std::string PartitionCheckpoints::Describe(const std::string& partition) {

@@ -144,7 +144,8 @@ class CheckpointWriter {
   // How a write ended.
   struct Result {
     uint64_t sequence = 0;
-    absl::Status status;  // ok: durable
+    absl::Status status;  // ok: durable (with parts: the first failure)
+    std::vector<absl::Status> parts;  // with parts: each one's, in order
     uint64_t bytes = 0;   // of the sealed checkpoint (0 when it failed before that)
     double write_ms = 0;  // writer time, a forked child's encoding included
   };
@@ -156,7 +157,7 @@ class CheckpointWriter {
     Submit(sequence, std::move(parts));
   }
   // A checkpoint in parts, each to its own store (the team tier's, one per input partition):
-  // written in turn; the result is the first failure, after the others were tried.
+  // written in turn, each durable or not on its own (Result::parts).
   struct Part {
     CheckpointStore* store = nullptr;
     EncodedCheckpoint encoded;
@@ -211,14 +212,13 @@ class PartitionCheckpoints {
   struct Entry {
     std::unique_ptr<CheckpointStore> store;
     absl::StatusOr<std::optional<Checkpoint>> loaded = std::nullopt;
-    double load_ms = 0;  // claim and load, at the last assignment
+    double load_ms = 0;    // claim and load, at the last assignment
+    bool loading = false;  // Load is claiming and reading it (without the lock)
   };
-  // The entry's store, made and claimed (fails the entry's load otherwise).
-  CheckpointStore* Open(const std::string& partition, Entry& entry);
 
   MakeStore make_;
   std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // never erased
 };
 
 }  // namespace ccpulse

@@ -283,11 +283,16 @@ void StreamProcessor::Assign(const std::vector<int32_t>& partitions, int64_t now
 }
 
 void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) {
+  // What the partitions' state did since the last tick (an alert that fired) is published first,
+  // so that the checkpoint a team partition's next reader restores holds no change published
+  // here; a team tier's firing alerts of the partitions are handed over after the drop.
+  Tick(WallMs());
   // Everything fetched before the revoke is applied: make it durable and commit it before the
-  // partitions go to another consumer. With standbys, lost ones (the session expired) may be
-  // another's already, restored from the shared checkpoints: no new checkpoint to compete with
-  // the new owner's (each is consistent, but a stale one would cost a longer replay).
-  if (lost && options_.on_standby) {
+  // partitions go to another consumer. Lost ones (the session expired) may be another's
+  // already, restored from the shared checkpoints (standbys, the team tier's partitions): no
+  // new checkpoint to compete with the new owner's (each is consistent, but a stale one would
+  // cost a longer replay, or, in an unfenced directory, pass for the newest).
+  if (lost && (options_.on_standby || options_.partition_checkpoints)) {
     std::fprintf(stderr, "ccpulse: %zu partition(s) lost (the group's session expired): no checkpoint of them here\n",
                  partitions.size());
   } else if (options_.checkpoints != nullptr) {
@@ -299,9 +304,6 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     }
     CommitApplied(/*sync=*/true);
   }
-  // What the partitions' state did since the last tick (an alert that fired) is published
-  // before a team tier drops their teams, and their firing alerts are handed over right after.
-  Tick(WallMs());
   for (int32_t p : partitions) {
     for (int32_t c = 0; c < ChannelsPer(); ++c) engine_->RemovePartition(p * ChannelsPer() + c);
     applied_next_.erase(p);
@@ -521,8 +523,8 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
       const std::string name = source_->PartitionName(p);
       absl::StatusOr<CheckpointStore*> store = options_.partition_checkpoints->StoreOf(name);
       if (!store.ok()) {
-        std::fprintf(stderr, "ccpulse: no checkpoint of %s: %s\n", name.c_str(), std::string(store.status().message()).c_str());
-        ++checkpoint_stats_.failed;
+          std::fprintf(stderr, "ccpulse: no checkpoint of %s this time: %s\n", name.c_str(),
+                     std::string(store.status().message()).c_str());
         continue;
       }
       auto it = applied_next_.find(p);
@@ -530,6 +532,7 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
       part.partitions = {{name, next}};
       engine_->SavePartitionState(p, &part.engine_state);
       saved.parts.push_back({*store, EncodeCheckpoint(part, nullptr, 0, /*seal=*/false)});
+      saved.part_partitions.push_back(p);
       if (next >= 0) saved.offsets[p] = next;
     }
   } else {
@@ -578,7 +581,28 @@ void StreamProcessor::AdvanceCheckpoints() {
   if (writing_) {
     if (std::optional<CheckpointWriter::Result> result = writer->TakeResult()) {
       checkpoint_stats_.last_write_ms = result->write_ms;
-      if (result->status.ok()) {
+      if (options_.partition_checkpoints != nullptr) {
+        // Each partition's part is durable on its own: one that fails (its store fenced by the
+        // partition's new reader, or unreachable) holds back only its own offsets.
+        for (size_t i = 0; i < result->parts.size() && i < writing_->part_partitions.size(); ++i) {
+          const int32_t p = writing_->part_partitions[i];
+          if (!result->parts[i].ok()) {
+            std::fprintf(stderr, "ccpulse: checkpoint %llu of %s failed: %s; its offsets stay at its last durable "
+                                 "checkpoint\n",
+                         static_cast<unsigned long long>(result->sequence), source_->PartitionName(p).c_str(),
+                         std::string(result->parts[i].message()).c_str());
+          } else if (auto it = writing_->offsets.find(p); it != writing_->offsets.end()) {
+            durable_next_[p] = it->second;
+          }
+        }
+        if (result->status.ok()) {
+          durable_sequence_ = result->sequence;
+          ++checkpoint_stats_.durable;
+          checkpoint_stats_.last_bytes = result->bytes;
+        } else {
+          ++checkpoint_stats_.failed;
+        }
+      } else if (result->status.ok()) {
         durable_next_ = std::move(writing_->offsets);
         durable_sequence_ = result->sequence;
         ++checkpoint_stats_.durable;
@@ -590,12 +614,7 @@ void StreamProcessor::AdvanceCheckpoints() {
                      std::string(result->status.message()).c_str());
         // Fenced: another instance writes under this name now; this one must not go on owning
         // partitions (one standing by already has nothing to write).
-        // (A team partition's new reader fences its store alone: this instance hears of the
-        // revoke soon, and goes on with the others.)
-        if (result->status.code() == absl::StatusCode::kAborted && owned_count_ > 0 &&
-            options_.partition_checkpoints == nullptr) {
-          fatal_ = result->status;
-        }
+        if (result->status.code() == absl::StatusCode::kAborted && owned_count_ > 0) fatal_ = result->status;
       }
       writing_.reset();
     }

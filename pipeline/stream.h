@@ -188,6 +188,7 @@ class StreamProcessor {
   struct SavedCheckpoint {
     uint64_t sequence = 0;
     std::vector<CheckpointWriter::Part> parts;
+    std::vector<int32_t> part_partitions;  // Options::partition_checkpoints: each part's partition
     absl::flat_hash_map<int32_t, int64_t> offsets;
     uint64_t feed_sent = 0;  // team feed records sent before it
   };
