@@ -644,6 +644,74 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   EXPECT_EQ(moved_changes, moved.alerts.size()) << "an alert change published by both";
 }
 
+// A store every write to fails, as a team partition's does once its new reader has claimed it.
+class FencedStore final : public CheckpointStore {
+ public:
+  absl::Status Write(uint64_t, std::string_view) override {
+    return absl::AbortedError("fenced: another instance has claimed the name");
+  }
+  absl::StatusOr<std::vector<Checkpoint>> LoadAll(std::vector<std::string>*) override {
+    return std::vector<Checkpoint>{};
+  }
+  std::string Describe() const override { return "a fenced store"; }
+};
+
+// The team tier's checkpoints per partition: a partition whose store fails holds back its own
+// offsets alone, and the processor goes on (the partition's revoke is on its way).
+TEST(CheckpointRestoreTest, AFailingTeamPartitionStoreHoldsBackOnlyItsOffsets) {
+  std::vector<std::vector<std::string>> topic(2);  // what a customer engine sends
+  {
+    operators::SimulatorOptions sim;
+    sim.teams = 6;
+    sim.duration_ms = 2 * operators::kHourMs;
+    operators::Simulator simulator(sim);
+    operators::Engine::Split split;
+    split.role = operators::Engine::Split::Role::kCustomers;
+    split.team_partitions = 2;
+    split.send = [&topic](int partition, std::string_view record) { topic[partition].emplace_back(record); };
+    operators::Engine customer(TestOptions().metrics, std::move(split));
+    for (operators::SimEvent event; simulator.Next(&event);) {
+      customer.OnEvent(event.View(sim.tenant), 0);
+      customer.Advance(0, operators::kMinuteMs, nullptr);
+    }
+    customer.Finish(operators::kMinuteMs, nullptr);
+  }
+  TempDir dir;
+  PartitionCheckpoints stores([&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+    if (partition == EventsPartitionName(1)) return std::make_unique<FencedStore>();
+    return MakeDirectoryStore(dir.path() + "/" + partition);
+  });
+  CheckpointWriter writer(nullptr);
+  StreamProcessor::Options options = TestOptions();
+  options.split.role = operators::Engine::Split::Role::kTeams;
+  options.split.channels = 1;
+  options.checkpoints = &writer;
+  options.partition_checkpoints = &stores;
+  std::vector<SourceBatch> script{ScriptedSource::Assigned({0, 1})};
+  for (int32_t p = 0; p < 2; ++p) {
+    ASSERT_GT(topic[p].size(), 10u);
+    std::vector<SourceRecord> records;
+    for (size_t i = 0; i < topic[p].size(); ++i) records.push_back({{}, topic[p][i], p, static_cast<int64_t>(i)});
+    script.push_back(ScriptedSource::Records(std::move(records)));
+  }
+  ScriptedSource source(std::move(script));
+  StreamProcessor processor(options, &source, nullptr, nullptr, nullptr);
+  for (int i = 0; i < 3; ++i) processor.Step(0);
+  EXPECT_FALSE(processor.TakeCheckpoint(/*wait=*/true)) << "not every part became durable";
+  EXPECT_EQ(processor.checkpoint_stats().failed, 1u);
+  EXPECT_EQ(source.committed.count(1), 0u) << "partition 1's offsets wait for a durable checkpoint of it";
+  ASSERT_EQ(source.committed.count(0), 1u);
+  EXPECT_EQ(source.committed[0], static_cast<int64_t>(topic[0].size()));
+  std::vector<std::string> problems;
+  auto written = MakeDirectoryStore(dir.path() + "/" + EventsPartitionName(0))->LoadNewest(&problems);
+  ASSERT_TRUE(written.ok() && written->has_value()) << written.status();
+  EXPECT_EQ((*written)->partitions, (std::vector<std::pair<std::string, int64_t>>{
+                                        {EventsPartitionName(0), static_cast<int64_t>(topic[0].size())}}));
+  // The processor goes on: a later checkpoint fails for partition 1 alone again.
+  EXPECT_FALSE(processor.TakeCheckpoint(/*wait=*/true));
+  EXPECT_EQ(processor.checkpoint_stats().failed, 2u);
+}
+
 // Records of two partitions, then partition 1 is revoked: its offsets are committed by the
 // checkpoint taken at the revoke and never again by this consumer.
 struct RevokingScript {

@@ -571,9 +571,9 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
     return true;
   }
   settle();
-  const bool durable = !saved_ && !writing_ && durable_sequence_ == header.sequence;
-  if (durable) CommitApplied(/*sync=*/true);
-  return durable;
+  // (What became durable: with parts, those that did, whether or not all did.)
+  CommitApplied(/*sync=*/true);
+  return !saved_ && !writing_ && durable_sequence_ == header.sequence;
 }
 
 void StreamProcessor::AdvanceCheckpoints() {
