@@ -256,8 +256,34 @@ std::unique_ptr<CheckpointStore> MakeDirectoryStore(std::string dir, int keep) {
   return std::make_unique<DirectoryStore>(std::move(dir), keep);
 }
 
+void AppendFrame(std::string_view checkpoint, std::string* out) {
+  const uint64_t size = checkpoint.size();
+  out->append(reinterpret_cast<const char*>(&size), sizeof(size));
+  out->append(checkpoint);
+}
+
+absl::StatusOr<std::string_view> FrameOf(std::string_view frames, size_t index) {
+  for (size_t i = 0;; ++i) {
+    uint64_t size = 0;
+    if (frames.size() < sizeof(size)) {
+      return absl::DataLossError(fmt::format("checkpoint: the snapshot holds {} parts, not part {}", i, index));
+    }
+    std::memcpy(&size, frames.data(), sizeof(size));
+    frames.remove_prefix(sizeof(size));
+    if (size > frames.size()) {
+      return absl::DataLossError(fmt::format("checkpoint: part {} of the snapshot is cut short", i));
+    }
+    if (i == index) return frames.substr(0, size);
+    frames.remove_prefix(size);
+  }
+}
+
 absl::StatusOr<ForkedEncoding> ForkedEncoding::Start(const Checkpoint& header, const operators::Engine& engine,
                                                      size_t reserve) {
+  return Start([&] { return EncodeCheckpoint(header, &engine, reserve, /*seal=*/true); });
+}
+
+absl::StatusOr<ForkedEncoding> ForkedEncoding::Start(const std::function<std::string()>& encode) {
   const int fd = ::memfd_create("ccpulse-checkpoint", MFD_CLOEXEC);
   if (fd < 0) {
     return absl::UnavailableError(fmt::format("checkpoint: cannot create a memory file for the snapshot: {}", ErrnoText()));
@@ -282,7 +308,7 @@ absl::StatusOr<ForkedEncoding> ForkedEncoding::Start(const Checkpoint& header, c
     ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     if (fd > 3) ::close_range(3, static_cast<unsigned>(fd) - 1, 0);
     ::close_range(static_cast<unsigned>(fd) + 1, ~0U, 0);
-    const std::string bytes = EncodeCheckpoint(header, &engine, reserve, /*seal=*/true);
+    const std::string bytes = encode();
     // Copies it in 64 MiB pieces and gives each piece's pages back once copied, so the encoded
     // copy and the memory file together hold about one state's worth, not two.
     const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -407,9 +433,14 @@ void CheckpointWriter::Run() {
     const auto start = std::chrono::steady_clock::now();
     Result result;
     result.sequence = sequence;
+    absl::StatusOr<std::string_view> frames = absl::FailedPreconditionError("checkpoint: a part without its snapshot");
     for (Part& part : parts) {
       absl::StatusOr<std::string_view> sealed;
-      if (auto* forked = std::get_if<ForkedEncoding>(&part.encoded)) {
+      if (part.frame >= 0) {
+        // The first framed part holds the forked encoding of them all (sealed by the child).
+        if (auto* forked = std::get_if<ForkedEncoding>(&part.encoded)) frames = forked->Collect();
+        sealed = frames.ok() ? FrameOf(*frames, static_cast<size_t>(part.frame)) : frames.status();
+      } else if (auto* forked = std::get_if<ForkedEncoding>(&part.encoded)) {
         sealed = forked->Collect();  // sealed by the child
       } else {
         auto& bytes = std::get<std::string>(part.encoded);

@@ -68,6 +68,9 @@ class ForkedEncoding {
   // Forks (worker thread, between records). `reserve` as for EncodeCheckpoint.
   static absl::StatusOr<ForkedEncoding> Start(const Checkpoint& header, const operators::Engine& engine,
                                               size_t reserve);
+  // The same with what the child writes given by `encode` (run in the child only: sealed
+  // checkpoints, e.g. several framed by AppendFrame).
+  static absl::StatusOr<ForkedEncoding> Start(const std::function<std::string()>& encode);
   ForkedEncoding(ForkedEncoding&& other) noexcept;
   ForkedEncoding& operator=(ForkedEncoding&& other) noexcept;
   ~ForkedEncoding();
@@ -91,6 +94,11 @@ class ForkedEncoding {
 // A checkpoint handed to the writer: encoded by the worker (unsealed bytes), or by a forked
 // child still at work.
 using EncodedCheckpoint = std::variant<std::string, ForkedEncoding>;
+
+// Several sealed checkpoints in one forked encoding: each as its u64 size and bytes.
+void AppendFrame(std::string_view checkpoint, std::string* out);
+// Frame `index` of `frames`, or why it is not there.
+absl::StatusOr<std::string_view> FrameOf(std::string_view frames, size_t index);
 
 // A state backend. Write is called from the writer thread, Load* before processing starts.
 class CheckpointStore {
@@ -161,6 +169,9 @@ class CheckpointWriter {
   struct Part {
     CheckpointStore* store = nullptr;
     EncodedCheckpoint encoded;
+    // >= 0: the part is frame `frame` of the forked encoding of the submission's first part
+    // with a frame (which holds it; the others' `encoded` are unused).
+    int frame = -1;
   };
   void Submit(uint64_t sequence, std::vector<Part> parts);
   // The result of the write submitted last, once it has ended (then once only).

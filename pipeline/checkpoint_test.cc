@@ -99,6 +99,19 @@ TEST(CheckpointFormatTest, RejectsCorruptTruncatedAndForeignBytes) {
   EXPECT_THAT(std::string(DecodeCheckpoint(version, "v").status().message()), HasSubstr("format version 9, this build reads 1-2"));
 }
 
+// Parts of one forked encoding: framed, each found by its index; a cut one is named.
+TEST(CheckpointFormatTest, FramesPartsAndNamesACutOne) {
+  std::string frames;
+  for (std::string_view part : {"first", "", "third part"}) AppendFrame(part, &frames);
+  for (size_t i = 0; i < 3; ++i) {
+    auto part = FrameOf(frames, i);
+    ASSERT_TRUE(part.ok()) << part.status();
+    EXPECT_EQ(*part, (std::vector<std::string_view>{"first", "", "third part"})[i]);
+  }
+  EXPECT_THAT(FrameOf(frames, 3).status().message(), HasSubstr("holds 3 parts, not part 3"));
+  EXPECT_THAT(FrameOf(frames.substr(0, frames.size() - 1), 2).status().message(), HasSubstr("part 2 of the snapshot is cut short"));
+}
+
 TEST(DirectoryStoreTest, KeepsTheNewestAndFallsBackPastACorruptOne) {
   TempDir dir;
   auto store = MakeDirectoryStore(dir.path(), /*keep=*/2);
@@ -571,6 +584,7 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   moving.split.channels = 1;
   moving.checkpoints = &parts_writer;
   moving.partition_checkpoints = &partition_checkpoints;
+  ASSERT_TRUE(moving.fork_snapshots) << "one forked child encodes every partition's part";
   std::map<std::string, int> lines;  // window record -> times reported (A and B)
   const auto record_lines = [&](operators::Engine& engine, operators::TimeMs at) {
     std::string text;
@@ -601,6 +615,7 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
                            half(st, 1)});
   StreamProcessor a(moving, &a_source, &dead_letters, record_lines, take_alerts);
   for (int i = 0; i < 4; ++i) a.Step(0);  // up to the revoke, which checkpoints both partitions
+  EXPECT_EQ(a.checkpoint_stats().forked, 1u);
   EXPECT_EQ(a.checkpoint_stats().durable, 1u);
   EXPECT_EQ(a.checkpoint_stats().failed, 0u);
   // B is given the partition: its newest checkpoint is loaded (the fetch thread's part), B
@@ -687,6 +702,7 @@ TEST(CheckpointRestoreTest, AFailingTeamPartitionStoreHoldsBackOnlyItsOffsets) {
   options.split.channels = 1;
   options.checkpoints = &writer;
   options.partition_checkpoints = &stores;
+  options.fork_snapshots = false;  // the worker encodes the parts (a forked child does, above)
   std::vector<SourceBatch> script{ScriptedSource::Assigned({0, 1})};
   for (int32_t p = 0; p < 2; ++p) {
     ASSERT_GT(topic[p].size(), 10u);

@@ -515,25 +515,56 @@ bool StreamProcessor::TakeCheckpoint(bool wait) {
   bool is_forked = false;
   if (options_.partition_checkpoints != nullptr) {
     // One part per partition read here, each to its own store.
+    struct PartOf {
+      int32_t partition;
+      std::string name;
+      int64_t next;
+      CheckpointStore* store;
+    };
+    std::vector<PartOf> parts;
     for (int32_t p = 0; p < partition_count_; ++p) {
       if (static_cast<size_t>(p) >= owned_.size() || !owned_[static_cast<size_t>(p)] || !engine_->reads_partition(p)) {
         continue;
       }
-      Checkpoint part = header;
       const std::string name = source_->PartitionName(p);
       absl::StatusOr<CheckpointStore*> store = options_.partition_checkpoints->StoreOf(name);
       if (!store.ok()) {
-          std::fprintf(stderr, "ccpulse: no checkpoint of %s this time: %s\n", name.c_str(),
+        std::fprintf(stderr, "ccpulse: no checkpoint of %s this time: %s\n", name.c_str(),
                      std::string(store.status().message()).c_str());
         continue;
       }
       auto it = applied_next_.find(p);
-      const int64_t next = it == applied_next_.end() ? -1 : it->second;
-      part.partitions = {{name, next}};
-      engine_->SavePartitionState(p, &part.engine_state);
-      saved.parts.push_back({*store, EncodeCheckpoint(part, nullptr, 0, /*seal=*/false)});
-      saved.part_partitions.push_back(p);
-      if (next >= 0) saved.offsets[p] = next;
+      parts.push_back({p, name, it == applied_next_.end() ? -1 : it->second, *store});
+    }
+    const auto encode = [&](const PartOf& part) {
+      Checkpoint checkpoint = header;
+      checkpoint.partitions = {{part.name, part.next}};
+      engine_->SavePartitionState(part.partition, &checkpoint.engine_state);
+      return checkpoint;
+    };
+    if (options_.fork_snapshots && !parts.empty()) {
+      // One child encodes every part (sealed, framed); the worker pauses for the fork alone.
+      auto forked = ForkedEncoding::Start([&] {
+        std::string frames;
+        for (const PartOf& part : parts) AppendFrame(EncodeCheckpoint(encode(part), nullptr, 0, /*seal=*/true), &frames);
+        return frames;
+      });
+      if (forked.ok()) {
+        is_forked = true;
+        for (size_t i = 0; i < parts.size(); ++i) {
+          saved.parts.push_back({parts[i].store, i == 0 ? EncodedCheckpoint(*std::move(forked)) : EncodedCheckpoint(),
+                                 static_cast<int>(i)});
+        }
+      } else if (!fork_failure_reported_) {
+        fork_failure_reported_ = true;
+        std::fprintf(stderr, "ccpulse: %s; the worker encodes the checkpoints that cannot fork (it pauses for them)\n",
+                     std::string(forked.status().message()).c_str());
+      }
+    }
+    for (const PartOf& part : parts) {
+      if (!is_forked) saved.parts.push_back({part.store, EncodeCheckpoint(encode(part), nullptr, 0, /*seal=*/false)});
+      saved.part_partitions.push_back(part.partition);
+      if (part.next >= 0) saved.offsets[part.partition] = part.next;
     }
   } else {
     for (int32_t p = 0; p < partition_count_; ++p) {
