@@ -587,6 +587,8 @@ def test_team_stage(binary, broker, work):
         gaps = sum(kt.metric_value(t, "ccpulse_team_feed_records_total", '{result="after_a_gap"}') for t in texts)
         ends = [float(line.rsplit(" ", 1)[1]) for t in texts for line in t.splitlines()
                 if line.startswith("ccpulse_team_feed_channel_end_seconds{")]
+        # Each team instance's checkpoint parts (one per team partition) by a forked child.
+        forked = [kt.metric_value(t, "ccpulse_checkpoints_total", '{result="forked"}') for t in texts]
     finally:
         for inst in instances:
             if inst.proc is not None:
@@ -599,6 +601,7 @@ def test_team_stage(binary, broker, work):
           f"{name}: restores {restores}")
     check(f"restored {sorted(moved)[0]} from checkpoint" in team2.log_text(),
           f"{name}: {team2.name} did not restore {sorted(moved)[0]}:\n{team2.log_text()[-2000:]}")
+    check(min(forked) > 0, f"{name}: forked checkpoints of the team instances: {forked}")
     check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")
     check(late == 0 and gaps == 0, f"{name}: the team tier dropped {late:.0f} late contributions, {gaps:.0f} records "
                                    "came after a gap")
