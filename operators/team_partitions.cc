@@ -34,10 +34,14 @@ TeamStage& TeamPartitions::MakeStage(int partition) {
 void TeamPartitions::Assign(int partition, int64_t now_ms) {
   const auto p = static_cast<size_t>(partition);
   if (p >= stages_.size() || stages_[p] == nullptr) {
+    // What its channels send for slices every other stage has applied is late, as it would be
+    // in one stage (stages at different places: the one furthest behind counts).
+    int64_t start = INT64_MAX;
+    for (const auto& other : stages_) {
+      if (other && other->end_slice() != INT64_MIN) start = std::min(start, other->end_slice());
+    }
     TeamStage& stage = MakeStage(partition);
-    // What its channels send for slices the others have applied is late, as it would be in one
-    // stage.
-    if (end_ != INT64_MIN) stage.StartAt(end_);
+    if (start != INT64_MAX) stage.StartAt(start);
   }
   for (int c = 0; c < channel_count_; ++c) stages_[p]->AssignChannel(static_cast<uint32_t>(c), now_ms);
 }
@@ -55,7 +59,7 @@ void TeamPartitions::Remove(int partition) {
   global_[p].clear();
   stages_[p].reset();
   ordered_stale_ = true;
-  // A partition assigned later starts where the stages left here are (if any are).
+  // The windows' end is the furthest of the stages left here (if any are).
   int64_t furthest = INT64_MIN;
   for (const auto& s : stages_) {
     if (s) furthest = std::max(furthest, s->end_slice());
