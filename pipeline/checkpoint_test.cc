@@ -138,6 +138,44 @@ TEST(DirectoryStoreTest, KeepsTheNewestAndFallsBackPastACorruptOne) {
   EXPECT_THAT(problems[0], HasSubstr("truncated"));
 }
 
+// An assignment of several team partitions loads them side by side: each partition's newest
+// checkpoint, nothing for one without any, an error for one whose store cannot be made, and a
+// checkpoint of another partition under a partition's name is not resumed from.
+TEST(PartitionCheckpointsTest, LoadsEveryAssignedPartitionAtOnce) {
+  TempDir dir;
+  const auto make = [&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+    if (partition == "t[9]") return absl::UnavailableError("no broker");
+    return MakeDirectoryStore(dir.path() + "/" + partition);
+  };
+  for (int p = 0; p < 3; ++p) {
+    auto store = *make(fmt::format("t[{}]", p));
+    for (uint64_t sequence = 1; sequence <= 2; ++sequence) {
+      Checkpoint c = Sample(sequence);
+      // t[2] holds a checkpoint of t[0] (a misconfigured name).
+      c.partitions = {{fmt::format("t[{}]", p == 2 ? 0 : p), static_cast<int64_t>(100 * p + sequence)}};
+      ASSERT_TRUE(store->Write(sequence, EncodeCheckpoint(c)).ok());
+    }
+  }
+  PartitionCheckpoints checkpoints(make);
+  const auto positions = checkpoints.Load({"t[0]", "t[1]", "t[2]", "t[3]", "t[9]"}, stderr);
+  EXPECT_EQ(positions, (std::vector<std::pair<std::string, int64_t>>{{"t[0]", 2}, {"t[1]", 102}}));
+  for (const char* name : {"t[0]", "t[1]"}) {
+    auto taken = checkpoints.Take(name);
+    ASSERT_TRUE(taken.ok() && taken->has_value()) << name;
+    EXPECT_EQ((*taken)->sequence, 2u);
+    auto again = checkpoints.Take(name);
+    EXPECT_TRUE(again.ok() && !again->has_value()) << "taken once";
+    EXPECT_TRUE(checkpoints.StoreOf(name).ok());
+  }
+  auto foreign = checkpoints.Take("t[2]");
+  ASSERT_TRUE(foreign.ok() && foreign->has_value()) << "the restore names the problem";
+  EXPECT_EQ((*foreign)->partitions[0].first, "t[0]");
+  auto none = checkpoints.Take("t[3]");
+  EXPECT_TRUE(none.ok() && !none->has_value());
+  EXPECT_THAT(checkpoints.Take("t[9]").status().message(), HasSubstr("no broker"));
+  EXPECT_FALSE(checkpoints.StoreOf("t[9]").ok());
+}
+
 // Loading while the writer prunes old files (a restarted test, or an operator's `ccpulse
 // checkpoint` reading a live directory): a file that vanishes is a problem, never a throw.
 TEST(DirectoryStoreTest, LoadingRacesTheWritersPruning) {
