@@ -116,14 +116,35 @@ Results OneEngine(const MetricOptions& options, const std::vector<SimEvent>& eve
   return out;
 }
 
-// The stream split by customer (by interaction without one), as on a customer-keyed topic.
+// The partition of an event on a customer-keyed topic (by interaction without a customer).
+size_t CustomerPartitionOf(const SimEvent& e, int partitions) {
+  const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
+  return schemas::SipHash24(schemas::HashKey{}, key) % static_cast<uint64_t>(partitions);
+}
+
+// The stream split by customer, as on a customer-keyed topic.
 std::vector<std::vector<SimEvent>> ByCustomer(const std::vector<SimEvent>& events, int partitions) {
   std::vector<std::vector<SimEvent>> out(static_cast<size_t>(partitions));
-  for (const SimEvent& e : events) {
-    const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
-    out[schemas::SipHash24(schemas::HashKey{}, key) % static_cast<uint64_t>(partitions)].push_back(e);
-  }
+  for (const SimEvent& e : events) out[CustomerPartitionOf(e, partitions)].push_back(e);
   return out;
+}
+
+// A customer engine on channel `channel` whose records go to `*topic` (one list per team
+// partition), and a team engine fed by `channels` of them.
+Engine::Split CustomerSplit(uint32_t channel, std::vector<std::vector<std::string>>* topic) {
+  Engine::Split split;
+  split.role = Engine::Split::Role::kCustomers;
+  split.channel = channel;
+  split.team_partitions = static_cast<int>(topic->size());
+  split.send = [topic](int partition, std::string_view record) { (*topic)[partition].emplace_back(record); };
+  return split;
+}
+
+Engine::Split TeamSplit(int channels) {
+  Engine::Split split;
+  split.role = Engine::Split::Role::kTeams;
+  split.channels = channels;
+  return split;
 }
 
 // Every window record and alert change of `actual` equals `expected`'s.
@@ -269,17 +290,8 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
 
   constexpr int kCustomers = 2, kTeamPartitions = 2;
   std::vector<std::vector<std::string>> topic(kTeamPartitions);
-  const auto customer_split = [&](uint32_t channel) {
-    Engine::Split split;
-    split.role = Engine::Split::Role::kCustomers;
-    split.channel = channel;
-    split.team_partitions = kTeamPartitions;
-    split.send = [&topic](int partition, std::string_view record) { topic[partition].emplace_back(record); };
-    return split;
-  };
-  Engine::Split team_split;
-  team_split.role = Engine::Split::Role::kTeams;
-  team_split.channels = kCustomers;
+  const auto customer_split = [&](uint32_t channel) { return CustomerSplit(channel, &topic); };
+  const Engine::Split team_split = TeamSplit(kCustomers);
 
   const std::vector<std::vector<SimEvent>> input = ByCustomer(events, kCustomers);
   std::vector<std::unique_ptr<Engine>> customers;
@@ -361,21 +373,14 @@ TEST(SplitTest, ATeamEngineDropsTheTeamsOfARemovedPartition) {
   std::vector<std::vector<std::string>> topic(kTeamPartitions);  // what the customer engines send
   const std::vector<std::vector<SimEvent>> input = ByCustomer(events, kCustomers);
   for (int c = 0; c < kCustomers; ++c) {
-    Engine::Split split;
-    split.role = Engine::Split::Role::kCustomers;
-    split.channel = static_cast<uint32_t>(c);
-    split.team_partitions = kTeamPartitions;
-    split.send = [&topic](int partition, std::string_view record) { topic[partition].emplace_back(record); };
-    Engine customer(options, std::move(split));
+    Engine customer(options, CustomerSplit(static_cast<uint32_t>(c), &topic));
     for (const SimEvent& e : input[c]) {
       customer.OnEvent(e.View("default"), 0);
       customer.Advance(0, kEveryMs, nullptr);
     }
     customer.Finish(kEveryMs, nullptr);
   }
-  Engine::Split team_split;
-  team_split.role = Engine::Split::Role::kTeams;
-  team_split.channels = kCustomers;
+  const Engine::Split team_split = TeamSplit(kCustomers);
   Engine team(options, team_split);   // reads both partitions, then loses one
   Engine other(options, team_split);  // reads that one alone, from the start
   Results kept, moved;
@@ -484,16 +489,10 @@ void MoveAPartition(bool b_ahead) {
   std::vector<std::vector<std::string>> topic(kTeamPartitions);
   std::vector<std::unique_ptr<Engine>> customers;
   for (int c = 0; c < kCustomers; ++c) {
-    Engine::Split split;
-    split.role = Engine::Split::Role::kCustomers;
-    split.channel = static_cast<uint32_t>(c);
-    split.team_partitions = kTeamPartitions;
-    split.send = [&topic](int partition, std::string_view record) { topic[partition].emplace_back(record); };
-    customers.push_back(std::make_unique<Engine>(options, std::move(split)));
+    customers.push_back(std::make_unique<Engine>(options, CustomerSplit(static_cast<uint32_t>(c), &topic)));
   }
   for (const SimEvent& e : events) {
-    const std::string_view key = e.customer_id.empty() ? e.interaction_id : e.customer_id;
-    Engine& customer = *customers[schemas::SipHash24(schemas::HashKey{}, key) % kCustomers];
+    Engine& customer = *customers[CustomerPartitionOf(e, kCustomers)];
     customer.OnEvent(e.View("default"), 0);
     customer.Advance(0, kEveryMs, nullptr);
   }
@@ -509,9 +508,7 @@ void MoveAPartition(bool b_ahead) {
   }
   const int stays = 3 - moving - b_own;  // the third of 0, 1, 2
   ASSERT_GT(teams_in[b_own], 0);
-  Engine::Split team_split;
-  team_split.role = Engine::Split::Role::kTeams;
-  team_split.channels = kCustomers;
+  const Engine::Split team_split = TeamSplit(kCustomers);
   Engine a(options, team_split), b(options, team_split);
   Results actual;
   const auto on_a = [&](TimeMs at) { Record(a, at, options, &actual.windows); };
@@ -738,10 +735,7 @@ TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
 
   // A customer engine per partition feeding one team engine.
   Results actual;
-  Engine::Split team_split;
-  team_split.role = Engine::Split::Role::kTeams;
-  team_split.channels = 2;
-  Engine teams(options, team_split);
+  Engine teams(options, TeamSplit(2));
   teams.AssignPartition(0, 0);
   const auto on_boundary = [&](TimeMs b) { Record(teams, b, options, &actual.windows); };
   int64_t now = 0;

@@ -308,6 +308,18 @@ std::unique_ptr<StreamProcessor> MakeProcessor(StreamProcessor::Options options,
       nullptr);
 }
 
+// A team tier processor reading one customer instance's records; with `partitions`, it
+// checkpoints each team partition on its own through `writer`.
+StreamProcessor::Options TeamTierOptions(CheckpointWriter* writer = nullptr,
+                                         PartitionCheckpoints* partitions = nullptr) {
+  StreamProcessor::Options options = TestOptions();
+  options.split.role = operators::Engine::Split::Role::kTeams;
+  options.split.channels = 1;
+  options.checkpoints = writer;
+  options.partition_checkpoints = partitions;
+  return options;
+}
+
 // `changes`, when given, counts the changes taken (the set keeps each once).
 void TakeAlerts(operators::Engine& engine, Observed* seen, size_t* changes = nullptr) {
   for (const auto& a : engine.TakeAlertChanges()) {
@@ -538,9 +550,7 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   second.insert(second.begin() + static_cast<std::ptrdiff_t>(second.size() / 2), std::string("\x01") + "damaged");
   LogSource source({feed.records[0], feed.records[1]}, {0, 0}, 5, /*assign_first=*/true);
   RecordingDeadLetters dead_letters;
-  StreamProcessor::Options options = TestOptions();
-  options.split.role = operators::Engine::Split::Role::kTeams;
-  options.split.channels = 1;
+  const StreamProcessor::Options options = TeamTierOptions();
   Observed teams;
   StreamProcessor processor(
       options, &source, &dead_letters,
@@ -586,9 +596,7 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   }
   script.push_back(ScriptedSource::Revoked({0, 1}));
   ScriptedSource scripted(std::move(script));
-  StreamProcessor::Options revoking = TestOptions();
-  revoking.split.role = operators::Engine::Split::Role::kTeams;
-  revoking.split.channels = 1;
+  StreamProcessor::Options revoking = TeamTierOptions();
   revoking.tick_interval_ms = INT64_MAX / 2;
   Observed revoked;
   size_t ticks = 0;
@@ -617,11 +625,10 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
         return MakeDirectoryStore(moved_dir.path() + "/" + partition);
       });
   CheckpointWriter parts_writer(nullptr);
-  StreamProcessor::Options moving = TestOptions();
-  moving.split.role = operators::Engine::Split::Role::kTeams;
-  moving.split.channels = 1;
-  moving.checkpoints = &parts_writer;
-  moving.partition_checkpoints = &partition_checkpoints;
+  StreamProcessor::Options moving = TeamTierOptions(&parts_writer, &partition_checkpoints);
+  // No tick by time: A's alert changes are taken at the revoke's tick (before its checkpoint,
+  // or B would publish them again) and at its end.
+  moving.tick_interval_ms = INT64_MAX / 2;
   ASSERT_TRUE(moving.fork_snapshots) << "one forked child encodes every partition's part";
   std::map<std::string, int> lines;  // window record -> times reported (A and B)
   const auto record_lines = [&](operators::Engine& engine, operators::TimeMs at) {
@@ -735,11 +742,7 @@ TEST(CheckpointRestoreTest, AFailingTeamPartitionStoreHoldsBackOnlyItsOffsets) {
     return MakeDirectoryStore(dir.path() + "/" + partition);
   });
   CheckpointWriter writer(nullptr);
-  StreamProcessor::Options options = TestOptions();
-  options.split.role = operators::Engine::Split::Role::kTeams;
-  options.split.channels = 1;
-  options.checkpoints = &writer;
-  options.partition_checkpoints = &stores;
+  StreamProcessor::Options options = TeamTierOptions(&writer, &stores);
   options.fork_snapshots = false;  // the worker encodes the parts (a forked child does, above)
   std::vector<SourceBatch> script{ScriptedSource::Assigned({0, 1})};
   for (int32_t p = 0; p < 2; ++p) {

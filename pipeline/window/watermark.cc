@@ -53,12 +53,12 @@ int64_t WatermarkTracker::Advance(int64_t now_ms) {
     if (!p.present) continue;
     if (p.max_time_ms == kNoWatermark) {
       // Assigned but silent so far: it holds the watermark back until it idles out.
-      if (now_ms - p.last_seen_wall_ms < idle_after_ms_) return watermark_;
+      if (!Idle(p, now_ms)) return watermark_;
       continue;
     }
     largest = std::max(largest, p.max_time_ms);
     smallest = smallest == kNoWatermark ? p.max_time_ms : std::min(smallest, p.max_time_ms);
-    if (now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
+    if (Idle(p, now_ms)) continue;
     active_min = any_active ? std::min(active_min, p.max_time_ms) : p.max_time_ms;
     any_active = true;
   }
@@ -76,7 +76,7 @@ int64_t WatermarkTracker::LiveMinimum(int first, int count, int64_t now_ms) cons
   int64_t live_min = std::numeric_limits<int64_t>::max();
   for (int i = std::max(first, 0); i < first + count && static_cast<size_t>(i) < partitions_.size(); ++i) {
     const Partition& p = partitions_[i];
-    if (!p.present || now_ms - p.last_seen_wall_ms >= idle_after_ms_) continue;
+    if (!p.present || Idle(p, now_ms)) continue;
     live_min = std::min(live_min, p.max_time_ms);  // kNoWatermark (silent so far) is the smallest
   }
   return live_min;

@@ -91,6 +91,7 @@ class WatermarkTracker {
     int64_t last_seen_wall_ms = 0;  // in the future while held
     bool present = false;
   };
+  bool Idle(const Partition& p, int64_t now_ms) const { return now_ms - p.last_seen_wall_ms >= idle_after_ms_; }
   int64_t lateness_ms_;
   int64_t idle_after_ms_;
   WhenAllIdle when_all_idle_;
