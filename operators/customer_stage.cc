@@ -43,7 +43,7 @@ CustomerStage::CustomerStage(const MetricOptions* options)
       interactions_(options),
       fcr_(options) {}
 
-CustomerStage::Accepted CustomerStage::OnEvent(const schemas::Event& event, int64_t now_ms) {
+CustomerStage::Accepted CustomerStage::OnEvent(const schemas::Event& event, int channel, int64_t now_ms) {
   if (watermark_.IsLate(event.time_ms)) {
     ++counters_.late;
     return Accepted::kLate;
@@ -77,7 +77,7 @@ CustomerStage::Accepted CustomerStage::OnEvent(const schemas::Event& event, int6
       break;
   }
   for (const Contribution& c : diff_) timeline_.Insert(slices_.SliceOf(c.time), c);
-  watermark_.Observe(event.position.partition, event.time_ms, now_ms);
+  watermark_.Observe(channel, event.time_ms, now_ms);
   ++counters_.applied;
   return Accepted::kApplied;
 }

@@ -65,7 +65,11 @@ class CustomerStage {
   CustomerStage& operator=(const CustomerStage&) = delete;
 
   // Applies one decoded event. `now_ms` is the wall clock (idle-partition detection only).
-  Accepted OnEvent(const schemas::Event& event, int64_t now_ms);
+  Accepted OnEvent(const schemas::Event& event, int64_t now_ms) {
+    return OnEvent(event, event.position.partition, now_ms);
+  }
+  // The same, with the event's watermark channel given (the stage's own numbering).
+  Accepted OnEvent(const schemas::Event& event, int channel, int64_t now_ms);
 
   // The slice the watermark allows delivery up to (exclusive) at wall time `now_ms`, or
   // INT64_MIN before any event.
@@ -83,6 +87,14 @@ class CustomerStage {
   void AssignPartition(int partition, int64_t now_ms) { watermark_.Assign(partition, now_ms); }
   void RemovePartition(int partition) { watermark_.Remove(partition); }
   bool owns_partitions() const { return watermark_.has_partitions(); }
+  // Over the partitions that are not idle at `now_ms`: the smallest largest event time;
+  // kNoWatermark when one has sent nothing yet, INT64_MAX when every one is idle.
+  int64_t LiveMaxTime(int64_t now_ms) const { return watermark_.LiveMinimum(0, INT32_MAX, now_ms); }
+  // Carried along by other stages (its own partitions idle): the watermark moves to at least
+  // `watermark_ms`, and events before it are late.
+  void CarryTo(int64_t watermark_ms) { watermark_.Raise(watermark_ms); }
+  // Every partition counts as seen at `now_ms` (a silence shared with other stages ended).
+  void Wake(int64_t now_ms) { watermark_.Resume(now_ms); }
 
   const TeamRegistry& teams() const { return teams_; }
   const Counters& counters() const { return counters_; }

@@ -13,15 +13,6 @@
 namespace ccpulse::operators {
 namespace {
 
-// Contributions of one team partition in one team feed record (~700 kB at most).
-constexpr size_t kMaxFeedContributions = 16384;
-// A customer engine whose watermark stands still says so this often (wall clock) for as long as
-// it owns partitions: the team stages then wait for it (only it can move its slices' end; a
-// quiet partition inside one engine is carried along by the others), rather than go on and
-// drop what it sends later as late (its expiries and repeat-window verdicts). One that stops
-// (crashed, or owning nothing) idles out there after idle_partition.
-constexpr int64_t kFeedHeartbeatMs = 1000;
-
 }  // namespace
 
 Engine::Engine(MetricOptions options) : Engine(std::move(options), Split{}) {}
@@ -30,8 +21,12 @@ Engine::Engine(MetricOptions options, Split split)
     : options_(std::move(options)), split_(std::move(split)), customers_(&options_), teams_(&options_) {
   CCPULSE_CHECK(split_.role != Split::Role::kTeams || split_.channels > 0, "a team engine has channels");
   if (split_.role == Split::Role::kCustomers) {
-    CCPULSE_CHECK(split_.send != nullptr, "a customer engine sends its slices somewhere");
-    feed_ = std::make_unique<TeamFeedWriter>(split_.channel, split_.team_partitions);
+    CustomerPartitions::Options o;
+    o.team_partitions = split_.team_partitions;
+    o.channels_per_partition = split_.channels_per_partition;
+    o.channel_of = split_.channel_of ? split_.channel_of : [](int p) { return static_cast<uint32_t>(p); };
+    o.send = split_.send;
+    customer_tier_ = std::make_unique<CustomerPartitions>(&options_, std::move(o));
   }
   if (split_.role == Split::Role::kTeams) tier_ = std::make_unique<TeamPartitions>(&options_, split_.channels);
 }
@@ -57,13 +52,51 @@ std::vector<Engine::ChannelEnd> Engine::ChannelEnds() const {
 }
 
 void Engine::AssignPartition(int partition, int64_t now_ms) {
-  if (!tier_) return customers_.AssignPartition(partition, now_ms);
-  tier_->Assign(partition, now_ms);
+  if (tier_) return tier_->Assign(partition, now_ms);
+  if (customer_tier_) return customer_tier_->Assign(partition, now_ms);
+  customers_.AssignPartition(partition, now_ms);
 }
 
 void Engine::RemovePartition(int partition) {
-  if (!tier_) return customers_.RemovePartition(partition);
-  tier_->Remove(partition);
+  if (tier_) return tier_->Remove(partition);
+  if (customer_tier_) return customer_tier_->Remove(partition);
+  customers_.RemovePartition(partition);
+}
+
+void Engine::ForEachCustomerStage(const std::function<void(const CustomerStage&)>& f) const {
+  if (customer_tier_) return customer_tier_->ForEachStage(f);
+  f(customers_);
+}
+
+Engine::Counters Engine::counters() const {
+  Counters sum;
+  ForEachCustomerStage([&sum](const CustomerStage& stage) {
+    const Counters& c = stage.counters();
+    sum.applied += c.applied;
+    sum.duplicate_ids += c.duplicate_ids;
+    sum.late += c.late;
+    sum.too_many_events += c.too_many_events;
+  });
+  return sum;
+}
+
+uint64_t Engine::redundant_transitions() const {
+  uint64_t sum = 0;
+  ForEachCustomerStage([&sum](const CustomerStage& stage) { sum += stage.interactions().redundant_total(); });
+  return sum;
+}
+
+size_t Engine::interactions_held() const {
+  size_t sum = 0;
+  ForEachCustomerStage([&sum](const CustomerStage& stage) { sum += stage.interactions().size(); });
+  return sum;
+}
+
+int64_t Engine::max_event_time() const {
+  if (tier_) return tier_->max_event_time();
+  int64_t largest = window::WatermarkTracker::kNoWatermark;
+  ForEachCustomerStage([&largest](const CustomerStage& stage) { largest = std::max(largest, stage.max_event_time()); });
+  return largest;
 }
 
 void Engine::AddNewTeams() {
@@ -76,52 +109,22 @@ void Engine::AddNewTeams() {
 
 void Engine::Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary) {
   if (tier_) return tier_->Advance(now_ms, every_ms, on_boundary);
+  if (customer_tier_) return customer_tier_->Advance(now_ms);
   const int64_t target_end = customers_.Advance(now_ms);
-  if (split_.role == Split::Role::kCustomers) {
-    if (target_end != INT64_MIN && target_end > sent_end_) {
-      SendUntil(target_end);
-      last_send_ms_ = now_ms;
-    } else if (sent_end_ != INT64_MIN && now_ms - last_send_ms_ >= kFeedHeartbeatMs && customers_.owns_partitions()) {
-      SendRecords(sent_end_);  // nothing new: an empty range at the end
-      last_send_ms_ = now_ms;
-    }
-    return;
-  }
   if (target_end == INT64_MIN) return;
   DeliverUntil(target_end, every_ms, on_boundary);
 }
 
 TimeMs Engine::Finish(int64_t every_ms, const BoundaryFn& on_boundary) {
   if (tier_) return tier_->Finish(every_ms, on_boundary);
-  const int64_t target_end = customers_.AdvanceToEnd();
-  if (target_end == INT64_MIN) return 0;
-  if (split_.role == Split::Role::kCustomers) {
-    SendUntil(target_end);
+  if (customer_tier_) {
+    customer_tier_->Finish();
     return 0;
   }
+  const int64_t target_end = customers_.AdvanceToEnd();
+  if (target_end == INT64_MIN) return 0;
   DeliverUntil(target_end, every_ms, on_boundary);
   return windows_end();
-}
-
-void Engine::SendUntil(int64_t target_end) {
-  if (target_end <= sent_end_) return;
-  for (int64_t slice = customers_.NextDataSlice(); slice < target_end; slice = customers_.NextDataSlice()) {
-    customers_.DeliverSlice(slice, &delivered_);
-    feed_->Add(slice, delivered_, customers_.teams());
-    // A catch-up over many slices goes out in records the broker takes (~700 kB at most).
-    if (feed_->largest_pending() >= kMaxFeedContributions) SendRecords(slice + 1);
-  }
-  SendRecords(target_end);
-}
-
-void Engine::Pause() {
-  if (split_.role == Split::Role::kCustomers && sent_end_ != INT64_MIN) SendRecords(sent_end_, /*pause=*/true);
-}
-
-void Engine::SendRecords(int64_t end, bool pause) {
-  feed_->Flush(end, customers_.teams(), &records_, pause);
-  for (size_t p = 0; p < records_.size(); ++p) split_.send(static_cast<int>(p), records_[p]);
-  sent_end_ = end;
 }
 
 void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn& on_boundary) {
@@ -143,23 +146,29 @@ void Engine::DeliverUntil(int64_t target_end, int64_t every_ms, const BoundaryFn
 
 Engine::Memory Engine::MemoryUsage() const {
   Memory m;
-  m.teams = (tier_ ? tier_->teams_bytes() : teams_.teams_bytes()) + customers_.teams().MemoryBytes();
-  m.interactions = customers_.interactions().MemoryBytes();
-  m.repeat_contacts = customers_.repeat_contacts().MemoryBytes();
-  m.timeline = customers_.timeline_bytes() + (tier_ ? tier_->timeline_bytes() : teams_.timeline_bytes());
+  m.teams = tier_ ? tier_->teams_bytes() : teams_.teams_bytes();
+  m.timeline = tier_ ? tier_->timeline_bytes() : teams_.timeline_bytes();
+  ForEachCustomerStage([&m](const CustomerStage& stage) {
+    m.teams += stage.teams().MemoryBytes();
+    m.interactions += stage.interactions().MemoryBytes();
+    m.repeat_contacts += stage.repeat_contacts().MemoryBytes();
+    m.timeline += stage.timeline_bytes();
+  });
   m.histograms = tier_ ? tier_->histogram_bytes() : teams_.histogram_bytes();
   return m;
 }
 
 namespace {
 
-// 2: the customer stage's state, the team stage's, then where the team feed stands. 4: the same
-// with TeamPartitions (a team stage per team partition) in place of the team stage, written by
-// team engines only (so that a whole or customer engine's state still reads in a build before
-// it). 5: one team partition's stage (SavePartitionState). 1 (before the stages) is still read,
-// and 2 but for a team engine's; 3 (TeamPartitions before its stages moved) is not.
+// 2: the customer stage's state, the team stage's, then where the team feed stands (a whole
+// engine's: nowhere). 4: the same with TeamPartitions (a team stage per team partition) in place
+// of the team stage, written by team engines only (so that a whole engine's state still reads
+// in a build before it). 5: one team partition's stage, 6: one input partition's customer stage
+// (SavePartitionState). 1 (before the stages) is still read, and 2 of a whole engine; 3
+// (TeamPartitions before its stages moved) and 2 of a team or customer engine are not.
 constexpr uint32_t kEngineStateVersion = 4;
 constexpr uint32_t kPartitionStateVersion = 5;
+constexpr uint32_t kCustomerPartitionStateVersion = 6;
 
 // The options the saved state depends on: restoring under others would mix incompatible
 // aggregates. (Thresholds, targets and drift tuning may change across a restart.)
@@ -177,7 +186,7 @@ std::string StateOptions(const MetricOptions& o, const Engine::Split& split) {
       DurationLabel(o.short_abandon_ms), DurationLabel(o.repeat_window_ms), DurationLabel(o.forward_gap_ms),
       o.fcr_same_reason, o.drift.enabled, schemas::SipHash24(o.hash_key, probe)) +
          // A stage's state belongs to its role and channel (the whole engine's keeps its old form).
-         (split.role == Engine::Split::Role::kCustomers ? fmt::format(" customer_stage={}/{}", split.channel,
+         (split.role == Engine::Split::Role::kCustomers ? fmt::format(" customer_partition team_partitions={}",
                                                                         split.team_partitions)
           : split.role == Engine::Split::Role::kTeams ? fmt::format(" team_stage channels={}", split.channels)
                                                        : std::string());
@@ -193,6 +202,7 @@ absl::Status OptionsMismatch(std::string_view saved, std::string_view now) {
 }  // namespace
 
 void Engine::SaveState(std::string* out) const {
+  CCPULSE_CHECK(!customer_tier_, "the customer tier saves its state per input partition");
   StateWriter ar(out);
   ar(tier_ ? kEngineStateVersion : uint32_t{2}, StateOptions(options_, split_));
   customers_.Save(ar);
@@ -201,10 +211,16 @@ void Engine::SaveState(std::string* out) const {
   } else {
     teams_.Save(ar);
   }
-  ar(sent_end_);
+  ar(int64_t{INT64_MIN});  // where a customer engine's feed stood (version 2)
 }
 
 absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
+  if (customer_tier_) {
+    return absl::FailedPreconditionError(
+        "the customer tier restores its state per input partition (engine state version 6); a customer "
+        "instance's whole state is an earlier build's, which this build does not read: start the customer tier "
+        "without its checkpoints (it continues from the committed offsets)");
+  }
   if (customers_.teams().size() != 0 || team_count() != 0 || windows_end() != 0) {
     return absl::FailedPreconditionError("a checkpoint can only be restored into a fresh engine");
   }
@@ -212,8 +228,9 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   uint32_t version = 0;
   std::string saved_options;
   ar(version, saved_options);
-  if (ar.ok() && version == kPartitionStateVersion) {
-    return absl::FailedPreconditionError("engine state version 5 is one team partition's, not an engine's");
+  if (ar.ok() && (version == kPartitionStateVersion || version == kCustomerPartitionStateVersion)) {
+    return absl::FailedPreconditionError(fmt::format("engine state version {} is one partition's, not an engine's",
+                                                     version));
   }
   if (ar.ok() && (version == 0 || version > kEngineStateVersion)) {
     return absl::InvalidArgumentError(
@@ -244,9 +261,8 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
     } else {
       teams_.Load(ar, now_ms);
     }
-    ar(sent_end_);
-    // The next record continues the last one sent before the checkpoint.
-    if (feed_ && sent_end_ != INT64_MIN) feed_->ResumeAt(sent_end_);
+    int64_t sent_end = 0;  // a customer engine's, not read here
+    ar(sent_end);
   }
   if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
   if (ar.ok() && split_.role == Split::Role::kWhole && teams_.team_count() != customers_.teams().size()) {
@@ -264,24 +280,40 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
 }
 
 void Engine::SavePartitionState(int partition, std::string* out) const {
-  CCPULSE_CHECK(tier_ != nullptr, "only a team engine saves a team partition");
   StateWriter ar(out);
+  if (customer_tier_) {
+    ar(kCustomerPartitionStateVersion, StateOptions(options_, split_));
+    return customer_tier_->SavePartition(partition, ar);
+  }
+  CCPULSE_CHECK(tier_ != nullptr, "only a team or customer engine saves a partition");
   ar(kPartitionStateVersion, StateOptions(options_, split_));
   tier_->SavePartition(partition, ar);
 }
 
 absl::Status Engine::RestorePartitionState(int partition, std::string_view state, int64_t now_ms) {
-  if (!tier_) return absl::FailedPreconditionError("only a team engine restores a team partition");
+  if (!tier_ && !customer_tier_) return absl::FailedPreconditionError("a whole engine restores no partition");
+  if (reads_partition(partition) && customer_tier_) {
+    return absl::FailedPreconditionError("input partition is read here already");
+  }
   StateReader ar(state);
   uint32_t version = 0;
   std::string saved_options;
   ar(version, saved_options);
-  if (ar.ok() && version != kPartitionStateVersion) {
-    return absl::FailedPreconditionError(
-        fmt::format("engine state version {} is not a team partition's ({})", version, kPartitionStateVersion));
+  const uint32_t expected = tier_ ? kPartitionStateVersion : kCustomerPartitionStateVersion;
+  if (ar.ok() && version != expected) {
+    return absl::FailedPreconditionError(fmt::format("engine state version {} is not a{} partition's ({})", version,
+                                                     tier_ ? " team" : "n input", expected));
   }
   if (ar.ok() && saved_options != StateOptions(options_, split_)) {
     return OptionsMismatch(saved_options, StateOptions(options_, split_));
+  }
+  if (customer_tier_) {
+    if (ar.ok()) customer_tier_->LoadPartition(partition, ar, now_ms);  // drops what failed part-way
+    if (ar.ok() && !ar.at_end()) {
+      ar.Fail("bytes after the end of the state");
+      customer_tier_->Drop(partition);
+    }
+    return ar.ok() ? absl::OkStatus() : absl::DataLossError(ar.error());
   }
   const bool read_before = tier_->reads(partition);
   if (ar.ok()) tier_->LoadPartition(partition, ar, now_ms);

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "operators/contribution.h"
+#include "operators/customer_partitions.h"
 #include "operators/customer_stage.h"
 #include "operators/options.h"
 #include "operators/team_metrics.h"
@@ -37,18 +38,23 @@ class Engine {
   using BoundaryFn = TeamStage::BoundaryFn;
   using TeamProfile = operators::TeamProfile;
 
-  // Where the two stages run (DESIGN §6). kWhole: both here. kCustomers: the customer stage
-  // here; each slice its watermark passes goes, split per team partition, to `send` (as
+  // Where the two stages run (DESIGN §6). kWhole: both here. kCustomers: a customer stage per
+  // input partition read here (CustomerPartitions), the team tier's channel `channel_of(p)` of
+  // partition p; each slice its watermark passes goes, split per team partition, to `send` (as
   // team_feed.h records, one per partition whenever the watermark crosses a slice, and an empty
-  // one every second while it stands still and owns partitions, so the team stages wait for
-  // it). kTeams:
-  // a team stage per team partition assigned here (TeamPartitions), fed by OnTeamFeed with the
-  // records of `channels` customer engines.
+  // one every second while it stands still, so the team stages wait for it). kTeams: a team
+  // stage per team partition assigned here (TeamPartitions), fed by OnTeamFeed with the records
+  // of `channels` customer stages (input partitions).
   struct Split {
     enum class Role { kWhole, kCustomers, kTeams };
     Role role = Role::kWhole;
-    uint32_t channel = 0;     // kCustomers: this engine's channel, unique and stable
     int team_partitions = 1;  // kCustomers
+    // kCustomers: watermark channels per input partition (event.position.partition is one;
+    // channel c is of partition c / channels_per_partition).
+    int channels_per_partition = 1;
+    // kCustomers: the team tier's channel of input partition p, unique and stable across
+    // instances (the partition's number in the input topic); default p.
+    std::function<uint32_t(int partition)> channel_of;
     std::function<void(int partition, std::string_view record)> send;  // kCustomers
     int channels = 0;  // kTeams: channels 0..channels-1 hold the watermark back from the start
   };
@@ -60,6 +66,7 @@ class Engine {
 
   // Applies one decoded event. `now_ms` is the wall clock (idle-partition detection only).
   Accepted OnEvent(const schemas::Event& event, int64_t now_ms) {
+    if (customer_tier_) return customer_tier_->OnEvent(event, now_ms);
     const Accepted accepted = customers_.OnEvent(event, now_ms);
     if (customers_.teams().size() != teams_.team_count() && split_.role == Split::Role::kWhole) AddNewTeams();
     return accepted;
@@ -80,10 +87,13 @@ class Engine {
   // passed, calling `on_boundary` at each multiple of `every_ms`.
   void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
 
-  // At a clean stop (kCustomers; nothing in the other roles): tells the team stages it stops
-  // and will be back (they wait for it rather than go on without it after idle_partition).
-  // Nothing before any slice is sent.
-  void Pause();
+  // At a clean stop, or before input partitions `partitions` move (all when empty; kCustomers,
+  // nothing in the other roles): tells the team stages their channels stop and will be back (they
+  // wait for them rather than go on without them after idle_partition). Nothing before a slice
+  // is sent.
+  void Pause(const std::vector<int>& partitions = {}) {
+    if (customer_tier_) customer_tier_->Pause(partitions);
+  }
 
   // End of a finite input: the watermark moves to the largest event time seen and the windows
   // end just after it (so every event is included). Returns that end time.
@@ -101,10 +111,13 @@ class Engine {
   // `now_ms` (wall clock) restarts the idle clocks of the restored partitions.
   void SaveState(std::string* out) const;
   absl::Status RestoreState(std::string_view state, int64_t now_ms);
-  // kTeams: the state of one team partition read here, what moves with it to another instance;
-  // restored into an engine that does not read it yet (before its records, which continue
-  // where the state left off). Other team partitions may be read and restored already.
-  bool reads_partition(int partition) const { return tier_ != nullptr && tier_->reads(partition); }
+  // kTeams and kCustomers: the state of one partition read here (a team partition, an input
+  // partition), what moves with it to another instance; restored into an engine that does not
+  // read it yet (before its records, which continue where the state left off). Other partitions
+  // may be read and restored already. (kCustomers saves only this way.)
+  bool reads_partition(int partition) const {
+    return tier_ ? tier_->reads(partition) : customer_tier_ && customer_tier_->reads(partition);
+  }
   void SavePartitionState(int partition, std::string* out) const;
   absl::Status RestorePartitionState(int partition, std::string_view state, int64_t now_ms);
 
@@ -155,7 +168,12 @@ class Engine {
   // just reached it; one ahead or behind reaches it at another time). Otherwise every team.
   bool InBoundary(TeamIndex i) const { return !tier_ || tier_->InBoundary(i); }
   int64_t watermark() const { return tier_ ? tier_->watermark() : customers_.watermark(); }
-  int64_t max_event_time() const { return tier_ ? tier_->max_event_time() : customers_.max_event_time(); }
+  // The watermark an event of watermark channel `channel` was checked against (kCustomers: its
+  // partition's).
+  int64_t WatermarkOf(int channel) const {
+    return customer_tier_ ? customer_tier_->watermark(channel) : watermark();
+  }
+  int64_t max_event_time() const;
 
   // Metrics of team `i` over sliding window `w` (index into options().windows_ms) at the
   // current windows end.
@@ -170,9 +188,10 @@ class Engine {
   int64_t live_waiting(TeamIndex i) const { return interactions().live_waiting(i); }
   int64_t live_in_progress(TeamIndex i) const { return interactions().live_working(i); }
 
-  const Counters& counters() const { return customers_.counters(); }
-  uint64_t redundant_transitions() const { return interactions().redundant_total(); }
-  uint64_t duplicates() const { return counters().duplicate_ids + interactions().redundant_total(); }
+  Counters counters() const;
+  uint64_t redundant_transitions() const;
+  uint64_t duplicates() const { return counters().duplicate_ids + redundant_transitions(); }
+  size_t interactions_held() const;
   // Sum over teams of the cumulative count of `kind`.
   uint64_t TotalOf(Kind kind) const { return tier_ ? tier_->TotalOf(kind) : teams_.TotalOf(kind); }
 
@@ -185,6 +204,7 @@ class Engine {
     size_t histograms = 0;  // block pool shared by all teams
   };
   Memory MemoryUsage() const;
+  // kWhole.
   const RepeatContacts& repeat_contacts() const { return customers_.repeat_contacts(); }
   const InteractionTable& interactions() const { return customers_.interactions(); }
 
@@ -196,21 +216,16 @@ class Engine {
   // Engine state version 1 (one engine, before the stages): the same fields, in another order.
   void RestoreVersion1(StateReader& ar, int64_t now_ms);
 
-  // kCustomers: sends every slice before `target_end`, and the watermark, to the team partitions.
-  void SendUntil(int64_t target_end);
-  // kCustomers: one record per team partition, with what was added since the last, up to `end`.
-  void SendRecords(int64_t end, bool pause = false);
+  // Applies `f` to each customer stage: the one of kWhole, those of kCustomers.
+  void ForEachCustomerStage(const std::function<void(const CustomerStage&)>& f) const;
 
   const MetricOptions options_;
   const Split split_;
-  CustomerStage customers_;
-  TeamStage teams_;                       // kWhole
-  std::unique_ptr<TeamPartitions> tier_;  // kTeams
-  std::unique_ptr<TeamFeedWriter> feed_;  // kCustomers
-  int64_t sent_end_ = INT64_MIN;          // kCustomers: slices before it are sent
-  int64_t last_send_ms_ = 0;              // kCustomers: wall time of the last records
-  std::vector<std::string> records_;      // kCustomers, reused
-  std::vector<Delivered> delivered_;      // scratch, reused
+  CustomerStage customers_;                               // kWhole
+  TeamStage teams_;                                       // kWhole
+  std::unique_ptr<TeamPartitions> tier_;                  // kTeams
+  std::unique_ptr<CustomerPartitions> customer_tier_;     // kCustomers
+  std::vector<Delivered> delivered_;                      // scratch, reused
 };
 
 }  // namespace ccpulse::operators

@@ -393,9 +393,9 @@ TEST(EngineTest, RestoresStateVersion1FromBeforeTheStages) {
 
   // A version this build does not know is refused, naming both.
   std::string future = state;
-  future[0] = 6;
+  future[0] = 7;
   const absl::Status refused = Engine(options).RestoreState(future, 0);
-  EXPECT_NE(refused.message().find("engine state version 6 is not one this build reads (1 to 4)"), std::string_view::npos)
+  EXPECT_NE(refused.message().find("engine state version 7 is not one this build reads (1 to 4)"), std::string_view::npos)
       << refused;
 }
 

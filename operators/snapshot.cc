@@ -137,7 +137,7 @@ std::shared_ptr<const MetricsSnapshot> SnapshotBuilder::Build(Engine& engine, in
   for (TeamIndex i : order_) snapshot->live.push_back({engine.live_waiting(i), engine.live_in_progress(i)});
   snapshot->engine = engine.counters();
   snapshot->duplicates = engine.duplicates();
-  snapshot->interactions_held = engine.interactions().size();
+  snapshot->interactions_held = engine.interactions_held();
   snapshot->sl_target = engine.options().sl_target;
   snapshot->sl_threshold_ms = engine.options().sl_threshold_ms;
   return snapshot;

@@ -134,7 +134,7 @@ std::vector<std::vector<SimEvent>> ByCustomer(const std::vector<SimEvent>& event
 Engine::Split CustomerSplit(uint32_t channel, std::vector<std::vector<std::string>>* topic) {
   Engine::Split split;
   split.role = Engine::Split::Role::kCustomers;
-  split.channel = channel;
+  split.channel_of = [channel](int) { return channel; };  // reads one partition
   split.team_partitions = static_cast<int>(topic->size());
   split.send = [topic](int partition, std::string_view record) { (*topic)[partition].emplace_back(record); };
   return split;
@@ -310,8 +310,9 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
   };
   // Checkpoint, then restore into a fresh engine of the same role and position.
   const auto restart = [&](std::unique_ptr<Engine>& engine, Engine::Split split, std::string* state) {
+    const bool customer = split.role == Engine::Split::Role::kCustomers;
     engine = std::make_unique<Engine>(options, std::move(split));
-    const absl::Status s = engine->RestoreState(*state, 0);
+    const absl::Status s = customer ? engine->RestorePartitionState(0, *state, 0) : engine->RestoreState(*state, 0);
     ASSERT_TRUE(s.ok()) << s;
   };
   std::string customer_state, team_state;
@@ -329,7 +330,7 @@ TEST(SplitTest, EngineRolesWithCheckpointsEqualOneEngine) {
     consume(0, rng() % 30);
     consume(1, rng() % 10);
     if (customer_state.empty() && next[0] > input[0].size() / 3) {
-      customers[0]->SaveState(&customer_state);
+      customers[0]->SavePartitionState(0, &customer_state);
       customer_saved_next = next[0];
     }
     if (!customer_restarted && next[0] > input[0].size() * 2 / 3) {
@@ -574,6 +575,94 @@ void MoveAPartition(bool b_ahead) {
 TEST(SplitTest, ATeamPartitionsStateMovesWithItToAnInstanceAhead) { MoveAPartition(/*b_ahead=*/true); }
 TEST(SplitTest, ATeamPartitionsStateMovesWithItToAnInstanceBehind) { MoveAPartition(/*b_ahead=*/false); }
 
+// An input partition's state moves with it: customer engine A reads input partitions 0 and 1,
+// B reads 2; part-way, partition 1 goes to B with its interactions, repeat contacts and where its
+// records stand, and B reads on from there. Handed over: A says the partition pauses, saves and
+// drops it. Crashed: A goes on past its last checkpoint of it and stops without a word; B reads
+// again from the checkpoint's position (the team tier drops what it had). A team engine fed by
+// both equals one engine: every window record, every alert change, nothing late, no gap.
+void MoveAnInputPartition(bool crash) {
+  SCOPED_TRACE(crash ? "crashed" : "handed over");
+  const MetricOptions options = SplitOptions();
+  const std::vector<SimEvent> events = Traffic();
+  const Results expected = OneEngine(options, events, 1);
+  constexpr int kInputPartitions = 3, kTeamPartitions = 2, kMoving = 1;
+  std::vector<std::vector<size_t>> input(kInputPartitions);  // indexes into `events`, in order
+  for (size_t i = 0; i < events.size(); ++i) input[CustomerPartitionOf(events[i], kInputPartitions)].push_back(i);
+  std::vector<std::vector<std::string>> topic(kTeamPartitions);
+  Engine::Split split;
+  split.role = Engine::Split::Role::kCustomers;
+  split.team_partitions = kTeamPartitions;
+  split.send = [&topic](int partition, std::string_view record) { topic[partition].emplace_back(record); };
+  Engine a(options, split), b(options, split);
+  std::vector<Engine*> owner = {&a, &a, &b};
+  for (int p = 0; p < kInputPartitions; ++p) owner[p]->AssignPartition(p, 0);
+  std::vector<size_t> next(kInputPartitions, 0);
+  // The next event in delivery order over the partitions, to its partition's engine.
+  const auto step = [&] {
+    int p = -1;
+    for (int q = 0; q < kInputPartitions; ++q) {
+      if (next[q] < input[q].size() && (p < 0 || input[q][next[q]] < input[p][next[p]])) p = q;
+    }
+    if (p < 0) return false;
+    schemas::Event event = events[input[p][next[p]]].View("default");
+    event.position = {p, static_cast<int64_t>(next[p]++)};
+    owner[p]->OnEvent(event, 0);
+    owner[p]->Advance(0, kEveryMs, nullptr);
+    return true;
+  };
+  const size_t save_at = input[kMoving].size() * 3 / 10, move_at = input[kMoving].size() * 4 / 10;
+  std::string state;
+  size_t saved_next = 0;
+  while (next[kMoving] < move_at && step()) {
+    if (state.empty() && next[kMoving] >= save_at) {
+      a.SavePartitionState(kMoving, &state);
+      saved_next = next[kMoving];
+    }
+  }
+  if (!crash) {
+    a.Pause({kMoving});
+    state.clear();
+    a.SavePartitionState(kMoving, &state);
+    saved_next = next[kMoving];
+  }
+  a.RemovePartition(kMoving);
+  EXPECT_FALSE(a.reads_partition(kMoving));
+  const absl::Status restored = b.RestorePartitionState(kMoving, state, 0);
+  ASSERT_TRUE(restored.ok()) << restored;
+  EXPECT_FALSE(b.RestorePartitionState(kMoving, state, 0).ok()) << "a partition read already is not restored";
+  b.AssignPartition(kMoving, 0);
+  owner[kMoving] = &b;
+  next[kMoving] = saved_next;
+  while (step()) {
+  }
+  a.Finish(kEveryMs, nullptr);
+  b.Finish(kEveryMs, nullptr);
+
+  Engine team(options, TeamSplit(kInputPartitions));
+  Results actual;
+  const auto on_boundary = [&](TimeMs at) { Record(team, at, options, &actual.windows); };
+  for (int t = 0; t < kTeamPartitions; ++t) team.AssignPartition(t, 0);
+  for (int t = 0; t < kTeamPartitions; ++t) {
+    for (const std::string& record : topic[t]) {
+      ASSERT_TRUE(team.OnTeamFeed(record, t, 0).ok());
+      team.Advance(0, kEveryMs, on_boundary);
+    }
+  }
+  team.Finish(kEveryMs, on_boundary);
+  for (const auto& alert : team.TakeAlertChanges()) actual.alerts.push_back(Show(alert));
+  EXPECT_EQ(team.feed_counters().late, 0u);
+  EXPECT_EQ(team.feed_counters().gaps, 0u) << "B continues partition 1's channel where A's checkpoint left it";
+  if (crash) {
+    EXPECT_GT(team.feed_counters().repeated, 0u) << "B sends again what A sent after its checkpoint";
+  }
+  EXPECT_GT(b.counters().applied, input[2].size()) << "B applied events of both partitions";
+  ExpectSame(expected, std::move(actual));
+}
+
+TEST(SplitTest, AnInputPartitionsStateMovesWithItToAnotherCustomerEngine) { MoveAnInputPartition(/*crash=*/false); }
+TEST(SplitTest, AnInputPartitionRestoredAfterItsReaderCrashedEqualsOneEngine) { MoveAnInputPartition(/*crash=*/true); }
+
 // A catch-up over many slices is sent in records of bounded size, each starting where the one
 // before ended.
 TEST(TeamFeedTest, ACatchUpIsSentInBoundedConsecutiveRecords) {
@@ -743,7 +832,7 @@ TEST(TeamFeedTest, AQuietCustomerEngineIsWaitedFor) {
   for (uint32_t c = 0; c < 2; ++c) {
     Engine::Split split;
     split.role = Engine::Split::Role::kCustomers;
-    split.channel = c;
+    split.channel_of = [c](int) { return c; };
     split.send = [&](int, std::string_view record) { ASSERT_TRUE(teams.OnTeamFeed(record, 0, now).ok()); };
     customers.push_back(std::make_unique<Engine>(options, split));
     customers.back()->AssignPartition(0, 0);

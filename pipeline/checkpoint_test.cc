@@ -493,14 +493,19 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   }
 
   TempDir dir;
-  auto store = MakeDirectoryStore(dir.path());
+  // The customer tier checkpoints each input partition apart.
+  PartitionCheckpoints stores([&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+    return MakeDirectoryStore(dir.path() + "/" + partition);
+  });
+  auto store = MakeDirectoryStore(dir.path() + "/" + EventsPartitionName(0));
   constexpr int kTeamPartitions = 2;
   HeldTeamFeed feed(kTeamPartitions);
   {
-    CheckpointWriter writer(store.get());
+    CheckpointWriter writer(nullptr);
     LogSource source({log}, {0}, 7);
     StreamProcessor::Options options = TestOptions();
     options.checkpoints = &writer;
+    options.partition_checkpoints = &stores;
     options.fork_snapshots = false;
     options.split.role = operators::Engine::Split::Role::kCustomers;
     options.split.team_partitions = kTeamPartitions;

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <cmath>
 #include <algorithm>
-#include <charconv>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -196,19 +195,13 @@ void ReadTeamStage(Reader& r, const YAML::Node& node, const std::string& path, K
           } else if (key == "partitions") {
             k->team_stage_partitions = whole(v, child, 1, 10000, "a whole number of partitions, 1 to 10000");
           } else if (key == "channel") {
-            const std::string_view what =
-                "this customer instance's number, 0 to 9999, or `ordinal` (the number its host name ends in, as a "
-                "StatefulSet pod's)";
-            double number = 0;
-            if (v.IsScalar() && v.Scalar() == "ordinal") {
-              k->team_stage_channel = KafkaConfig::kChannelFromHostName;
-            } else if (!YAML::convert<double>::decode(v, number)) {
-              r.Fail(v, child, std::string(what));
-            } else {
-              k->team_stage_channel = whole(v, child, 0, 9999, what);
-            }
+            r.Fail(v, child, "nothing: no longer used. Each input partition is a channel of its own (its number "
+                             "in the input topic), whichever customer instance reads it; remove it, and set the team "
+                             "tier's channels to the input topic's partition count");
           } else {
-            k->team_stage_channels = whole(v, child, 1, 10000, "the number of customer instances, 1 to 10000");
+            k->team_stage_channels = whole(v, child, 1, 10000,
+                                           "the customer tier's input partition count (of its input topic, or of "
+                                           "kafka.repartition's topic), 1 to 10000");
           }
         });
   if (!r.ok()) return;
@@ -217,11 +210,8 @@ void ReadTeamStage(Reader& r, const YAML::Node& node, const std::string& path, K
   };
   need(k->team_stage_role != KafkaConfig::TeamStageRole::kNone, "a role: customers or teams");
   need(k->team_stage_partitions > 0, "partitions: the team topic's partition count (the same on every instance)");
-  if (k->team_stage_role == KafkaConfig::TeamStageRole::kCustomers) {
-    need(k->team_stage_channel != -1,
-         "channel: this customer instance's number, unique and the same across restarts (or `ordinal`)");
-  } else if (k->team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
-    need(k->team_stage_channels > 0, "channels: how many customer instances send to the team topic");
+  if (k->team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
+    need(k->team_stage_channels > 0, "channels: the customer tier's input partition count (one channel each)");
   }
 }
 
@@ -508,10 +498,20 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
                "the team tier needs no standbys: each team partition's checkpoints move with it to whichever team "
                "instance the group gives it");
       }
-    } else if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kCustomers && !config.checkpoint.enabled()) {
-      r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
-             "the customer tier needs checkpoints (a checkpoint section): a restart without one would send the "
-             "team stages an incomplete stream");
+    } else if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kCustomers) {
+      if (!config.checkpoint.enabled()) {
+        r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
+               "the customer tier needs checkpoints (a checkpoint section): a restart without one would send the "
+               "team stages an incomplete stream");
+      } else if (config.checkpoint.standby) {
+        r.Fail(root["checkpoint"]["standby"], "checkpoint.standby",
+               "the customer tier needs no standbys: each input partition's checkpoints move with it to whichever "
+               "customer instance the group gives it");
+      } else if (config.kafka.topics.size() > 1 && config.kafka.repartition_topic.empty()) {
+        r.Fail(root["kafka"]["topics"], "kafka.topics",
+               "one topic in the customer tier: each of its partitions is a channel of the team tier, numbered by "
+               "its partition; merge several topics with kafka.repartition");
+      }
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", name, e.mark.line + 1, e.msg));
@@ -589,22 +589,6 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return ParseConfig(text.str(), path);
-}
-
-absl::StatusOr<int> TeamStageChannel(const KafkaConfig& kafka, std::string_view host) {
-  if (kafka.team_stage_channel != KafkaConfig::kChannelFromHostName) return kafka.team_stage_channel;
-  size_t digits = host.size();
-  while (digits > 0 && host[digits - 1] >= '0' && host[digits - 1] <= '9') --digits;
-  const std::string_view number = host.substr(digits);
-  int channel = -1;
-  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), channel);
-  if (number.empty() || error != std::errc() || end != number.data() + number.size() || channel > 9999) {
-    return absl::InvalidArgumentError(fmt::format(
-        "`kafka.team_stage.channel: ordinal` takes the number the host name ends in (0 to 9999, as in a StatefulSet "
-        "pod's name, ccpulse-customers-2), but this host is \"{}\"; set channel to a number instead",
-        host));
-  }
-  return channel;
 }
 
 }  // namespace ccpulse

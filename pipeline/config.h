@@ -30,16 +30,14 @@ struct KafkaConfig {
   std::string repartition_topic;
   int repartition_partitions = 0;  // of the internal topic when created; 0: as the widest input topic
   // Team-keyed scale-out (DESIGN §6, `kafka.team_stage`): an instance of the customer tier reads
-  // the (customer-keyed) input and sends its slices to `team_stage_topic`, as channel
-  // `team_stage_channel`; an instance of the team tier reads that topic (its own consumer
-  // group) from `team_stage_channels` customer instances and serves the team metrics and alerts.
+  // the (customer-keyed) input and sends its slices to `team_stage_topic`, each input partition
+  // as the channel numbered by its partition; an instance of the team tier reads that topic (its
+  // own consumer group) from `team_stage_channels` channels and serves the team metrics and
+  // alerts.
   enum class TeamStageRole { kNone, kCustomers, kTeams };
   TeamStageRole team_stage_role = TeamStageRole::kNone;
   std::string team_stage_topic = "ccpulse-teams";
   int team_stage_partitions = 0;
-  // `channel: ordinal`: the number the host name ends in (a StatefulSet pod's ordinal).
-  static constexpr int kChannelFromHostName = -2;
-  int team_stage_channel = -1;
   int team_stage_channels = 0;
 };
 
@@ -125,9 +123,6 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
 absl::StatusOr<schemas::TeamMap> LoadTeamMap(const std::string& path);
 // What `run` needs beyond a valid file: brokers, topics, a valid HTTP address.
 absl::Status CheckForRun(const Config& config);
-// The customer tier's channel: kafka.team_stage.channel, or for `ordinal` the number `host`
-// ends in ("ccpulse-customers-2" -> 2); an error names the host and what it should look like.
-absl::StatusOr<int> TeamStageChannel(const KafkaConfig& kafka, std::string_view host);
 
 }  // namespace ccpulse
 

@@ -434,13 +434,12 @@ TEST(ConfigTest, RepartitionReadsItsTopicAndRejectsWhatCannotWork) {
 TEST(ConfigTest, TeamStageReadsItsTierAndRejectsWhatCannotWork) {
   absl::StatusOr<Config> customers = ParseConfig(
       "kafka:\n  topics: [a]\n  team_stage:\n    role: customers\n    topic: t\n    partitions: 4\n"
-      "    channel: 1\ncheckpoint:\n  dir: /tmp/x\n",
+      "checkpoint:\n  dir: /tmp/x\n",
       kName);
   ASSERT_TRUE(customers.ok()) << customers.status();
   EXPECT_EQ(customers->kafka.team_stage_role, KafkaConfig::TeamStageRole::kCustomers);
   EXPECT_EQ(customers->kafka.team_stage_topic, "t");
   EXPECT_EQ(customers->kafka.team_stage_partitions, 4);
-  EXPECT_EQ(customers->kafka.team_stage_channel, 1);
   absl::StatusOr<Config> teams =
       ParseConfig("kafka:\n  topics: [a]\n  team_stage:\n    role: teams\n    partitions: 4\n    channels: 3\n", kName);
   ASSERT_TRUE(teams.ok()) << teams.status();
@@ -453,13 +452,18 @@ TEST(ConfigTest, TeamStageReadsItsTierAndRejectsWhatCannotWork) {
   ExpectErrorAt(head + "    role: both\n", 4, path + ".role", "customers or teams");
   ExpectErrorAt(head + "    partitions: 2\n", 4, path, "a role: customers or teams");
   ExpectErrorAt(head + "    role: teams\n    channels: 2\n", 4, path, "partitions: the team topic's partition count");
-  ExpectErrorAt(head + "    role: customers\n    partitions: 2\ncheckpoint:\n  dir: x\n", 4, path, "channel: this");
-  ExpectErrorAt(head + "    role: teams\n    partitions: 2\n", 4, path, "channels: how many customer instances");
-  ExpectErrorAt(head + "    role: customers\n    partitions: 2\n    channel: 0\n", 4, path, "needs checkpoints");
+  ExpectErrorAt(head + "    role: teams\n    partitions: 2\n", 4, path, "channels: the customer tier's input partition");
+  ExpectErrorAt(head + "    role: customers\n    partitions: 2\n", 4, path, "needs checkpoints");
+  ExpectErrorAt(head + "    role: customers\n    partitions: 2\ncheckpoint:\n  kafka_topic: c\n  name: n\n  standby: true\n", 9,
+                "checkpoint.standby", "needs no standbys");
+  ExpectErrorAt("kafka:\n  topics: [a, b]\n  team_stage:\n    role: customers\n    partitions: 2\ncheckpoint:\n"
+                "  dir: x\n",
+                2, "kafka.topics", "merge several topics with kafka.repartition");
   ExpectErrorAt("kafka:\n  topics: [a]\n  repartition:\n    topic: r\n  team_stage:\n    role: teams\n"
                 "    partitions: 2\n    channels: 1\n",
                 6, path, "kafka.repartition belongs to the customer tier");
-  ExpectErrorAt(head + "    role: customers\n    partitions: 2\n    channel: pod\n", 6, path + ".channel", "or `ordinal`");
+  ExpectErrorAt(head + "    role: customers\n    partitions: 2\n    channel: 0\n", 6, path + ".channel",
+                "no longer used. Each input partition is a channel of its own");
 }
 
 // Counts are whole numbers within their range, wherever they are.
@@ -475,27 +479,6 @@ TEST(ConfigTest, CountsMustBeWholeNumbersInRange) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->checkpoint.keep, 7);
   EXPECT_EQ(config->metrics.drift.min_hourly_contacts, 0);
-}
-
-// `channel: ordinal`: a StatefulSet pod's ordinal, from the end of its host name.
-TEST(ConfigTest, TeamStageChannelFromTheHostName) {
-  absl::StatusOr<Config> config = ParseConfig(
-      "kafka:\n  topics: [a]\n  team_stage:\n    role: customers\n    partitions: 4\n    channel: ordinal\n"
-      "checkpoint:\n  dir: /tmp/x\n",
-      kName);
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(TeamStageChannel(config->kafka, "ccpulse-customers-2").value_or(-1), 2);
-  EXPECT_EQ(TeamStageChannel(config->kafka, "ccpulse-customers-17").value_or(-1), 17);
-  EXPECT_EQ(TeamStageChannel(config->kafka, "node7").value_or(-1), 7);
-  for (std::string_view host : {"ccpulse", "", "ccpulse-customers-10000", "pod-99999999999999999999"}) {
-    const absl::StatusOr<int> channel = TeamStageChannel(config->kafka, host);
-    ASSERT_FALSE(channel.ok()) << host;
-    EXPECT_NE(channel.status().message().find(fmt::format("this host is \"{}\"", host)), std::string_view::npos)
-        << channel.status();
-  }
-  // A number is taken as it is, whatever the host.
-  config->kafka.team_stage_channel = 3;
-  EXPECT_EQ(TeamStageChannel(config->kafka, "ccpulse").value_or(-1), 3);
 }
 
 TEST(ConfigTest, UnknownKafkaPropertyIsRejectedForRun) {

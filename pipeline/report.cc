@@ -124,7 +124,7 @@ void AppendSummary(const operators::Engine& engine, const InputCounts& input, st
   }
   json.EndObject();
   json.Key("teams").Uint(engine.teams_held());
-  json.Key("interactions_held").Uint(engine.interactions().size());
+  json.Key("interactions_held").Uint(engine.interactions_held());
   if (engine.max_event_time() != window::WatermarkTracker::kNoWatermark) {
     json.Key("last_event_time").String(schemas::FormatRfc3339(engine.max_event_time()));
     json.Key("windows_end").String(schemas::FormatRfc3339(engine.windows_end()));

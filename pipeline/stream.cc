@@ -42,6 +42,13 @@ std::unique_ptr<operators::Engine> StreamProcessor::MakeEngine() {
   operators::Engine::Split split = options_.split;
   if (split.role == operators::Engine::Split::Role::kCustomers) {
     CCPULSE_CHECK(options_.team_feed != nullptr, "a customer engine has somewhere to send its records");
+    // An input partition's channel is its number in the (one) input topic.
+    split.channel_of = [this](int partition) {
+      const std::string name = source_->PartitionName(partition);
+      const std::optional<TopicPartition> parsed = ParsePartitionName(name);
+      return static_cast<uint32_t>(parsed ? parsed->partition : partition);
+    };
+    split.channels_per_partition = ChannelsPer();
     split.send = [this](int partition, std::string_view record) {
       // After a failure nothing more is sent: a later record would hide the gap from the team
       // tier. The run stops; a restart from the checkpoint sends from there.
@@ -225,7 +232,7 @@ void StreamProcessor::ProcessEvents(const SourceRecord& record, int64_t latest_m
         if (reason.empty()) {
           reason = "late";
           message = fmt::format("event time {} is before the watermark {}", schemas::FormatRfc3339(event.time_ms),
-                                schemas::FormatRfc3339(engine_->watermark()));
+                                schemas::FormatRfc3339(engine_->WatermarkOf(channel)));
         }
         break;
       case operators::Engine::Accepted::kTooManyEvents:
@@ -296,6 +303,9 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     std::fprintf(stderr, "ccpulse: %zu partition(s) lost (the group's session expired): no checkpoint of them here\n",
                  partitions.size());
   } else if (options_.checkpoints != nullptr) {
+    // A customer tier's partitions say they move (the team tier waits for them to go on
+    // elsewhere), in records the checkpoint covers.
+    engine_->Pause(std::vector<int>(partitions.begin(), partitions.end()));
     (void)TakeCheckpoint(/*wait=*/true);
   } else {
     if (dead_letters_ != nullptr) {
@@ -402,6 +412,7 @@ absl::Status StreamProcessor::RestorePartition(int32_t partition, int64_t now_ms
   if (!loaded->has_value()) return absl::OkStatus();  // none yet: empty, from the committed offset
   const Checkpoint& checkpoint = **loaded;
   const auto start = std::chrono::steady_clock::now();
+  if (absl::Status s = SameOrigins(checkpoint); !s.ok()) return s;
   if (checkpoint.partitions.size() != 1 || checkpoint.partitions[0].first != name) {
     return absl::FailedPreconditionError(fmt::format("checkpoint {} in {} is not {}'s alone", checkpoint.sequence,
                                                      options_.partition_checkpoints->Describe(name), name));
@@ -429,17 +440,20 @@ absl::Status StreamProcessor::RestorePartition(int32_t partition, int64_t now_ms
   return absl::OkStatus();
 }
 
-absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
+absl::Status StreamProcessor::SameOrigins(const Checkpoint& checkpoint) const {
   // The watermark's channels are numbered by the origins: another list would mix them up.
-  if (checkpoint.origins != options_.origins) {
-    const auto list = [](const std::vector<std::string>& o) {
-      return o.empty() ? std::string("none (not repartitioned)") : fmt::format("{}", fmt::join(o, ","));
-    };
-    return absl::FailedPreconditionError(fmt::format(
-        "checkpoint {}: taken with repartitioned input partitions {}, this run has {}; the topology changed "
-        "(repartitioning turned on or off, or input partitions added): start this instance without its checkpoint",
-        checkpoint.sequence, list(checkpoint.origins), list(options_.origins)));
-  }
+  if (checkpoint.origins == options_.origins) return absl::OkStatus();
+  const auto list = [](const std::vector<std::string>& o) {
+    return o.empty() ? std::string("none (not repartitioned)") : fmt::format("{}", fmt::join(o, ","));
+  };
+  return absl::FailedPreconditionError(fmt::format(
+      "checkpoint {}: taken with repartitioned input partitions {}, this run has {}; the topology changed "
+      "(repartitioning turned on or off, or input partitions added): start this instance without its checkpoint",
+      checkpoint.sequence, list(checkpoint.origins), list(options_.origins)));
+}
+
+absl::Status StreamProcessor::Restore(const Checkpoint& checkpoint) {
+  if (absl::Status s = SameOrigins(checkpoint); !s.ok()) return s;
   for (size_t i = 0; i < checkpoint.partitions.size(); ++i) {
     const std::string name = source_->PartitionName(static_cast<int32_t>(i));
     if (name != checkpoint.partitions[i].first) {

@@ -62,8 +62,9 @@ class StreamProcessor {
     // revoke and at shutdown, and offsets are committed only once a checkpoint covers them.
     CheckpointWriter* checkpoints = nullptr;
     int64_t checkpoint_interval_ms = 10000;
-    // The team tier (split.role kTeams) with `checkpoints`: each input partition's state in its
-    // own checkpoints, written in parts by `checkpoints` (a write to a store fenced by the
+    // Either tier of a team-keyed scale-out (split.role kTeams or kCustomers) with
+    // `checkpoints`: each input partition's state (a team partition's, an input partition's
+    // customer stage) in its own checkpoints, written in parts by `checkpoints` (a write to a store fenced by the
     // partition's new reader fails alone) and restored when the partition is assigned, so that
     // it moves with the partition. on_takeover and on_standby are then unused.
     PartitionCheckpoints* partition_checkpoints = nullptr;
@@ -83,7 +84,8 @@ class StreamProcessor {
     std::function<absl::Status(StreamProcessor&)> on_takeover;
     std::function<void(StreamProcessor&)> on_standby;
     // Team-keyed scale-out (DESIGN §6): where the engine's stages run. kCustomers: the engine's
-    // records go to `team_feed` (split.send is set here), and a checkpoint is written only once
+    // records go to `team_feed` (split.send, channel_of and channels_per_partition are set here:
+    // a partition's channel is its number in the input topic), and a checkpoint is written only once
     // the records sent before it are durable, so that a restore never skips one. kTeams: the
     // input records are those records, not events.
     operators::Engine::Split split;
@@ -177,6 +179,8 @@ class StreamProcessor {
   // Watermark channel of a record: partition * ChannelsPer() + origin index, or the last
   // channel for an unknown origin (without origins: the partition).
   int32_t ChannelOf(const SourceRecord& record);
+  // A checkpoint's repartitioned origins are this run's; else an error saying what changed.
+  absl::Status SameOrigins(const Checkpoint& checkpoint) const;
   // Channels per partition: one per origin and one for unknown origins (1 without origins).
   int32_t ChannelsPer() const {
     return options_.origins.empty() ? 1 : static_cast<int32_t>(options_.origins.size()) + 1;

@@ -187,9 +187,10 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
     double load_ms = 0;
   } resumed;
   std::unique_ptr<PartitionCheckpoints> partition_checkpoints;
-  if (config.checkpoint.enabled() && team_stage == TeamStageRole::kTeams) {
-    // The team tier: a series of checkpoints per team partition, named after it (in the group,
-    // which every team instance shares), restored wherever the partition is assigned.
+  if (config.checkpoint.enabled() && team_stage != TeamStageRole::kNone) {
+    // Either tier: a series of checkpoints per partition read (a team partition, an input
+    // partition), named after it (in the group, which the tier's instances share), restored
+    // wherever the partition is assigned.
     partition_checkpoints = std::make_unique<PartitionCheckpoints>(
         [&config, producer_options](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
           if (!config.checkpoint.dir.empty()) {
@@ -396,13 +397,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
   options.fork_snapshots = config.checkpoint.fork_snapshots;
   if (repartitioner) options.origins = repartitioner->origins();
   if (team_stage == TeamStageRole::kCustomers) {
-    const absl::StatusOr<int> channel = TeamStageChannel(config.kafka, HostName());
-    if (!channel.ok()) {
-      std::fprintf(err, "ccpulse: %s\n", std::string(channel.status().message()).c_str());
-      return 2;
-    }
     options.split.role = operators::Engine::Split::Role::kCustomers;
-    options.split.channel = static_cast<uint32_t>(*channel);
     options.split.team_partitions = config.kafka.team_stage_partitions;
     options.team_feed = team_feed.get();
   } else if (team_stage == TeamStageRole::kTeams) {
@@ -434,7 +429,7 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                  "alerts firing): read in %.0f ms, restored in %.0f ms; resuming at %s\n",
                  static_cast<unsigned long long>(checkpoint->sequence), checkpoint_store->Describe().c_str(),
                  static_cast<double>(checkpoint->engine_state.size()) / 1e6, self.engine().teams_held(),
-                 self.engine().interactions().size(), firing, resumed.load_ms, ms,
+                 self.engine().interactions_held(), firing, resumed.load_ms, ms,
                  fmt::format("{}", fmt::join(positions, ", ")).c_str());
     return absl::OkStatus();
   };
@@ -500,12 +495,12 @@ int RunPipeline(const Config& config, const std::atomic<bool>& stop, std::FILE* 
                fmt::format("{}", fmt::join(source_options.topics, ",")).c_str(), config.kafka.brokers.c_str(),
                config.kafka.group.c_str(), config.kafka.dead_letter_topic.c_str());
   if (team_stage == TeamStageRole::kCustomers) {
-    std::fprintf(err, "ccpulse: customer tier, channel %u: the team metrics are computed by the team tier from %s "
-                      "(%d partitions)\n",
-                 options.split.channel, config.kafka.team_stage_topic.c_str(),
-                 config.kafka.team_stage_partitions);
+    std::fprintf(err, "ccpulse: customer tier (each input partition a channel, numbered by its partition): the team "
+                      "metrics are computed by the team tier from %s (%d partitions)\n",
+                 config.kafka.team_stage_topic.c_str(), config.kafka.team_stage_partitions);
   } else if (team_stage == TeamStageRole::kTeams) {
-    std::fprintf(err, "ccpulse: team tier: team metrics and alerts from %d customer instances\n",
+    std::fprintf(err, "ccpulse: team tier: team metrics and alerts from %d channels (the customer tier's input "
+                      "partitions)\n",
                  config.kafka.team_stage_channels);
   }
   absl::Status repartition_status;

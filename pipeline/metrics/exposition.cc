@@ -446,7 +446,7 @@ void SelfMetrics::Update(const StreamCounters& stream, const operators::Engine& 
     if (!owned.contains(partition)) lag_->Remove(gauge);
   }
   lag_gauges_ = std::move(owned);
-  interactions_held_->Set(static_cast<double>(engine.interactions().size()));
+  interactions_held_->Set(static_cast<double>(engine.interactions_held()));
   teams_->Set(static_cast<double>(engine.teams_held()));
   const auto memory = engine.MemoryUsage();
   memory_bytes_->Set(static_cast<double>(memory.teams + memory.interactions + memory.repeat_contacts +

@@ -51,6 +51,9 @@ class WatermarkTracker {
   // Never decreases.
   int64_t Advance(int64_t now_ms);
 
+  // The watermark moves to at least `watermark_ms` (carried along from outside).
+  void Raise(int64_t watermark_ms) { watermark_ = std::max(watermark_, watermark_ms); }
+
   // End of input: the watermark jumps to the largest event time seen (DESIGN §3, replay).
   int64_t AdvanceToEnd();
 

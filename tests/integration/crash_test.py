@@ -27,10 +27,11 @@ Tests:
                    customers) send their slices to a team topic that an instance of the team tier
                    reads; a customer instance is killed at 4 seeded points and the team instance
                    at 2, then a second team instance joins mid-stream and takes a team partition,
-                   restoring its state from the partition's checkpoints; the team tier's window
-                   records and alerts (both team instances together) equal the replay exactly,
-                   per whole team (quantiles, backlog and drift included), though no instance saw
-                   every event of a team.
+                   and a third customer instance joins and takes input partitions, each restoring
+                   the state of what it took from the partition's checkpoints; the team tier's
+                   window records and alerts (both team instances together) equal the replay
+                   exactly, per whole team (quantiles, backlog and drift included), though no
+                   instance saw every event of a team.
   two_instances_repartitioned
                    the same with the input keyed by event id (a customer's contacts spread over
                    every partition) and `kafka.repartition`: each instance's stage writes the
@@ -527,12 +528,16 @@ def test_team_stage(binary, broker, work):
     topic, lines, replay, reach = prepare(binary, broker, work, name, inputs, seed=71, teams=8, duration="6h")
     group = f"g-crash-{name}"
     rng = random.Random(7171)
-    customers = [Instance(binary, work, f"{name}-c{i}", broker.bootstrap, topic, group,
-                          team_stage=["role: customers", f"topic: {teams_topic}", f"partitions: {team_partitions}",
-                                      f"channel: {i}"]) for i in range(2)]
-    team_config = ["role: teams", f"topic: {teams_topic}", f"partitions: {team_partitions}", "channels: 2"]
-    # The team instances keep their checkpoints in the checkpoint topic, one series per team
-    # partition, so that a partition's state follows it to the other team instance.
+    # Every instance of a tier keeps its checkpoints in the checkpoint topic, one series per
+    # partition it reads, so that a partition's state follows it to another instance.
+    def customer_instance(i):
+        return Instance(binary, work, f"{name}-c{i}", broker.bootstrap, topic, group,
+                        checkpoint_topic="ccpulse-checkpoints",
+                        team_stage=["role: customers", f"topic: {teams_topic}", f"partitions: {team_partitions}"])
+    customers = [customer_instance(i) for i in range(2)]
+    customer3 = customer_instance(2)
+    # One channel per input partition.
+    team_config = ["role: teams", f"topic: {teams_topic}", f"partitions: {team_partitions}", f"channels: {inputs}"]
     def team_instance(suffix):
         return Instance(binary, work, f"{name}-{suffix}", broker.bootstrap, topic, f"{group}-teams",
                         checkpoint_topic="ccpulse-checkpoints", team_stage=team_config)
@@ -565,6 +570,14 @@ def test_team_stage(binary, broker, work):
         moved = team2.owned_partitions()
         log(f"{name}: {team2.name} took {sorted(moved)}; {team.name} reports {len(teams_after)} of its "
             f"{len(teams_before)} teams")
+        # A third customer instance joins: the group gives it input partitions, which the others
+        # pause (the team tier waits for their channels), checkpoint and drop at the revoke, and
+        # it restores their interactions, repeat contacts and where their records stand.
+        instances.append(customer3)
+        customers.append(customer3)
+        customer3.start()
+        taken = wait_settled(customers, inputs)[customer3.name]
+        log(f"{name}: {customer3.name} took input partitions {sorted(taken)}")
         # A clean stop longer than idle_partition (a slow rolling update) while the rest of the
         # stream arrives: the other customer instance goes on, this one's input waits. Its last
         # record asks the team tier to wait for it, so nothing it sends once back is late
@@ -596,23 +609,27 @@ def test_team_stage(binary, broker, work):
     # Team partition restores: each of the first instance's lives after the first (a kill), and
     # the second instance's of the partition it took.
     restores = {inst.name: inst.log_text().count(f"restored {teams_topic}[") for inst in (team, team2)}
-    restores[victim.name] = victim.log_text().count("restored checkpoint")
+    for inst in (victim, customer3):
+        restores[inst.name] = inst.log_text().count(f"restored {topic}[")
     check(restores[victim.name] >= 3 and restores[team.name] >= 2 * team_partitions and restores[team2.name] == 1,
           f"{name}: restores {restores}")
     check(f"restored {sorted(moved)[0]} from checkpoint" in team2.log_text(),
           f"{name}: {team2.name} did not restore {sorted(moved)[0]}:\n{team2.log_text()[-2000:]}")
+    for partition in taken:
+        check(f"restored {partition} from checkpoint" in customer3.log_text(),
+              f"{name}: {customer3.name} did not restore {partition}:\n{customer3.log_text()[-2000:]}")
     check(min(forked) > 0, f"{name}: forked checkpoints of the team instances: {forked}")
     check(repeated > 0, f"{name}: the team stage saw no slice sent twice, though a customer instance restarted")
     check(late == 0 and gaps == 0, f"{name}: the team tier dropped {late:.0f} late contributions, {gaps:.0f} records "
                                    "came after a gap")
-    # Every customer instance on every team partition has sent up to the end of the stream.
-    check(len(ends) == 2 * team_partitions and min(ends) >= parse(reach),
-          f"{name}: channel ends {ends}, expected {2 * team_partitions} reaching {reach}")
+    # Every input partition's channel on every team partition has sent up to the end of the stream.
+    check(len(ends) == inputs * team_partitions and min(ends) >= parse(reach),
+          f"{name}: channel ends {ends}, expected {inputs * team_partitions} reaching {reach}")
     # Both team instances together: the moved partition's teams from the first until the move,
     # from the second after it.
     windows, boundaries, alerts = compare_with_replay(name, read_lines(team.outputs + team2.outputs), replay, reach)
     log(f"{name}: {victim.name} killed 4 times and stopped once, {team.name} killed twice, {sorted(moved)} moved to "
-        f"{team2.name} mid-stream ({restores}); the team tier's {windows} window records at {boundaries} boundaries "
+        f"{team2.name} and {sorted(taken)} to {customer3.name} mid-stream ({restores}); the team tier's {windows} window records at {boundaries} boundaries "
         f"and {alerts} alert changes equal the uninterrupted replay, per whole team")
 
 
