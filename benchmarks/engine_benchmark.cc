@@ -6,6 +6,7 @@
 //     (add --benchmark_report_aggregates_only=true for medians only)
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "benchmarks/stream.h"
 #include "operators/engine.h"
+#include "schemas/ids.h"
 #include "schemas/json_decoder.h"
 
 namespace {
@@ -27,14 +29,20 @@ int64_t Bytes(const std::vector<std::string>& records) {
   return bytes;
 }
 
-// Decodes every record and applies it to `engine`, advancing after each; then `after(i)`.
+// Decodes every record and applies it to `engine`, advancing after each; then `after(i)`. With
+// `input_partitions` > 1, each event comes from the partition of its customer (a customer-keyed
+// topic).
 template <typename After>
-void Apply(const std::vector<std::string>& records, Engine& engine, After after) {
+void Apply(const std::vector<std::string>& records, Engine& engine, After after, int input_partitions = 1) {
   ccpulse::schemas::JsonEventDecoder decoder;
   ccpulse::schemas::Event event;
   for (size_t i = 0; i < records.size(); ++i) {
     if (!decoder.Decode(records[i], &event).ok()) continue;
     event.position.offset = static_cast<int64_t>(i);
+    if (input_partitions > 1) {
+      const std::string_view key = event.customer_id.empty() ? event.interaction_id : event.customer_id;
+      event.position.partition = static_cast<int32_t>(ccpulse::schemas::SipHash24({}, key) % input_partitions);
+    }
     engine.OnEvent(event, 0);
     engine.Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
     after(i);
@@ -93,19 +101,23 @@ void BM_DecodeAndOperators(benchmark::State& state) {
 BENCHMARK(BM_DecodeAndOperators)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 // The two tiers (kafka.team_stage) in one thread, 16 team partitions: range(0) = 0, the customer
-// tier alone (decode, customer stage, encoding the team records); 1, and the team tier applying
+// tier alone (decode, customer stages, encoding the team records); 1, and the team tier applying
 // every record as it is sent (decode of the records, team stage). The team tier's share is the
-// difference; BM_DecodeAndOperators is the whole engine.
+// difference; BM_DecodeAndOperators is the whole engine. range(1): the input partitions the
+// customer instance reads (a customer stage and a channel each); their state is saved at the end
+// (what moves with one partition).
 void BM_TwoTiers(benchmark::State& state) {
   const auto& records = Stream();
   const bool with_teams = state.range(0) == 1;
+  const int inputs = static_cast<int>(state.range(1));
+  double state_bytes = 0, save_ms = 0;
   constexpr int kTeamPartitions = 16;
   uint64_t feed_records = 0, feed_bytes = 0;
   for (auto _ : state) {
     state.PauseTiming();
     Engine::Split team_split;
     team_split.role = Engine::Split::Role::kTeams;
-    team_split.channels = 1;
+    team_split.channels = inputs;
     auto teams = std::make_unique<Engine>(MetricOptions{}, team_split);
     for (int p = 0; p < kTeamPartitions; ++p) teams->AssignPartition(p, 0);
     Engine::Split split;
@@ -119,10 +131,21 @@ void BM_TwoTiers(benchmark::State& state) {
     };
     auto customers = std::make_unique<Engine>(MetricOptions{}, split);
     state.ResumeTiming();
-    Apply(records, *customers, [&](size_t) {
-      if (with_teams) teams->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
-    });
+    Apply(
+        records, *customers,
+        [&](size_t) {
+          if (with_teams) teams->Advance(0, ccpulse::schemas::kMinuteMs, nullptr);
+        },
+        inputs);
     state.PauseTiming();
+    state_bytes = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int p = 0; p < inputs; ++p) {
+      std::string saved;
+      customers->SavePartitionState(p, &saved);
+      state_bytes += static_cast<double>(saved.size());
+    }
+    save_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     customers.reset();
     teams.reset();
     state.ResumeTiming();
@@ -130,8 +153,17 @@ void BM_TwoTiers(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(records.size()));
   state.counters["feed_records"] = static_cast<double>(feed_records);
   state.counters["feed_bytes_per_event"] = static_cast<double>(feed_bytes) / static_cast<double>(records.size());
+  state.counters["input_state_MB"] = state_bytes / 1e6 / inputs;  // per input partition
+  state.counters["input_save_ms"] = save_ms / inputs;
 }
-BENCHMARK(BM_TwoTiers)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_TwoTiers)
+    ->Args({0, 1})
+    ->Args({1, 1})
+    ->Args({0, 8})
+    ->Args({1, 8})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
 
 constexpr int kMovingPartitions = 16;
 

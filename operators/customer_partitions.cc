@@ -47,10 +47,22 @@ CustomerStage::Accepted CustomerPartitions::OnEvent(const schemas::Event& event,
     }
   }
   last_event_wall_ms_ = now_ms;
-  return part.stage.OnEvent(event, channel % options_.channels_per_partition, now_ms);
+  if (touched_ != &part) walk_due_ = walk_due_ || touched_ != nullptr;
+  touched_ = &part;
+  const uint64_t redundant = part.stage.interactions().redundant_total();
+  const CustomerStage::Accepted accepted = part.stage.OnEvent(event, channel % options_.channels_per_partition, now_ms);
+  redundant_total_ += part.stage.interactions().redundant_total() - redundant;
+  switch (accepted) {
+    case CustomerStage::Accepted::kApplied: ++counters_.applied; break;
+    case CustomerStage::Accepted::kDuplicate: ++counters_.duplicate_ids; break;
+    case CustomerStage::Accepted::kLate: ++counters_.late; break;
+    case CustomerStage::Accepted::kTooManyEvents: ++counters_.too_many_events; break;
+  }
+  return accepted;
 }
 
 void CustomerPartitions::Assign(int channel, int64_t now_ms) {
+  walk_due_ = true;
   Make(channel / options_.channels_per_partition).stage.AssignPartition(channel % options_.channels_per_partition, now_ms);
 }
 
@@ -59,10 +71,28 @@ void CustomerPartitions::Remove(int channel) {
   Part* part = PartOf(partition);
   if (part == nullptr) return;
   part->stage.RemovePartition(channel % options_.channels_per_partition);
-  if (!part->stage.owns_partitions()) parts_[static_cast<size_t>(partition)].reset();
+  if (!part->stage.owns_partitions()) Drop(partition);
+}
+
+void CustomerPartitions::Drop(int partition) {
+  Part* part = PartOf(partition);
+  if (part == nullptr) return;
+  if (touched_ == part) touched_ = nullptr;
+  walk_due_ = true;
+  parts_[static_cast<size_t>(partition)].reset();
 }
 
 void CustomerPartitions::Advance(int64_t now_ms) {
+  if (now_ms == last_walk_ms_ && !walk_due_) {
+    // Within the same wall millisecond nothing idles out and no heartbeat is due: what changed is
+    // the stage the event went to (its own watermark decides whether its next event is late).
+    if (touched_ != nullptr) AdvancePart(*touched_, now_ms);
+    touched_ = nullptr;
+    return;
+  }
+  last_walk_ms_ = now_ms;
+  walk_due_ = false;
+  touched_ = nullptr;
   // Where the idle stages are carried: the smallest largest event time of the live stages, or
   // with none live the largest of all; nowhere while a live one has sent nothing yet.
   int64_t live_min = INT64_MAX;
@@ -77,15 +107,19 @@ void CustomerPartitions::Advance(int64_t now_ms) {
   for (const auto& part : parts_) {
     if (!part) continue;
     if (carry != kNoWatermark && part->stage.LiveMaxTime(now_ms) == INT64_MAX) part->stage.CarryTo(carry);
-    const int64_t target_end = part->stage.Advance(now_ms);
-    if (target_end != INT64_MIN && target_end > part->sent_end) {
-      SendUntil(*part, target_end);
-      part->last_send_ms = now_ms;
-    } else if (part->sent_end != INT64_MIN && now_ms - part->last_send_ms >= kFeedHeartbeatMs &&
-               part->stage.owns_partitions()) {
-      SendRecords(*part, part->sent_end);  // nothing new: an empty range at the end
-      part->last_send_ms = now_ms;
-    }
+    AdvancePart(*part, now_ms);
+  }
+}
+
+void CustomerPartitions::AdvancePart(Part& part, int64_t now_ms) {
+  const int64_t target_end = part.stage.Advance(now_ms);
+  if (target_end != INT64_MIN && target_end > part.sent_end) {
+    SendUntil(part, target_end);
+    part.last_send_ms = now_ms;
+  } else if (part.sent_end != INT64_MIN && now_ms - part.last_send_ms >= kFeedHeartbeatMs &&
+             part.stage.owns_partitions()) {
+    SendRecords(part, part.sent_end);  // nothing new: an empty range at the end
+    part.last_send_ms = now_ms;
   }
 }
 
@@ -131,6 +165,15 @@ int64_t CustomerPartitions::watermark(int channel) const {
   return part != nullptr ? part->stage.watermark() : kNoWatermark;
 }
 
+int64_t CustomerPartitions::min_watermark() const {
+  int64_t smallest = kNoWatermark;
+  for (const auto& part : parts_) {
+    if (!part || part->stage.watermark() == kNoWatermark) continue;
+    smallest = smallest == kNoWatermark ? part->stage.watermark() : std::min(smallest, part->stage.watermark());
+  }
+  return smallest;
+}
+
 void CustomerPartitions::SavePartition(int partition, StateWriter& ar) const {
   const Part* part = PartOf(partition);
   CCPULSE_CHECK(part != nullptr, "only a partition read here is saved");
@@ -156,6 +199,7 @@ void CustomerPartitions::LoadPartition(int partition, StateReader& ar, int64_t n
   // The next record continues the last one sent before the checkpoint.
   if (part.sent_end != INT64_MIN) part.feed.ResumeAt(part.sent_end);
   part.last_send_ms = now_ms;
+  walk_due_ = true;
 }
 
 }  // namespace ccpulse::operators

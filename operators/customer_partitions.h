@@ -62,12 +62,16 @@ class CustomerPartitions {
   void SavePartition(int partition, StateWriter& ar) const;
   void LoadPartition(int partition, StateReader& ar, int64_t now_ms);
   // Forgets a partition's stage (one that failed to load).
-  void Drop(int partition) {
-    if (reads(partition)) parts_[static_cast<size_t>(partition)].reset();
-  }
+  void Drop(int partition);
 
   // Watermark of the stage of channel `channel`, or kNoWatermark.
   int64_t watermark(int channel) const;
+  // The smallest watermark of the stages that have one (the slowest partition), or kNoWatermark.
+  int64_t min_watermark() const;
+  // Events this instance applied, found duplicate, late or too many since it started (the
+  // stages' own counters move with their partitions).
+  const CustomerStage::Counters& counters() const { return counters_; }
+  uint64_t redundant_total() const { return redundant_total_; }
   void ForEachStage(const std::function<void(const CustomerStage&)>& f) const {
     for (const auto& part : parts_) {
       if (part) f(part->stage);
@@ -88,6 +92,7 @@ class CustomerPartitions {
     return partition >= 0 && static_cast<size_t>(partition) < parts_.size() ? parts_[partition].get() : nullptr;
   }
   Part& Make(int partition);
+  void AdvancePart(Part& part, int64_t now_ms);
   void SendUntil(Part& part, int64_t target_end);
   void SendRecords(Part& part, int64_t end, bool pause = false);
 
@@ -95,6 +100,13 @@ class CustomerPartitions {
   const Options options_;
   std::vector<std::unique_ptr<Part>> parts_;  // by input partition; null where not read here
   int64_t last_event_wall_ms_ = 0;
+  // Advance walks every stage once per wall millisecond; in between, only the stage an event
+  // went to (what its own watermark allows), unless events went to several.
+  int64_t last_walk_ms_ = INT64_MIN;
+  Part* touched_ = nullptr;
+  bool walk_due_ = true;
+  CustomerStage::Counters counters_;
+  uint64_t redundant_total_ = 0;
   std::vector<std::string> records_;   // reused
   std::vector<Delivered> delivered_;  // reused
 };

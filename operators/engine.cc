@@ -11,9 +11,6 @@
 #include "schemas/ids.h"
 
 namespace ccpulse::operators {
-namespace {
-
-}  // namespace
 
 Engine::Engine(MetricOptions options) : Engine(std::move(options), Split{}) {}
 
@@ -69,21 +66,11 @@ void Engine::ForEachCustomerStage(const std::function<void(const CustomerStage&)
 }
 
 Engine::Counters Engine::counters() const {
-  Counters sum;
-  ForEachCustomerStage([&sum](const CustomerStage& stage) {
-    const Counters& c = stage.counters();
-    sum.applied += c.applied;
-    sum.duplicate_ids += c.duplicate_ids;
-    sum.late += c.late;
-    sum.too_many_events += c.too_many_events;
-  });
-  return sum;
+  return customer_tier_ ? customer_tier_->counters() : customers_.counters();
 }
 
 uint64_t Engine::redundant_transitions() const {
-  uint64_t sum = 0;
-  ForEachCustomerStage([&sum](const CustomerStage& stage) { sum += stage.interactions().redundant_total(); });
-  return sum;
+  return customer_tier_ ? customer_tier_->redundant_total() : customers_.interactions().redundant_total();
 }
 
 size_t Engine::interactions_held() const {
@@ -241,7 +228,7 @@ absl::Status Engine::RestoreState(std::string_view state, int64_t now_ms) {
   }
   if (ar.ok() && version >= 3 && !tier_) {
     return absl::FailedPreconditionError(
-        fmt::format("engine state version {} is a team engine's, not a whole or customer engine's", version));
+        fmt::format("engine state version {} is a team engine's, not a whole engine's", version));
   }
   if ((version == 2 || version == 3) && tier_) {
     return absl::FailedPreconditionError(fmt::format(

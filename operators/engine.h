@@ -71,14 +71,14 @@ class Engine {
     if (customers_.teams().size() != teams_.team_count() && split_.role == Split::Role::kWhole) AddNewTeams();
     return accepted;
   }
-  // kTeams: applies one record a customer engine sent, read from team partition `partition`
+  // kTeams: applies one record a customer stage sent, read from team partition `partition`
   // (its index among this engine's partitions); an error names what is wrong in it.
   absl::Status OnTeamFeed(std::string_view record, int partition, int64_t now_ms);
   TeamStage::FeedCounters feed_counters() const { return tier_ ? tier_->feed_counters() : teams_.feed_counters(); }
-  // kTeams: where each customer engine's slices on each team partition read here end.
+  // kTeams: where each channel's slices on each team partition read here end.
   struct ChannelEnd {
     int partition = 0;     // index among this engine's partitions
-    uint32_t channel = 0;  // the customer engine's
+    uint32_t channel = 0;  // an input partition of the customer tier
     TimeMs end = 0;
   };
   std::vector<ChannelEnd> ChannelEnds() const;
@@ -142,10 +142,11 @@ class Engine {
   }
 
   // Partition ownership (rebalance): an assigned partition holds the watermark back until it
-  // sends or idles out; a removed one no longer counts.
-  // (kTeams: a team partition brings its team stage, with one channel per customer engine, each
-  // holding the slices back: a customer engine's records reach each team partition on their
-  // own; a removed one's stage is dropped.)
+  // sends or idles out; a removed one no longer counts. (kCustomers: `partition` is a watermark
+  // channel, see Split; an input partition's stage comes with its first channel and goes with
+  // its last. kTeams: a team partition brings its team stage, with one channel per input
+  // partition of the customer tier, each holding the slices back: each channel's records reach
+  // each team partition on their own; a removed one's stage is dropped.)
   void AssignPartition(int partition, int64_t now_ms);
   void RemovePartition(int partition);
 
@@ -167,7 +168,10 @@ class Engine {
   // Inside a boundary callback: team `i` is at that boundary (kTeams: its partition's stage has
   // just reached it; one ahead or behind reaches it at another time). Otherwise every team.
   bool InBoundary(TeamIndex i) const { return !tier_ || tier_->InBoundary(i); }
-  int64_t watermark() const { return tier_ ? tier_->watermark() : customers_.watermark(); }
+  // kCustomers: the slowest input partition's.
+  int64_t watermark() const {
+    return tier_ ? tier_->watermark() : customer_tier_ ? customer_tier_->min_watermark() : customers_.watermark();
+  }
   // The watermark an event of watermark channel `channel` was checked against (kCustomers: its
   // partition's).
   int64_t WatermarkOf(int channel) const {
@@ -188,6 +192,7 @@ class Engine {
   int64_t live_waiting(TeamIndex i) const { return interactions().live_waiting(i); }
   int64_t live_in_progress(TeamIndex i) const { return interactions().live_working(i); }
 
+  // kCustomers: since this process started (not moving with partitions, so never going back).
   Counters counters() const;
   uint64_t redundant_transitions() const;
   uint64_t duplicates() const { return counters().duplicate_ids + redundant_transitions(); }

@@ -3,6 +3,7 @@
 // window of every team at every boundary, and every alert — whatever the interleaving, when
 // records are read twice, and when a customer stage restarts from its checkpoint.
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <random>
@@ -19,6 +20,7 @@
 #include "operators/team_feed.h"
 #include "operators/team_partitions.h"
 #include "operators/team_stage.h"
+#include "pipeline/window/slices.h"
 #include "schemas/ids.h"
 
 namespace ccpulse::operators {
@@ -662,6 +664,71 @@ void MoveAnInputPartition(bool crash) {
 
 TEST(SplitTest, AnInputPartitionsStateMovesWithItToAnotherCustomerEngine) { MoveAnInputPartition(/*crash=*/false); }
 TEST(SplitTest, AnInputPartitionRestoredAfterItsReaderCrashedEqualsOneEngine) { MoveAnInputPartition(/*crash=*/true); }
+
+// Inside a customer engine each input partition's stage has its own watermark. One whose
+// partition is quiet for idle_partition is carried along by the live ones (to their smallest
+// watermark), and its channel's records move on with them, so the team tier is not held back
+// by it; its later events before that are late. A partition assigned that has sent nothing
+// holds the carry back until it idles out too.
+TEST(SplitTest, AQuietInputPartitionIsCarriedAlongByTheLiveOnes) {
+  const MetricOptions options;  // lateness 2 min, idle_partition 30 s
+  std::vector<std::string> records;  // to the one team partition
+  Engine::Split split;
+  split.role = Engine::Split::Role::kCustomers;
+  split.send = [&records](int, std::string_view record) { records.emplace_back(record); };
+  Engine engine(options, split);
+  std::deque<std::string> ids;  // the events' strings
+  const auto arrival = [&](int partition, TimeMs time) {
+    ids.push_back(fmt::format("i{}", ids.size()));
+    schemas::Event e;
+    e.type = schemas::EventType::kQueued;
+    e.time_ms = time;
+    e.interaction_id = ids.back();
+    e.event_id = ids.back();
+    e.team = "alpha";
+    e.position = {partition, 0};
+    return e;
+  };
+  // The furthest slice channel `channel` has been sent to.
+  const auto sent_to = [&records](uint32_t channel) {
+    int64_t end = INT64_MIN;
+    for (const std::string& record : records) {
+      absl::StatusOr<TeamFeed> feed = DecodeTeamFeed(record);
+      if (feed.ok() && feed->channel == channel) end = std::max(end, feed->to_slice);
+    }
+    return end;
+  };
+  const TimeMs t0 = 10 * kHourMs, lateness = options.allowed_lateness_ms;
+  const window::SliceAssigner slices(options.slice_ms);
+  engine.AssignPartition(0, 0);
+  engine.AssignPartition(1, 0);
+  ASSERT_EQ(engine.OnEvent(arrival(1, t0), 1000), Engine::Accepted::kApplied);
+  engine.AssignPartition(2, 25'000);  // sends nothing
+  // Partition 0 goes on, a minute of event time every 10 s; partition 1 is quiet from 1 s on.
+  int64_t wall = 0;
+  for (int k = 0; k <= 6; ++k) {
+    wall = 1000 + 10'000 * k;
+    ASSERT_EQ(engine.OnEvent(arrival(0, t0 + (10 + k) * kMinuteMs), wall), Engine::Accepted::kApplied);
+    engine.Advance(wall, kEveryMs, nullptr);
+    if (wall == 41'000) {
+      // Partition 1 idle (40 s), but partition 2 (assigned 16 s ago) may still bring older events.
+      EXPECT_EQ(engine.WatermarkOf(1), t0 - lateness) << "held back by a silent partition not idle yet";
+      EXPECT_EQ(sent_to(1), slices.SliceOf(t0 - lateness));
+    }
+  }
+  // At 61 s partition 2 is idle too: both are carried to partition 0's watermark.
+  const TimeMs carried = t0 + 16 * kMinuteMs - lateness;
+  EXPECT_EQ(engine.WatermarkOf(0), carried);
+  EXPECT_EQ(engine.WatermarkOf(1), carried) << "carried along by partition 0";
+  EXPECT_EQ(engine.WatermarkOf(2), carried);
+  EXPECT_EQ(sent_to(1), slices.SliceOf(carried)) << "its channel moves on with the live partition";
+  EXPECT_EQ(sent_to(2), slices.SliceOf(carried)) << "so does one that never had an event";
+  EXPECT_EQ(engine.OnEvent(arrival(1, t0 + kMinuteMs), wall + 1), Engine::Accepted::kLate)
+      << "before where it was carried";
+  EXPECT_EQ(engine.OnEvent(arrival(1, t0 + 17 * kMinuteMs), wall + 1), Engine::Accepted::kApplied);
+  EXPECT_EQ(engine.counters().late, 1u);
+  EXPECT_EQ(engine.watermark(), carried) << "the slowest partition's";
+}
 
 // A catch-up over many slices is sent in records of bounded size, each starting where the one
 // before ended.

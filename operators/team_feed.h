@@ -1,7 +1,7 @@
 // The records a customer stage sends to the team stages (DESIGN §6, team-keyed scale-out): per
 // team partition, the contributions of a range of delivered slices for the teams that partition
 // owns, with the names of those teams. A record with no contribution still moves the team
-// stage's watermark for its channel (on that team partition, the customer engine that sent it).
+// stage's watermark for its channel (on that team partition, the input partition that sent it).
 // A channel's records cover consecutive ranges, across restarts too: each starts where the one
 // before ended, so a team stage can tell a missing record.
 //

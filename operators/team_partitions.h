@@ -1,5 +1,5 @@
 // The team tier's state (DESIGN §6): one TeamStage per team partition read here, each fed the
-// records that `channels` customer engines send to that partition. The stages share one
+// records that `channels` customer stages (input partitions) send to that partition. The stages share one
 // watermark over every (partition, channel), as one stage over all partitions kept it (a
 // partition whose channels idle out is carried along by the others); besides, a stage applies
 // no slice its own live channels have not passed, so a stage restored from its partition's
@@ -131,7 +131,7 @@ class TeamPartitions {
   const MetricOptions& options_;
   const int channel_count_;
   window::SliceAssigner slices_;
-  // Channel partition * channel_count_ + c: customer engine c on team partition `partition`.
+  // Channel partition * channel_count_ + c: input partition c on team partition `partition`.
   window::WatermarkTracker channels_;
   std::vector<std::unique_ptr<TeamStage>> stages_;  // by partition; null: not read here
   std::vector<std::vector<TeamIndex>> global_;     // by partition: local team index -> ours

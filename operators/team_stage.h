@@ -208,7 +208,7 @@ class TeamStage {
   std::vector<window::LocalDays> tenant_days_;
   window::Timeline<Delivered> timeline_;
   int64_t end_ = INT64_MIN;  // slices < end_ are applied
-  // Fed by customer stages: per channel (customer engine), the end of the slices it has sent
+  // Fed by customer stages: per channel (input partition), the end of the slices it has sent
   // (INT64_MIN: none), and their watermark (the slice start of those ends), kept here or shared.
   std::vector<int64_t> channel_ends_;
   window::WatermarkTracker own_channels_;

@@ -36,6 +36,9 @@ StreamProcessor::StreamProcessor(Options options, RecordSource* source, DeadLett
       on_tick_(std::move(on_tick)),
       engine_(MakeEngine()) {
   for (size_t i = 0; i < options_.origins.size(); ++i) origin_index_[options_.origins[i]] = static_cast<int32_t>(i);
+  CCPULSE_CHECK(options_.split.role != operators::Engine::Split::Role::kCustomers || options_.checkpoints == nullptr ||
+                    options_.partition_checkpoints != nullptr,
+                "the customer tier checkpoints each input partition apart (partition_checkpoints)");
 }
 
 std::unique_ptr<operators::Engine> StreamProcessor::MakeEngine() {
@@ -305,7 +308,7 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
   } else if (options_.checkpoints != nullptr) {
     // A customer tier's partitions say they move (the team tier waits for them to go on
     // elsewhere), in records the checkpoint covers.
-    engine_->Pause(std::vector<int>(partitions.begin(), partitions.end()));
+    if (!partitions.empty()) engine_->Pause(std::vector<int>(partitions.begin(), partitions.end()));
     (void)TakeCheckpoint(/*wait=*/true);
   } else {
     if (dead_letters_ != nullptr) {

@@ -347,8 +347,8 @@ void SelfMetrics::UpdateTeamFeed(const TeamFeedCounts& counts) {
                               .Register(*registry_);
     team_feed_dropped_ = &prometheus::BuildCounter()
                               .Name("ccpulse_team_feed_dropped_total")
-                              .Help("Contributions the team tier dropped: repeated (a slice its customer instance "
-                                    "had sent before, e.g. after a restart) or late (that instance had idled out).")
+                              .Help("Contributions the team tier dropped: repeated (a slice its channel had sent "
+                                    "before, e.g. after a restart) or late (that channel had idled out).")
                               .Register(*registry_);
   }
   const TeamFeedCounts& last = last_team_feed_;
@@ -370,8 +370,9 @@ void SelfMetrics::UpdateChannelEnds(const std::vector<ChannelEnd>& ends) {
   if (channel_ends_ == nullptr) {
     channel_ends_ = &prometheus::BuildGauge()
                          .Name("ccpulse_team_feed_channel_end_seconds")
-                         .Help("Team tier: event time (Unix seconds) up to which a customer instance (channel) has "
-                               "sent its slices on a team partition; the team windows wait for the smallest.")
+                         .Help("Team tier: event time (Unix seconds) up to which a channel (an input partition of "
+                               "the customer tier) has been sent on a team partition; the team windows wait for "
+                               "the smallest.")
                          .Register(*registry_);
   }
   std::map<std::pair<std::string, uint32_t>, prometheus::Gauge*> present;

@@ -56,8 +56,8 @@ class SelfMetrics {
   void UpdateRepartition(const RepartitionCounts& counts);
   // Team feed counts (run with kafka.team_stage).
   void UpdateTeamFeed(const TeamFeedCounts& counts);
-  // Team tier: where each customer instance's slices end, per team partition (name) and
-  // channel; the series of a channel no longer read here go away.
+  // Team tier: where each channel's (input partition's) slices end, per team partition (name)
+  // and channel; the series of a channel no longer read here go away.
   struct ChannelEnd {
     std::string partition;
     uint32_t channel = 0;
