@@ -28,6 +28,7 @@
 #include "pipeline/memory_sources.h"
 #include "pipeline/report.h"
 #include "pipeline/stream.h"
+#include "schemas/ids.h"
 #include "schemas/json_decoder.h"
 #include "schemas/time_format.h"
 
@@ -707,6 +708,132 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
   // Alert changes: A's before the move and B's after it are the whole instance's, each once.
   EXPECT_EQ(moved.alerts, whole.alerts);
   EXPECT_EQ(moved_changes, moved.alerts.size()) << "an alert change published by both";
+}
+
+// The customer tier through the StreamProcessor: input partition 1 moves from customer instance
+// A to B mid-stream. At the revoke A sends the partition's pause record (the team tier waits for
+// its channel), checkpoints it (a directory store per partition here; the topic store in
+// crash_test.py team_stage) and drops it; B loads and restores it, reads on from A's offset, and
+// its channel continues where A's records ended. The team tier fed by both equals one whole
+// instance reading both partitions.
+TEST(TeamStageTest, AnInputPartitionMovesToAnotherCustomerInstanceWithItsState) {
+  operators::SimulatorOptions sim;
+  sim.seed = 9;
+  sim.teams = 4;
+  sim.duration_ms = 12 * operators::kHourMs;
+  sim.drift = operators::SimulatorOptions::Drift::kHandleTimeGrows;  // alerts to compare
+  sim.drift_team = 1;
+  sim.drift_after_ms = 4 * operators::kHourMs;
+  operators::Simulator simulator(sim);
+  constexpr int kInputs = 2, kTeamPartitions = 2;
+  std::vector<std::vector<std::string>> log(kInputs);  // keyed by customer
+  for (operators::SimEvent event; simulator.Next(&event);) {
+    const std::string_view key = event.customer_id.empty() ? event.interaction_id : event.customer_id;
+    log[schemas::SipHash24(schemas::HashKey{}, key) % kInputs].push_back(event.ToJson(sim.tenant));
+  }
+  const auto total = static_cast<int64_t>(log[0].size() + log[1].size());
+  std::string mismatch;
+  Observed whole;
+  {
+    LogSource source({log[0], log[1]}, {0, 0}, 7);
+    auto processor = MakeProcessor(TestOptions(), &source, &whole, &mismatch);
+    Drain(*processor, &whole, total, source);
+    Finish(*processor, &whole);
+  }
+
+  TempDir dir;
+  PartitionCheckpoints stores([&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+    return MakeDirectoryStore(dir.path() + "/" + partition);
+  });
+  CheckpointWriter writer(nullptr);
+  HeldTeamFeed feed(kTeamPartitions);  // the team topic both instances send to
+  feed.held = false;
+  StreamProcessor::Options options = TestOptions();
+  options.checkpoints = &writer;
+  options.partition_checkpoints = &stores;
+  options.split.role = operators::Engine::Split::Role::kCustomers;
+  options.split.team_partitions = kTeamPartitions;
+  options.team_feed = &feed;
+  std::vector<std::vector<SourceRecord>> halves(2 * kInputs);  // partition 0's halves, then 1's
+  for (int32_t p = 0; p < kInputs; ++p) {
+    for (size_t i = 0; i < log[p].size(); ++i) {
+      halves[static_cast<size_t>(2 * p) + (i >= log[p].size() / 2)].push_back({{}, log[p][i], p, static_cast<int64_t>(i)});
+    }
+  }
+  const auto half = [&](int32_t p, int part) { return ScriptedSource::Records(halves[static_cast<size_t>(2 * p + part)]); };
+  ScriptedSource a_source({ScriptedSource::Assigned({0, 1}), half(0, 0), half(1, 0), ScriptedSource::Revoked({1}),
+                           half(0, 1)});
+  StreamProcessor a(options, &a_source, nullptr, nullptr, nullptr);
+  for (int i = 0; i < 4; ++i) a.Step(0);  // up to the revoke
+  EXPECT_FALSE(a.engine().reads_partition(1));
+  EXPECT_EQ(a.checkpoint_stats().durable, 1u);
+  // The last record of channel 1 on each team partition is a pause, at the end it reached.
+  std::vector<int64_t> paused_at(kTeamPartitions, INT64_MIN);
+  for (int t = 0; t < kTeamPartitions; ++t) {
+    for (const std::string& record : feed.records[t]) {
+      auto decoded = operators::DecodeTeamFeed(record);
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      if (decoded->channel != 1) continue;
+      EXPECT_FALSE(paused_at[t] != INT64_MIN && decoded->pause) << "one pause, the last";
+      paused_at[t] = decoded->pause ? decoded->to_slice : INT64_MIN;
+    }
+    EXPECT_NE(paused_at[t], INT64_MIN) << "team partition " << t << ": channel 1 ends with a pause";
+  }
+  std::vector<size_t> before(kTeamPartitions);
+  for (int t = 0; t < kTeamPartitions; ++t) before[t] = feed.records[t].size();
+  a.Step(0);  // partition 0's second half
+
+  // B is given partition 1: its newest checkpoint is loaded (the fetch thread's part), B restores
+  // it and reads on from where A stopped.
+  const std::string name = EventsPartitionName(1);
+  const auto positions = stores.Load({name}, stderr);
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0], std::make_pair(name, static_cast<int64_t>(halves[2].size())));
+  ScriptedSource b_source({ScriptedSource::Assigned({1}), half(1, 1)});
+  StreamProcessor b(options, &b_source, nullptr, nullptr, nullptr);
+  b.Step(0);
+  EXPECT_TRUE(b.engine().reads_partition(1));
+  EXPECT_GT(b.engine().interactions_held(), 0u) << "B restored the partition's interactions";
+  b.Step(0);
+  for (int t = 0; t < kTeamPartitions; ++t) {
+    auto first = operators::DecodeTeamFeed(feed.records[t][before[t]]);
+    for (size_t i = before[t]; i < feed.records[t].size() && first.ok() && first->channel != 1; ++i) {
+      first = operators::DecodeTeamFeed(feed.records[t][i]);
+    }
+    ASSERT_TRUE(first.ok() && first->channel == 1);
+    EXPECT_EQ(first->from_slice, paused_at[t]) << "B's channel 1 continues where A's ended";
+  }
+  for (StreamProcessor* p : {&a, &b}) p->engine().Finish(operators::kMinuteMs, nullptr);
+
+  // The team tier reads the team topic: both channels of both instances.
+  LogSource source({feed.records[0], feed.records[1]}, {0, 0}, 5, /*assign_first=*/true);
+  StreamProcessor::Options team_options = TeamTierOptions();
+  team_options.split.channels = kInputs;
+  Observed teams;
+  auto team = MakeProcessor(team_options, &source, &teams, &mismatch);
+  const auto records = static_cast<int64_t>(feed.records[0].size() + feed.records[1].size());
+  team->Step(0);  // the assignment
+  Drain(*team, &teams, records, source);
+  Finish(*team, &teams);
+  EXPECT_EQ(mismatch, "");
+  EXPECT_EQ(team->engine().feed_counters().gaps, 0u);
+  EXPECT_EQ(team->engine().feed_counters().late, 0u);
+  ASSERT_GT(teams.boundaries.size(), 100u);
+  // Every boundary of the team tier up to the whole instance's last is the whole instance's
+  // (the team tier's windows start at its first slice, the whole instance's one boundary earlier).
+  ASSERT_GT(teams.boundaries.size(), whole.boundaries.size() - 3);
+  size_t differ = 0;
+  for (const auto& [at, text] : teams.boundaries) {
+    if (at > whole.boundaries.rbegin()->first) break;
+    auto it = whole.boundaries.find(at);
+    if (it == whole.boundaries.end() || it->second != text) {
+      if (differ++ == 0) ADD_FAILURE() << "boundary " << at << ": " << (it == whole.boundaries.end() ? "extra" : "differs");
+    }
+  }
+  EXPECT_EQ(differ, 0u);
+  EXPECT_TRUE(teams.final_state == whole.final_state) << "final states differ";
+  ASSERT_FALSE(whole.alerts.empty());
+  EXPECT_EQ(teams.alerts, whole.alerts);
 }
 
 // A store every write to fails, as a team partition's does once its new reader has claimed it.
