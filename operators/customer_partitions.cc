@@ -39,21 +39,23 @@ CustomerPartitions::Part& CustomerPartitions::Make(int partition) {
 CustomerStage::Accepted CustomerPartitions::OnEvent(const schemas::Event& event, int64_t now_ms) {
   const int channel = std::max(0, event.position.partition);
   Part& part = Make(channel / options_.channels_per_partition);
-  // The first event after every partition was silent for idle_partition (a broker outage, a
-  // paused producer): every stage gets idle_partition again before it is left behind.
-  if (now_ms - last_event_wall_ms_ >= metrics_.idle_partition_ms) {
-    for (const auto& p : parts_) {
-      if (p) p->stage.Wake(now_ms);
-    }
-  }
-  last_event_wall_ms_ = now_ms;
   if (touched_ != &part) walk_due_ = walk_due_ || touched_ != nullptr;
   touched_ = &part;
   const uint64_t redundant = part.stage.interactions().redundant_total();
   const CustomerStage::Accepted accepted = part.stage.OnEvent(event, channel % options_.channels_per_partition, now_ms);
   redundant_total_ += part.stage.interactions().redundant_total() - redundant;
   switch (accepted) {
-    case CustomerStage::Accepted::kApplied: ++counters_.applied; break;
+    case CustomerStage::Accepted::kApplied:
+      ++counters_.applied;
+      // The first event after every partition was silent for idle_partition (a broker outage,
+      // a paused producer): every stage gets idle_partition again before it is left behind.
+      if (now_ms - last_event_wall_ms_ >= metrics_.idle_partition_ms) {
+        for (const auto& p : parts_) {
+          if (p) p->stage.Wake(now_ms);
+        }
+      }
+      last_event_wall_ms_ = now_ms;
+      break;
     case CustomerStage::Accepted::kDuplicate: ++counters_.duplicate_ids; break;
     case CustomerStage::Accepted::kLate: ++counters_.late; break;
     case CustomerStage::Accepted::kTooManyEvents: ++counters_.too_many_events; break;

@@ -728,6 +728,13 @@ TEST(SplitTest, AQuietInputPartitionIsCarriedAlongByTheLiveOnes) {
   EXPECT_EQ(engine.OnEvent(arrival(1, t0 + 17 * kMinuteMs), wall + 1), Engine::Accepted::kApplied);
   EXPECT_EQ(engine.counters().late, 1u);
   EXPECT_EQ(engine.watermark(), carried) << "the slowest partition's";
+  // Every partition silent for minutes (a broker outage), then partition 0 first: the others
+  // get idle_partition again before they are carried (partition 1 keeps its own watermark).
+  wall = 200'000;
+  ASSERT_EQ(engine.OnEvent(arrival(0, t0 + 30 * kMinuteMs), wall), Engine::Accepted::kApplied);
+  engine.Advance(wall, kEveryMs, nullptr);
+  EXPECT_EQ(engine.WatermarkOf(1), t0 + 17 * kMinuteMs - lateness) << "not carried right after a shared silence";
+  EXPECT_EQ(engine.WatermarkOf(0), t0 + 30 * kMinuteMs - lateness);
 }
 
 // A catch-up over many slices is sent in records of bounded size, each starting where the one
