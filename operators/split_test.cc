@@ -600,6 +600,7 @@ void MoveAnInputPartition(bool crash) {
   std::vector<Engine*> owner = {&a, &a, &b};
   for (int p = 0; p < kInputPartitions; ++p) owner[p]->AssignPartition(p, 0);
   std::vector<size_t> next(kInputPartitions, 0);
+  const std::string tenant = "default";  // outlives the events that view it
   // The next event in delivery order over the partitions, to its partition's engine.
   const auto step = [&] {
     int p = -1;
@@ -607,7 +608,7 @@ void MoveAnInputPartition(bool crash) {
       if (next[q] < input[q].size() && (p < 0 || input[q][next[q]] < input[p][next[p]])) p = q;
     }
     if (p < 0) return false;
-    schemas::Event event = events[input[p][next[p]]].View("default");
+    schemas::Event event = events[input[p][next[p]]].View(tenant);
     event.position = {p, static_cast<int64_t>(next[p]++)};
     owner[p]->OnEvent(event, 0);
     owner[p]->Advance(0, kEveryMs, nullptr);
