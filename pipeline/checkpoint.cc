@@ -470,7 +470,7 @@ std::vector<std::pair<std::string, int64_t>> PartitionCheckpoints::Load(const st
     const std::string& partition = partitions[i];
     // The claim and the read (milliseconds to seconds on a broker) without the lock, so that the
     // worker can look up the stores of the partitions it reads meanwhile; the entry is marked
-    // loading, so that nothing else uses or replaces its store (entries are never erased).
+    // loading, so that nothing else uses, replaces or releases its store.
     Entry* entry = nullptr;
     CheckpointStore* store = nullptr;
     {
@@ -552,6 +552,18 @@ std::string PartitionCheckpoints::Describe(const std::string& partition) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(partition);
   return it == entries_.end() || it->second.store == nullptr ? partition : it->second.store->Describe();
+}
+
+void PartitionCheckpoints::Release(const std::string& partition) {
+  std::unique_ptr<CheckpointStore> closing;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(partition);
+    if (it == entries_.end() || it->second.loading) return;
+    closing = std::move(it->second.store);
+    entries_.erase(it);
+  }
+  // Closed without the lock (a producer's close may take a moment).
 }
 
 double PartitionCheckpoints::load_ms(const std::string& partition) {

@@ -218,6 +218,11 @@ class PartitionCheckpoints {
   // The store's description, and how long the last Load of `partition` took (ms).
   std::string Describe(const std::string& partition);
   double load_ms(const std::string& partition);
+  // Worker thread, once a revoked partition's last checkpoint has settled (no write of it is
+  // under way): closes its store and its Kafka producers, so that an instance keeps the stores
+  // of the partitions it reads only; a later assignment makes and claims one anew. Not while
+  // Load works on it.
+  void Release(const std::string& partition);
 
  private:
   struct Entry {
@@ -229,7 +234,7 @@ class PartitionCheckpoints {
 
   MakeStore make_;
   std::mutex mu_;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // never erased
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // erased by Release only
 };
 
 }  // namespace ccpulse

@@ -742,7 +742,9 @@ TEST(TeamStageTest, AnInputPartitionMovesToAnotherCustomerInstanceWithItsState) 
   }
 
   TempDir dir;
+  int made = 0;  // stores made
   PartitionCheckpoints stores([&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+    ++made;
     return MakeDirectoryStore(dir.path() + "/" + partition);
   });
   CheckpointWriter writer(nullptr);
@@ -789,6 +791,7 @@ TEST(TeamStageTest, AnInputPartitionMovesToAnotherCustomerInstanceWithItsState) 
   const auto positions = stores.Load({name}, stderr);
   ASSERT_EQ(positions.size(), 1u);
   EXPECT_EQ(positions[0], std::make_pair(name, static_cast<int64_t>(halves[2].size())));
+  EXPECT_EQ(made, 3) << "A's store of partition 1 closed at the revoke; the assignment to B makes one anew";
   ScriptedSource b_source({ScriptedSource::Assigned({1}), half(1, 1)});
   StreamProcessor b(options, &b_source, nullptr, nullptr, nullptr);
   b.Step(0);

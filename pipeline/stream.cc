@@ -331,6 +331,11 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
     }
   }
   Tick(WallMs());
+  // The revoked partitions' stores go once their last checkpoint has settled (one still being
+  // written, or lost partitions', stay: the writer may hold them).
+  if (options_.partition_checkpoints != nullptr && !lost && !saved_ && !writing_) {
+    for (int32_t p : partitions) options_.partition_checkpoints->Release(source_->PartitionName(p));
+  }
   if (lost && options_.on_standby) {
     // A write under way (perhaps still waiting for its forked encoding) ends, or is fenced,
     // before the revoke is acknowledged, so before this instance can be given partitions and
