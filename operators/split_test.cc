@@ -21,6 +21,7 @@
 #include "operators/team_partitions.h"
 #include "operators/team_stage.h"
 #include "pipeline/window/slices.h"
+#include "pipeline/window/watermark.h"
 #include "schemas/ids.h"
 
 namespace ccpulse::operators {
@@ -736,6 +737,60 @@ TEST(SplitTest, AQuietInputPartitionIsCarriedAlongByTheLiveOnes) {
   engine.Advance(wall, kEveryMs, nullptr);
   EXPECT_EQ(engine.WatermarkOf(1), t0 + 17 * kMinuteMs - lateness) << "not carried right after a shared silence";
   EXPECT_EQ(engine.WatermarkOf(0), t0 + 30 * kMinuteMs - lateness);
+}
+
+// A repartitioned input (kafka.repartition): each input partition of the customer tier has a
+// watermark channel per origin, and its stage holds its watermark per origin, goes with its last
+// channel, and moves with its origins' watermarks.
+TEST(SplitTest, ARepartitionedInputPartitionKeepsAWatermarkPerOrigin) {
+  const MetricOptions options;
+  Engine::Split split;
+  split.role = Engine::Split::Role::kCustomers;
+  split.channels_per_partition = 2;  // channel 2p + o: origin o of partition p
+  split.send = [](int, std::string_view) {};
+  Engine a(options, split), b(options, split);
+  std::deque<std::string> ids;  // the events' strings
+  const auto arrival = [&](int channel, TimeMs time) {
+    ids.push_back(fmt::format("i{}", ids.size()));
+    schemas::Event e;
+    e.time_ms = time;
+    e.interaction_id = ids.back();
+    e.event_id = ids.back();
+    e.team = "alpha";
+    e.position = {channel, 0};
+    return e;
+  };
+  const TimeMs t0 = 10 * kHourMs, lateness = options.allowed_lateness_ms;
+  for (int channel = 0; channel < 4; ++channel) a.AssignPartition(channel, 0);
+  ASSERT_EQ(a.OnEvent(arrival(0, t0 + kHourMs), 1), Engine::Accepted::kApplied);
+  ASSERT_EQ(a.OnEvent(arrival(2, t0), 1), Engine::Accepted::kApplied);
+  a.Advance(2, kEveryMs, nullptr);
+  EXPECT_EQ(a.WatermarkOf(0), window::WatermarkTracker::kNoWatermark) << "origin 1 of partition 0 has sent nothing";
+  ASSERT_EQ(a.OnEvent(arrival(1, t0 + 10 * kMinuteMs), 3), Engine::Accepted::kApplied);
+  ASSERT_EQ(a.OnEvent(arrival(3, t0 + 20 * kMinuteMs), 3), Engine::Accepted::kApplied);
+  a.Advance(4, kEveryMs, nullptr);
+  EXPECT_EQ(a.WatermarkOf(0), t0 + 10 * kMinuteMs - lateness) << "the smaller of its origins";
+  EXPECT_EQ(a.WatermarkOf(1), a.WatermarkOf(0)) << "one stage for both channels of partition 0";
+  EXPECT_EQ(a.WatermarkOf(2), t0 - lateness);
+  EXPECT_EQ(a.OnEvent(arrival(1, t0), 5), Engine::Accepted::kLate) << "late for its own partition";
+  EXPECT_EQ(a.OnEvent(arrival(2, t0 + kMinuteMs), 5), Engine::Accepted::kApplied) << "not for another's";
+  // Partition 1 moves to b with its origins' watermarks.
+  std::string state;
+  a.SavePartitionState(1, &state);
+  a.RemovePartition(2);
+  EXPECT_TRUE(a.reads_partition(1)) << "until its last channel goes";
+  a.RemovePartition(3);
+  EXPECT_FALSE(a.reads_partition(1));
+  const absl::Status restored = b.RestorePartitionState(1, state, 6);
+  ASSERT_TRUE(restored.ok()) << restored;
+  b.AssignPartition(2, 6);
+  b.AssignPartition(3, 6);
+  b.Advance(6, kEveryMs, nullptr);
+  EXPECT_EQ(b.WatermarkOf(2), t0 + kMinuteMs - lateness);
+  EXPECT_EQ(b.OnEvent(arrival(3, t0 + 19 * kMinuteMs), 7), Engine::Accepted::kApplied);
+  ASSERT_EQ(b.OnEvent(arrival(2, t0 + 30 * kMinuteMs), 7), Engine::Accepted::kApplied);
+  b.Advance(8, kEveryMs, nullptr);
+  EXPECT_EQ(b.WatermarkOf(2), t0 + 20 * kMinuteMs - lateness) << "origin 1's place came along";
 }
 
 // A catch-up over many slices is sent in records of bounded size, each starting where the one
