@@ -43,7 +43,10 @@ CustomerStage::Accepted CustomerPartitions::OnEvent(const schemas::Event& event,
   touched_ = &part;
   const uint64_t redundant = part.stage.interactions().redundant_total();
   const CustomerStage::Accepted accepted = part.stage.OnEvent(event, channel % options_.channels_per_partition, now_ms);
-  redundant_total_ += part.stage.interactions().redundant_total() - redundant;
+  // Counted as seen (a re-fold that takes one back, perhaps counted in another process, is not
+  // subtracted: the total never goes back).
+  const uint64_t now_redundant = part.stage.interactions().redundant_total();
+  if (now_redundant > redundant) redundant_total_ += now_redundant - redundant;
   switch (accepted) {
     case CustomerStage::Accepted::kApplied:
       ++counters_.applied;

@@ -68,8 +68,8 @@ class CustomerPartitions {
   int64_t watermark(int channel) const;
   // The smallest watermark of the stages that have one (the slowest partition), or kNoWatermark.
   int64_t min_watermark() const;
-  // Events this instance applied, found duplicate, late or too many since it started (the
-  // stages' own counters move with their partitions).
+  // Events this instance applied, found duplicate, late or too many, and redundant
+  // transitions, since it started (the stages' own counters move with their partitions).
   const CustomerStage::Counters& counters() const { return counters_; }
   uint64_t redundant_total() const { return redundant_total_; }
   void ForEachStage(const std::function<void(const CustomerStage&)>& f) const {

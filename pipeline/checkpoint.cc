@@ -513,6 +513,7 @@ std::vector<std::pair<std::string, int64_t>> PartitionCheckpoints::Load(const st
     std::lock_guard lock(mu_);
     if (made) entry->store = std::move(made);
     entry->loaded = std::move(loaded);
+    entry->untaken = true;
     entry->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     entry->loading = false;
   };
@@ -532,6 +533,7 @@ absl::StatusOr<std::optional<Checkpoint>> PartitionCheckpoints::Take(const std::
   std::lock_guard lock(mu_);
   auto it = entries_.find(partition);
   if (it == entries_.end()) return std::nullopt;
+  it->second.untaken = false;
   return std::exchange(it->second.loaded, std::nullopt);
 }
 
@@ -559,7 +561,8 @@ void PartitionCheckpoints::Release(const std::string& partition) {
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(partition);
-    if (it == entries_.end() || it->second.loading) return;
+    // Loaded again since (assigned back while the revoke was still being handled): kept.
+    if (it == entries_.end() || it->second.loading || it->second.untaken) return;
     closing = std::move(it->second.store);
     entries_.erase(it);
   }

@@ -221,7 +221,8 @@ class PartitionCheckpoints {
   // Worker thread, once a revoked partition's last checkpoint has settled (no write of it is
   // under way): closes its store and its Kafka producers, so that an instance keeps the stores
   // of the partitions it reads only; a later assignment makes and claims one anew. Not while
-  // Load works on it.
+  // Load works on it, nor after a Load whose result the worker has not taken (the partition
+  // was assigned back meanwhile).
   void Release(const std::string& partition);
 
  private:
@@ -230,6 +231,7 @@ class PartitionCheckpoints {
     absl::StatusOr<std::optional<Checkpoint>> loaded = std::nullopt;
     double load_ms = 0;    // claim and load, at the last assignment
     bool loading = false;  // Load is claiming and reading it (without the lock)
+    bool untaken = false;  // Load's result not yet taken by the worker
   };
 
   MakeStore make_;

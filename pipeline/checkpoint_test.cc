@@ -142,6 +142,31 @@ TEST(DirectoryStoreTest, KeepsTheNewestAndFallsBackPastACorruptOne) {
 // An assignment of several team partitions loads them side by side: each partition's newest
 // checkpoint, nothing for one without any, an error for one whose store cannot be made, and a
 // checkpoint of another partition under a partition's name is not resumed from.
+// A revoked partition's store is closed by Release and made anew when needed again; but not
+// one loaded again for a new assignment whose result the worker has not taken yet.
+TEST(PartitionCheckpointsTest, ReleaseClosesAStoreButNotOneLoadedAgain) {
+  TempDir dir;
+  int made = 0;
+  PartitionCheckpoints stores([&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+    ++made;
+    return MakeDirectoryStore(dir.path() + "/" + partition);
+  });
+  ASSERT_TRUE(stores.StoreOf("t[0]").ok());
+  ASSERT_TRUE((*stores.StoreOf("t[0]"))->Write(1, EncodeCheckpoint(Sample(1), nullptr, 0, /*seal=*/true)).ok());
+  stores.Release("t[0]");
+  ASSERT_TRUE(stores.StoreOf("t[0]").ok());
+  EXPECT_EQ(made, 2) << "released, then made anew";
+  stores.Release("t[0]");
+  (void)stores.Load({"t[0]"}, stderr);  // assigned back before the revoke is handled
+  EXPECT_EQ(made, 3);
+  stores.Release("t[0]");
+  auto loaded = stores.Take("t[0]");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->has_value()) << "the load survived the release";
+  ASSERT_TRUE(stores.StoreOf("t[0]").ok());
+  EXPECT_EQ(made, 3) << "its store too";
+}
+
 TEST(PartitionCheckpointsTest, LoadsEveryAssignedPartitionAtOnce) {
   TempDir dir;
   const auto make = [&](const std::string& partition) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
