@@ -136,15 +136,16 @@ void CustomerPartitions::Finish() {
   }
 }
 
-void CustomerPartitions::Pause(const std::vector<int>& partitions) {
-  const auto pause = [this](Part* part) {
-    if (part != nullptr && part->sent_end != INT64_MIN) SendRecords(*part, part->sent_end, /*pause=*/true);
-  };
-  if (!partitions.empty()) {
-    for (int p : partitions) pause(PartOf(p));
-    return;
-  }
-  for (const auto& part : parts_) pause(part.get());
+void CustomerPartitions::PausePart(Part* part) {
+  if (part != nullptr && part->sent_end != INT64_MIN) SendRecords(*part, part->sent_end, /*pause=*/true);
+}
+
+void CustomerPartitions::Pause() {
+  for (const auto& part : parts_) PausePart(part.get());
+}
+
+void CustomerPartitions::Pause(std::span<const int32_t> partitions) {
+  for (int32_t p : partitions) PausePart(PartOf(p));
 }
 
 void CustomerPartitions::SendUntil(Part& part, int64_t target_end) {

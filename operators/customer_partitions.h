@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,9 +54,10 @@ class CustomerPartitions {
   void Advance(int64_t now_ms);
   // End of a finite input: every stage sends up to its largest event time.
   void Finish();
-  // The stages of `partitions` (all when empty) stop sending and will be back (at a clean stop,
-  // or before a partition moves): the team tier waits for them. Nothing before a first record.
-  void Pause(const std::vector<int>& partitions);
+  // Every stage (at a clean stop), or those of `partitions` (before they move), stops sending
+  // and will be back: the team tier waits for them. Nothing before a stage's first record.
+  void Pause();
+  void Pause(std::span<const int32_t> partitions);
 
   bool reads(int partition) const { return PartOf(partition) != nullptr; }
   // One partition's state; Load into a partition not read here yet (it is read from then on).
@@ -93,6 +95,7 @@ class CustomerPartitions {
   }
   Part& Make(int partition);
   void AdvancePart(Part& part, int64_t now_ms);
+  void PausePart(Part* part);
   void SendUntil(Part& part, int64_t target_end);
   void SendRecords(Part& part, int64_t end, bool pause = false);
 

@@ -279,8 +279,8 @@ void Engine::SavePartitionState(int partition, std::string* out) const {
 
 absl::Status Engine::RestorePartitionState(int partition, std::string_view state, int64_t now_ms) {
   if (!tier_ && !customer_tier_) return absl::FailedPreconditionError("a whole engine restores no partition");
-  if (reads_partition(partition) && customer_tier_) {
-    return absl::FailedPreconditionError("input partition is read here already");
+  if (reads_partition(partition)) {
+    return absl::FailedPreconditionError(fmt::format("partition {} is read here already", partition));
   }
   StateReader ar(state);
   uint32_t version = 0;
@@ -294,24 +294,17 @@ absl::Status Engine::RestorePartitionState(int partition, std::string_view state
   if (ar.ok() && saved_options != StateOptions(options_, split_)) {
     return OptionsMismatch(saved_options, StateOptions(options_, split_));
   }
-  if (customer_tier_) {
-    if (ar.ok()) customer_tier_->LoadPartition(partition, ar, now_ms);  // drops what failed part-way
-    if (ar.ok() && !ar.at_end()) {
-      ar.Fail("bytes after the end of the state");
-      customer_tier_->Drop(partition);
-    }
-    return ar.ok() ? absl::OkStatus() : absl::DataLossError(ar.error());
+  // Either tier drops a stage that failed to load part-way.
+  if (ar.ok() && tier_) tier_->LoadPartition(partition, ar, now_ms);
+  if (ar.ok() && customer_tier_) customer_tier_->LoadPartition(partition, ar, now_ms);
+  if (ar.ok() && !ar.at_end()) {
+    ar.Fail("bytes after the end of the state");
+    // A stage that loaded must not stay. (A team stage's alerts, handed over here, are then
+    // retired right after they were restored.)
+    if (tier_) tier_->Remove(partition);
+    if (customer_tier_) customer_tier_->Drop(partition);
   }
-  const bool read_before = tier_->reads(partition);
-  if (ar.ok()) tier_->LoadPartition(partition, ar, now_ms);
-  if (ar.ok() && !ar.at_end()) ar.Fail("bytes after the end of the state");
-  if (!ar.ok()) {
-    // A stage that failed part-way must not stay: drop what LoadPartition kept.
-    // (Its alerts, handed over here, are then retired right after they were restored.)
-    if (!read_before && tier_->reads(partition)) tier_->Remove(partition);
-    return absl::DataLossError(ar.error());
-  }
-  return absl::OkStatus();
+  return ar.ok() ? absl::OkStatus() : absl::DataLossError(ar.error());
 }
 
 void Engine::RestoreVersion1(StateReader& ar, int64_t now_ms) {

@@ -87,11 +87,14 @@ class Engine {
   // passed, calling `on_boundary` at each multiple of `every_ms`.
   void Advance(int64_t now_ms, int64_t every_ms, const BoundaryFn& on_boundary);
 
-  // At a clean stop, or before input partitions `partitions` move (all when empty; kCustomers,
-  // nothing in the other roles): tells the team stages their channels stop and will be back (they
-  // wait for them rather than go on without them after idle_partition). Nothing before a slice
-  // is sent.
-  void Pause(const std::vector<int>& partitions = {}) {
+  // At a clean stop (every input partition), or before input partitions `partitions` move
+  // (kCustomers; nothing in the other roles): tells the team stages their channels stop and will
+  // be back (they wait for them rather than go on without them after idle_partition). Nothing
+  // before a slice is sent.
+  void Pause() {
+    if (customer_tier_) customer_tier_->Pause();
+  }
+  void Pause(std::span<const int32_t> partitions) {
     if (customer_tier_) customer_tier_->Pause(partitions);
   }
 

@@ -625,7 +625,7 @@ void MoveAnInputPartition(bool crash) {
     }
   }
   if (!crash) {
-    a.Pause({kMoving});
+    a.Pause(std::vector<int32_t>{kMoving});
     state.clear();
     a.SavePartitionState(kMoving, &state);
     saved_next = next[kMoving];
@@ -667,6 +667,26 @@ void MoveAnInputPartition(bool crash) {
 TEST(SplitTest, AnInputPartitionsStateMovesWithItToAnotherCustomerEngine) { MoveAnInputPartition(/*crash=*/false); }
 TEST(SplitTest, AnInputPartitionRestoredAfterItsReaderCrashedEqualsOneEngine) { MoveAnInputPartition(/*crash=*/true); }
 
+// Events that each queue a new interaction of team "alpha" on watermark channel `channel`; the
+// strings they view live here.
+class Arrivals {
+ public:
+  schemas::Event operator()(int channel, TimeMs time) {
+    ids_.push_back(fmt::format("i{}", ids_.size()));
+    schemas::Event e;
+    e.type = schemas::EventType::kQueued;
+    e.time_ms = time;
+    e.interaction_id = ids_.back();
+    e.event_id = ids_.back();
+    e.team = "alpha";
+    e.position = {channel, 0};
+    return e;
+  }
+
+ private:
+  std::deque<std::string> ids_;
+};
+
 // Inside a customer engine each input partition's stage has its own watermark. One whose
 // partition is quiet for idle_partition is carried along by the live ones (to their smallest
 // watermark), and its channel's records move on with them, so the team tier is not held back
@@ -679,18 +699,7 @@ TEST(SplitTest, AQuietInputPartitionIsCarriedAlongByTheLiveOnes) {
   split.role = Engine::Split::Role::kCustomers;
   split.send = [&records](int, std::string_view record) { records.emplace_back(record); };
   Engine engine(options, split);
-  std::deque<std::string> ids;  // the events' strings
-  const auto arrival = [&](int partition, TimeMs time) {
-    ids.push_back(fmt::format("i{}", ids.size()));
-    schemas::Event e;
-    e.type = schemas::EventType::kQueued;
-    e.time_ms = time;
-    e.interaction_id = ids.back();
-    e.event_id = ids.back();
-    e.team = "alpha";
-    e.position = {partition, 0};
-    return e;
-  };
+  Arrivals arrival;
   // The furthest slice channel `channel` has been sent to.
   const auto sent_to = [&records](uint32_t channel) {
     int64_t end = INT64_MIN;
@@ -749,17 +758,7 @@ TEST(SplitTest, ARepartitionedInputPartitionKeepsAWatermarkPerOrigin) {
   split.channels_per_partition = 2;  // channel 2p + o: origin o of partition p
   split.send = [](int, std::string_view) {};
   Engine a(options, split), b(options, split);
-  std::deque<std::string> ids;  // the events' strings
-  const auto arrival = [&](int channel, TimeMs time) {
-    ids.push_back(fmt::format("i{}", ids.size()));
-    schemas::Event e;
-    e.time_ms = time;
-    e.interaction_id = ids.back();
-    e.event_id = ids.back();
-    e.team = "alpha";
-    e.position = {channel, 0};
-    return e;
-  };
+  Arrivals arrival;
   const TimeMs t0 = 10 * kHourMs, lateness = options.allowed_lateness_ms;
   for (int channel = 0; channel < 4; ++channel) a.AssignPartition(channel, 0);
   ASSERT_EQ(a.OnEvent(arrival(0, t0 + kHourMs), 1), Engine::Accepted::kApplied);

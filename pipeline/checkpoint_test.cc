@@ -492,19 +492,25 @@ class HeldTeamFeed final : public TeamFeedSink {
   uint64_t sent_ = 0;
 };
 
+// Half a day of 4 teams, one of which drifts after 4 h (alerts to compare).
+operators::SimulatorOptions DriftingTeams(uint64_t seed) {
+  operators::SimulatorOptions sim;
+  sim.seed = seed;
+  sim.teams = 4;
+  sim.duration_ms = 12 * operators::kHourMs;
+  sim.drift = operators::SimulatorOptions::Drift::kHandleTimeGrows;
+  sim.drift_team = 1;
+  sim.drift_after_ms = 4 * operators::kHourMs;
+  return sim;
+}
+
 // kafka.team_stage through the StreamProcessor: a customer instance writes a checkpoint only
 // once the team feed records sent before it are durable (a restore must not skip a record
 // that was lost), and a team instance reading those records, one damaged record among them
 // (dead-lettered, the run goes on), gives the boundaries and alerts one whole instance gives;
 // and a team instance whose partitions are revoked publishes their alert changes first.
 TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInstance) {
-  operators::SimulatorOptions sim;
-  sim.seed = 8;
-  sim.teams = 4;
-  sim.duration_ms = 12 * operators::kHourMs;
-  sim.drift = operators::SimulatorOptions::Drift::kHandleTimeGrows;  // alerts to compare
-  sim.drift_team = 1;
-  sim.drift_after_ms = 4 * operators::kHourMs;
+  const operators::SimulatorOptions sim = DriftingTeams(8);
   operators::Simulator simulator(sim);
   std::vector<std::string> log;
   for (operators::SimEvent event; simulator.Next(&event);) log.push_back(event.ToJson(sim.tenant));
@@ -742,13 +748,7 @@ TEST(TeamStageTest, CustomerCheckpointsWaitForTheFeedAndTheTeamTierEqualsOneInst
 // its channel continues where A's records ended. The team tier fed by both equals one whole
 // instance reading both partitions.
 TEST(TeamStageTest, AnInputPartitionMovesToAnotherCustomerInstanceWithItsState) {
-  operators::SimulatorOptions sim;
-  sim.seed = 9;
-  sim.teams = 4;
-  sim.duration_ms = 12 * operators::kHourMs;
-  sim.drift = operators::SimulatorOptions::Drift::kHandleTimeGrows;  // alerts to compare
-  sim.drift_team = 1;
-  sim.drift_after_ms = 4 * operators::kHourMs;
+  const operators::SimulatorOptions sim = DriftingTeams(9);
   operators::Simulator simulator(sim);
   constexpr int kInputs = 2, kTeamPartitions = 2;
   std::vector<std::vector<std::string>> log(kInputs);  // keyed by customer

@@ -488,25 +488,20 @@ absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& n
         config.kafka.formats[config.kafka.repartition_topic] = *formats.begin();
       }
     }
-    if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
+    if (config.kafka.team_stage_role != KafkaConfig::TeamStageRole::kNone && config.checkpoint.standby) {
+      r.Fail(root["checkpoint"]["standby"], "checkpoint.standby",
+             "kafka.team_stage needs no standbys: in either tier each partition's checkpoints move with it to "
+             "whichever instance of the tier the group gives it");
+    } else if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kTeams) {
       if (!config.kafka.repartition_topic.empty()) {
         r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
                "the team tier reads the team topic: kafka.repartition belongs to the customer tier");
-      }
-      if (config.checkpoint.standby) {
-        r.Fail(root["checkpoint"]["standby"], "checkpoint.standby",
-               "the team tier needs no standbys: each team partition's checkpoints move with it to whichever team "
-               "instance the group gives it");
       }
     } else if (config.kafka.team_stage_role == KafkaConfig::TeamStageRole::kCustomers) {
       if (!config.checkpoint.enabled()) {
         r.Fail(root["kafka"]["team_stage"], "kafka.team_stage",
                "the customer tier needs checkpoints (a checkpoint section): a restart without one would send the "
                "team stages an incomplete stream");
-      } else if (config.checkpoint.standby) {
-        r.Fail(root["checkpoint"]["standby"], "checkpoint.standby",
-               "the customer tier needs no standbys: each input partition's checkpoints move with it to whichever "
-               "customer instance the group gives it");
       } else if (config.kafka.topics.size() > 1 && config.kafka.repartition_topic.empty()) {
         r.Fail(root["kafka"]["topics"], "kafka.topics",
                "one topic in the customer tier: each of its partitions is a channel of the team tier, numbered by "

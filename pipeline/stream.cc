@@ -308,7 +308,7 @@ void StreamProcessor::Revoke(const std::vector<int32_t>& partitions, bool lost) 
   } else if (options_.checkpoints != nullptr) {
     // A customer tier's partitions say they move (the team tier waits for them to go on
     // elsewhere), in records the checkpoint covers.
-    if (!partitions.empty()) engine_->Pause(std::vector<int>(partitions.begin(), partitions.end()));
+    engine_->Pause(partitions);
     (void)TakeCheckpoint(/*wait=*/true);
   } else {
     if (dead_letters_ != nullptr) {
